@@ -1,0 +1,15 @@
+//! Code shared by the global and zone control planes, `kumactl` and `kuma-dp`.
+//!
+//! The modules form layers. `config`, `tls` and `resources` stand alone; `store` keeps records
+//! without knowing what they mean; `api` puts resources, the store and TLS together behind the REST
+//! API. Nothing in here binds a port on its own: the `global` and `zone` crates decide what runs.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod resources;
+pub mod store;
+pub mod tls;
+
+#[cfg(feature = "testing")]
+pub mod testing;
