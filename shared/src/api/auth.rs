@@ -1,0 +1,190 @@
+//! Who is calling: Kuma's localhost-is-admin rule, else an anonymous user.
+//!
+//! User tokens and client-certificate admins come with the identity work; until then every
+//! request that does not pass the localhost rule is anonymous. Authorization decisions live with
+//! the handlers; this module only says who the caller is.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use super::ApiState;
+use super::error::ApiError;
+
+/// Kuma's built-in admin user and group.
+pub const ADMIN: &str = "mesh-system:admin";
+/// The user of requests without credentials.
+pub const ANONYMOUS: &str = "mesh-system:anonymous";
+/// The group of requests without credentials.
+pub const UNAUTHENTICATED: &str = "mesh-system:unauthenticated";
+/// The group every authenticated user is in.
+pub const AUTHENTICATED: &str = "mesh-system:authenticated";
+
+/// The caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// User name, e.g. `mesh-system:admin`.
+    pub name: String,
+    /// Groups, e.g. `mesh-system:admin`, `mesh-system:authenticated`.
+    pub groups: Vec<String>,
+}
+
+impl User {
+    /// The admin Kuma makes of a local caller.
+    pub fn admin() -> Self {
+        Self { name: ADMIN.to_owned(), groups: vec![ADMIN.to_owned(), AUTHENTICATED.to_owned()] }
+    }
+
+    /// A caller without credentials.
+    pub fn anonymous() -> Self {
+        Self { name: ANONYMOUS.to_owned(), groups: vec![UNAUTHENTICATED.to_owned()] }
+    }
+
+    /// Whether the caller may touch admin-only resources (Secret, GlobalSecret).
+    pub fn is_admin(&self) -> bool {
+        self.name == ADMIN || self.groups.iter().any(|g| g == ADMIN)
+    }
+
+    /// Whether the request carried no credentials.
+    pub fn is_anonymous(&self) -> bool {
+        self.name == ANONYMOUS
+    }
+
+    /// Kuma's 403 detail for this user and action.
+    pub fn denied(&self, action: &str) -> ApiError {
+        ApiError::Forbidden { detail: format!("user {:?} cannot access {action}", self.to_string()) }
+    }
+}
+
+impl fmt::Display for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.name, self.groups.join(","))
+    }
+}
+
+impl FromRequestParts<ApiState> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        if state.auth().localhost_is_admin && peer.is_some_and(|ip| is_local_request(ip, &parts.headers))
+        {
+            return Ok(User::admin());
+        }
+        Ok(User::anonymous())
+    }
+}
+
+/// Kuma's localhost rule: the peer is loopback, nothing says the request was proxied, and the
+/// browser headers (Host, Sec-Fetch-Site, Origin) show no cross-site page driving it.
+pub fn is_local_request(peer: IpAddr, headers: &HeaderMap) -> bool {
+    if !peer.to_canonical().is_loopback() {
+        return false;
+    }
+    if ["forwarded", "x-forwarded-for", "x-real-ip"].iter().any(|h| headers.contains_key(*h)) {
+        return false;
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if !header("host").is_some_and(is_loopback_host) {
+        return false;
+    }
+    if !matches!(header("sec-fetch-site"), None | Some("" | "same-origin" | "none")) {
+        return false;
+    }
+    match header("origin") {
+        None => true,
+        Some(origin) => origin_is_loopback(origin, header("host").unwrap_or_default()),
+    }
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let host = strip_port(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// An `Origin` passes when it names the same loopback host and port as `Host`.
+fn origin_is_loopback(origin: &str, host: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    rest.eq_ignore_ascii_case(host) && is_loopback_host(rest)
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(bracketed) = host.strip_prefix('[') {
+        return bracketed.split(']').next().unwrap_or_default();
+    }
+    match host.rsplit_once(':') {
+        // More than one colon and no brackets: a bare IPv6 address, not host:port.
+        Some((h, _)) if !h.contains(':') => h,
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, v.parse().unwrap());
+        }
+        map
+    }
+
+    const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn plain_local_request_is_admin() {
+        assert!(is_local_request(LOOPBACK, &headers(&[("host", "localhost:5681")])));
+        assert!(is_local_request(LOOPBACK, &headers(&[("host", "127.0.0.1:5682")])));
+        assert!(is_local_request("::1".parse().unwrap(), &headers(&[("host", "[::1]:5681")])));
+    }
+
+    #[test]
+    fn remote_peer_is_not_admin() {
+        let peer: IpAddr = "10.0.0.5".parse().unwrap();
+        assert!(!is_local_request(peer, &headers(&[("host", "localhost:5681")])));
+    }
+
+    #[test]
+    fn proxied_request_is_not_admin() {
+        for h in ["forwarded", "x-forwarded-for", "x-real-ip"] {
+            let map = headers(&[("host", "localhost"), (h, "10.0.0.1")]);
+            assert!(!is_local_request(LOOPBACK, &map), "{h}");
+        }
+    }
+
+    #[test]
+    fn foreign_host_header_is_not_admin() {
+        assert!(!is_local_request(LOOPBACK, &headers(&[("host", "evil.example:5681")])));
+        assert!(!is_local_request(LOOPBACK, &headers(&[])));
+    }
+
+    #[test]
+    fn cross_site_browser_request_is_not_admin() {
+        let map = headers(&[("host", "localhost:5681"), ("sec-fetch-site", "cross-site")]);
+        assert!(!is_local_request(LOOPBACK, &map));
+        let map = headers(&[("host", "localhost:5681"), ("origin", "http://evil.example")]);
+        assert!(!is_local_request(LOOPBACK, &map));
+        let map = headers(&[("host", "localhost:5681"), ("origin", "http://localhost:5681")]);
+        assert!(is_local_request(LOOPBACK, &map));
+    }
+
+    #[test]
+    fn user_display_matches_kuma() {
+        let err = User::anonymous().denied("the resource of type \"Secret\"");
+        assert_eq!(
+            err.to_string(),
+            "access denied: user \"mesh-system:anonymous/mesh-system:unauthenticated\" cannot \
+             access the resource of type \"Secret\""
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! `ApiError`: every failure of a REST handler, mapped once onto Kuma's error body.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::resources::ValidationError;
+use crate::store;
+
+/// A REST failure. Client errors carry what the client needs; server errors carry nothing that
+/// would leak internals (the cause is logged where the error is turned into a response).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request body or path failed validation.
+    #[error("resource is not valid")]
+    Invalid(#[from] ValidationError),
+    /// The request is malformed (bad JSON, bad query, …).
+    #[error("{detail}")]
+    BadRequest {
+        /// Shown to the client.
+        detail: String,
+    },
+    /// Nothing under that path.
+    #[error("not found")]
+    NotFound,
+    /// The caller is known but may not do this.
+    #[error("access denied: {detail}")]
+    Forbidden {
+        /// Kuma's `user "<name>/<groups>" cannot access <action>`.
+        detail: String,
+    },
+    /// This control plane refuses writes to that type (multizone rules, read-only mode).
+    #[error("{detail}")]
+    MethodNotAllowed {
+        /// Why, in Kuma's words.
+        detail: String,
+    },
+    /// A concurrent write won, or the resource already exists.
+    #[error("{detail}")]
+    Conflict {
+        /// What clashed.
+        detail: String,
+    },
+    /// The body is larger than `KUMA_API_SERVER_MAX_BODY_BYTES`.
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    /// Anything else: the store failed, a bug. Logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Kuma's error body (`pkg/core/rest/errors/types`).
+#[derive(Debug, Serialize)]
+struct ErrorBody {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    status: u16,
+    title: &'static str,
+    detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    invalid_parameters: Vec<InvalidParameter>,
+}
+
+#[derive(Debug, Serialize)]
+struct InvalidParameter {
+    field: String,
+    reason: String,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Invalid(_) => (StatusCode::BAD_REQUEST, "Resource is not valid"),
+            Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "Bad Request"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "Access Denied"),
+            Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+            Self::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, title) = self.parts();
+        let invalid_parameters = match &self {
+            Self::Invalid(e) => e
+                .violations
+                .iter()
+                .map(|v| InvalidParameter { field: v.field.clone(), reason: v.message.clone() })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let detail = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, source = ?cause.source(), "api request failed");
+                "internal server error, see the control plane log".to_owned()
+            }
+            Self::Invalid(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        let body = ErrorBody { kind: "/std-errs", status: status.as_u16(), title, detail, invalid_parameters };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(err: store::Error) -> Self {
+        match err {
+            store::Error::NotFound { .. } => Self::NotFound,
+            store::Error::AlreadyExists { key } => {
+                Self::Conflict { detail: format!("resource already exists: {key}") }
+            }
+            store::Error::Conflict { key, expected, actual } => Self::Conflict {
+                detail: format!(
+                    "resource {key} was modified concurrently: expected version {expected}, \
+                     found {actual}; read it again and retry"
+                ),
+            },
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}

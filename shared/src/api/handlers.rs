@@ -1,0 +1,352 @@
+//! Resource endpoints: list, get, create-or-update and delete for every resource type.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::User;
+use super::error::ApiError;
+use super::{ApiState, Role};
+use crate::resources::{self, Meta, Origin, Resource, ResourceType, Scope, Spec, ValidationError};
+use crate::store::{self, Key, Record};
+
+/// Kuma's default and largest page size.
+const DEFAULT_PAGE_SIZE: usize = 100;
+const MAX_PAGE_SIZE: usize = 1000;
+
+const GLOBAL_READ_ONLY: &str = "On global control plane you can not modify dataplane resources \
+    with 'kumactl apply' or via the HTTP API. You can still use 'kumactl' or the HTTP API to \
+    modify them on the zone control plane.";
+const ZONE_READ_ONLY: &str = "On zone control plane you can only modify zone resources with \
+    'kumactl apply' or via the HTTP API. You can still use 'kumactl' or the HTTP API to modify \
+    the rest of the resource on the global control plane.";
+
+/// Which resource a request addresses.
+struct Target {
+    ty: ResourceType,
+    mesh: Option<String>,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    size: Option<usize>,
+    offset: Option<usize>,
+}
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/meshes", get(list_meshes))
+        .route("/meshes/{name}", get(get_mesh).put(put_mesh).delete(delete_mesh))
+        .route("/meshes/{mesh}/{plural}", get(list_in_mesh))
+        .route(
+            "/meshes/{mesh}/{plural}/{name}",
+            get(get_in_mesh).put(put_in_mesh).delete(delete_in_mesh),
+        )
+        .route("/{plural}", get(list_top))
+        .route("/{plural}/{name}", get(get_top).put(put_top).delete(delete_top))
+}
+
+// --- routing glue: each path shape resolves to a Target, then one generic handler runs ---
+
+async fn list_meshes(state: State<ApiState>, user: User, page: Query<Page>) -> Result<Response, ApiError> {
+    list(state, user, ResourceType::Mesh, None, page.0).await
+}
+
+async fn get_mesh(state: State<ApiState>, user: User, Path(name): Path<String>) -> Result<Response, ApiError> {
+    read(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }).await
+}
+
+async fn put_mesh(
+    state: State<ApiState>,
+    user: User,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    write(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }, headers, body).await
+}
+
+async fn delete_mesh(state: State<ApiState>, user: User, Path(name): Path<String>) -> Result<Response, ApiError> {
+    remove(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }).await
+}
+
+async fn list_in_mesh(
+    state: State<ApiState>,
+    user: User,
+    Path((mesh, plural)): Path<(String, String)>,
+    page: Query<Page>,
+) -> Result<Response, ApiError> {
+    let ty = mesh_scoped(&plural)?;
+    list(state, user, ty, Some(mesh), page.0).await
+}
+
+async fn get_in_mesh(
+    state: State<ApiState>,
+    user: User,
+    Path((mesh, plural, name)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let ty = mesh_scoped(&plural)?;
+    read(state, user, Target { ty, mesh: Some(mesh), name }).await
+}
+
+async fn put_in_mesh(
+    state: State<ApiState>,
+    user: User,
+    Path((mesh, plural, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let ty = mesh_scoped(&plural)?;
+    write(state, user, Target { ty, mesh: Some(mesh), name }, headers, body).await
+}
+
+async fn delete_in_mesh(
+    state: State<ApiState>,
+    user: User,
+    Path((mesh, plural, name)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let ty = mesh_scoped(&plural)?;
+    remove(state, user, Target { ty, mesh: Some(mesh), name }).await
+}
+
+/// `/dataplanes`, `/secrets`, … list across meshes; `/zones`, `/global-secrets` list globals.
+async fn list_top(
+    state: State<ApiState>,
+    user: User,
+    Path(plural): Path<String>,
+    page: Query<Page>,
+) -> Result<Response, ApiError> {
+    let ty = ResourceType::from_plural(&plural).ok_or(ApiError::NotFound)?;
+    list(state, user, ty, None, page.0).await
+}
+
+async fn get_top(
+    state: State<ApiState>,
+    user: User,
+    Path((plural, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let ty = global_scoped(&plural)?;
+    read(state, user, Target { ty, mesh: None, name }).await
+}
+
+async fn put_top(
+    state: State<ApiState>,
+    user: User,
+    Path((plural, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let ty = global_scoped(&plural)?;
+    write(state, user, Target { ty, mesh: None, name }, headers, body).await
+}
+
+async fn delete_top(
+    state: State<ApiState>,
+    user: User,
+    Path((plural, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let ty = global_scoped(&plural)?;
+    remove(state, user, Target { ty, mesh: None, name }).await
+}
+
+fn mesh_scoped(plural: &str) -> Result<ResourceType, ApiError> {
+    ResourceType::from_plural(plural).filter(|t| t.scope() == Scope::Mesh).ok_or(ApiError::NotFound)
+}
+
+fn global_scoped(plural: &str) -> Result<ResourceType, ApiError> {
+    ResourceType::from_plural(plural)
+        .filter(|t| t.scope() == Scope::Global && *t != ResourceType::Mesh)
+        .ok_or(ApiError::NotFound)
+}
+
+// --- the generic handlers ---
+
+async fn list(
+    State(state): State<ApiState>,
+    user: User,
+    ty: ResourceType,
+    mesh: Option<String>,
+    page: Page,
+) -> Result<Response, ApiError> {
+    authorize_read(&user, ty)?;
+    let size = page.size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    let offset = page.offset.unwrap_or(0);
+    let records = state.store().list(ty.name(), mesh.as_deref()).await?;
+    let total = records.len();
+    let items = records
+        .into_iter()
+        .skip(offset)
+        .take(size)
+        .map(|r| to_resource(ty, r).map(|r| resources::encode(&r)))
+        .collect::<Result<Vec<Value>, ApiError>>()?;
+    let next = (offset + size < total).then(|| {
+        let path = match &mesh {
+            Some(m) => format!("/meshes/{m}/{}", ty.plural()),
+            None => format!("/{}", ty.plural()),
+        };
+        format!("{path}?offset={}&size={size}", offset + size)
+    });
+    Ok(Json(json!({ "total": total, "items": items, "next": next })).into_response())
+}
+
+async fn read(State(state): State<ApiState>, user: User, target: Target) -> Result<Response, ApiError> {
+    authorize_read(&user, target.ty)?;
+    let record = state.store().get(&key(&target)).await?;
+    let etag = etag(record.version);
+    let body = resources::encode(&to_resource(target.ty, record)?);
+    Ok(([(header::ETAG, etag)], Json(body)).into_response())
+}
+
+async fn write(
+    State(state): State<ApiState>,
+    user: User,
+    target: Target,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    authorize_write(&state, &user, target.ty)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest { detail: rejection.body_text() }
+        }
+    })?;
+    let doc: Value = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::BadRequest { detail: format!("request body is not valid JSON: {err}") })?;
+    let resource = resources::decode(doc)?;
+    check_matches_path(&target, &resource)?;
+    if let Some(mesh) = &target.mesh {
+        ensure_mesh_exists(state.store(), mesh).await?;
+    }
+    let key = key(&target);
+    let spec = resource.spec.to_value();
+    let labels = resource.meta.labels;
+    let expected = if_match(&headers)?;
+    let (status, record) = match state.store().get(&key).await {
+        Err(store::Error::NotFound { .. }) if expected.is_none() => {
+            (StatusCode::CREATED, state.store().create(key, spec, labels).await?)
+        }
+        Err(err) => return Err(err.into()),
+        Ok(current) => {
+            let version = expected.unwrap_or(current.version);
+            (StatusCode::OK, state.store().update(key, spec, labels, version).await?)
+        }
+    };
+    let etag = etag(record.version);
+    let body = resources::encode(&to_resource(target.ty, record)?);
+    Ok((status, [(header::ETAG, etag)], Json(body)).into_response())
+}
+
+async fn remove(State(state): State<ApiState>, user: User, target: Target) -> Result<Response, ApiError> {
+    authorize_write(&state, &user, target.ty)?;
+    if target.ty == ResourceType::Mesh {
+        state.store().delete_mesh(&target.name).await?;
+    } else {
+        state.store().delete(&key(&target)).await?;
+    }
+    Ok(Json(json!({})).into_response())
+}
+
+// --- helpers ---
+
+fn authorize_read(user: &User, ty: ResourceType) -> Result<(), ApiError> {
+    if ty.admin_only() && !user.is_admin() {
+        return Err(user.denied(&format!("the resource of type {:?}", ty.name())));
+    }
+    Ok(())
+}
+
+fn authorize_write(state: &ApiState, user: &User, ty: ResourceType) -> Result<(), ApiError> {
+    authorize_read(user, ty)?;
+    if user.is_anonymous() && !state.auth().anonymous_can_write {
+        return Err(user.denied(&format!("modifying the resource of type {:?}", ty.name())));
+    }
+    if state.config().read_only {
+        return Err(ApiError::MethodNotAllowed {
+            detail: "the API server runs in read-only mode (KUMA_API_SERVER_READ_ONLY)".to_owned(),
+        });
+    }
+    match (state.config().role, ty.origin()) {
+        (Role::Global, Origin::Zone) => {
+            Err(ApiError::MethodNotAllowed { detail: GLOBAL_READ_ONLY.to_owned() })
+        }
+        (Role::FederatedZone, Origin::Global) => {
+            Err(ApiError::MethodNotAllowed { detail: ZONE_READ_ONLY.to_owned() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The path names the resource; a body naming another one is refused, as Kuma does.
+fn check_matches_path(target: &Target, resource: &Resource) -> Result<(), ApiError> {
+    let mut err = ValidationError::default();
+    if resource.spec.resource_type() != target.ty {
+        err.push("type", "type from the URL has to be the same as in body");
+    }
+    if resource.meta.name != target.name {
+        err.push("name", "name from the URL has to be the same as in body");
+    }
+    if target.mesh.is_some() && resource.meta.mesh != target.mesh {
+        err.push("mesh", "mesh from the URL has to be the same as in body");
+    }
+    err.into_result().map_err(ApiError::from)
+}
+
+async fn ensure_mesh_exists(store: &store::Store, mesh: &str) -> Result<(), ApiError> {
+    match store.get(&Key::global(ResourceType::Mesh.name(), mesh)).await {
+        Ok(_) => Ok(()),
+        Err(store::Error::NotFound { .. }) => {
+            let mut err = ValidationError::default();
+            err.push("mesh", &format!("mesh of name {mesh:?} is not found"));
+            Err(err.into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn key(target: &Target) -> Key {
+    match &target.mesh {
+        Some(mesh) => Key::mesh_scoped(target.ty.name(), mesh, &target.name),
+        None => Key::global(target.ty.name(), &target.name),
+    }
+}
+
+fn to_resource(ty: ResourceType, record: Record) -> Result<Resource, ApiError> {
+    let spec = Spec::from_value(ty, record.spec).map_err(|err| ApiError::Internal(Box::new(err)))?;
+    let mesh = (ty.scope() == Scope::Mesh).then_some(record.key.mesh);
+    let meta = Meta {
+        name: record.key.name,
+        mesh,
+        labels: record.labels,
+        creation_time: Some(record.creation_time),
+        modification_time: Some(record.modification_time),
+    };
+    Ok(Resource { meta, spec })
+}
+
+fn etag(version: u64) -> HeaderValue {
+    // Digits and quotes are always a valid header value.
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// `If-Match: "<version>"` makes the write conditional on that version.
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_matches('"'))
+        .and_then(|v| v.parse().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::BadRequest {
+            detail: "If-Match must be a quoted resource version, as sent in ETag".to_owned(),
+        })
+}
