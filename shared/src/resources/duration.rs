@@ -8,7 +8,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A duration written as Kuma writes it in a Mesh. It prints back exactly as it was written.
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written as Kuma writes it in a Mesh. It prints back exactly as it was written, and
+/// (de)serializes as that string, so CA configuration types can hold it directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KumaDuration {
     value: u64,
@@ -113,6 +116,19 @@ impl From<KumaDuration> for Duration {
     }
 }
 
+impl Serialize for KumaDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for KumaDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +150,18 @@ mod tests {
             assert_eq!(d.as_std(), Duration::from_millis(millis), "{text}");
             assert_eq!(d.to_string(), text);
         }
+    }
+
+    #[test]
+    fn serializes_as_its_text() {
+        let d: KumaDuration = serde_json::from_str(r#""10y""#).unwrap();
+        assert_eq!(serde_json::to_string(&d).unwrap(), r#""10y""#);
+        let err = serde_json::from_str::<KumaDuration>(r#""10 years""#).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(r#"not a valid duration string: "10 years""#),
+            "{err}"
+        );
     }
 
     #[test]
