@@ -452,3 +452,63 @@ fn a_broken_yaml_document_is_named_by_index_and_line() {
         "document 2: invalid YAML or JSON at line 6"
     );
 }
+
+#[test]
+fn kumactl_apply_yaml_decodes_end_to_end() {
+    let text = r#"
+type: Mesh
+name: default
+mtls:
+  enabledBackend: ca-1
+  backends:
+    - name: ca-1
+      type: provided
+      dpCert:
+        rotation:
+          expiration: 1d
+      conf:
+        cert:
+          secret: ca-cert
+        key:
+          secret: ca-key
+---
+type: Dataplane
+mesh: default
+name: redis-1
+networking:
+  address: 192.168.0.1
+  inbound:
+    - port: 9000
+      servicePort: 6379
+      tags:
+        kuma.io/service: redis
+        kuma.io/protocol: tcp
+  transparentProxying:
+    redirectPortInbound: 15006
+    redirectPortOutbound: 15001
+"#;
+    let resources: Vec<Resource> = decode_documents(text)
+        .unwrap()
+        .into_iter()
+        .map(|d| decode(d).unwrap())
+        .collect();
+    let types: Vec<ResourceType> = resources.iter().map(Resource::resource_type).collect();
+    assert_eq!(types, [ResourceType::Mesh, ResourceType::Dataplane]);
+    let Spec::Dataplane(dp) = &resources[1].spec else {
+        panic!("not a dataplane")
+    };
+    let inbound = &dp.networking.as_ref().unwrap().inbound[0];
+    assert_eq!((inbound.port, inbound.service_port), (9000, Some(6379)));
+}
+
+#[test]
+fn meta_and_spec_violations_are_reported_together() {
+    assert_eq!(
+        violations(json!({"type": "Secret", "mesh": "Bad Mesh", "name": "s", "data": ""})),
+        [
+            "mesh: invalid characters. Valid characters are numbers, lowercase latin letters and \
+             '-', '_', '.' symbols.",
+            "data: cannot be empty",
+        ]
+    );
+}
