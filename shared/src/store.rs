@@ -7,18 +7,25 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use serde_json::Value;
-use time::OffsetDateTime;
+use sqlx::{Postgres, Sqlite};
+use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
 
 mod config;
 mod memory;
+mod postgres;
+mod sql;
+mod sqlite;
 
 pub use config::{ClientCert, PostgresConfig, PostgresTls, PostgresTlsMode, StoreConfig};
 
 /// How many changes a slow subscriber may fall behind before it sees `Lagged`.
 const CHANGE_BUFFER: usize = 1024;
+/// The kind whose records own meshes; see [`Store::delete_mesh`].
+const MESH_KIND: &str = "Mesh";
 
 /// Identifies one record. `mesh` is empty for global-scoped kinds.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,7 +93,9 @@ pub enum Error {
         key: Key,
     },
     /// The caller's version is not the stored one: someone else wrote in between.
-    #[error("resource {key} was modified concurrently (expected version {expected}, found {actual})")]
+    #[error(
+        "resource {key} was modified concurrently (expected version {expected}, found {actual})"
+    )]
     Conflict {
         /// The contested key.
         key: Key,
@@ -98,6 +107,41 @@ pub enum Error {
     /// The database failed or refused the request.
     #[error("store backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The PostgreSQL server could not be reached, refused the login or failed the TLS handshake.
+    #[error("could not connect to postgres at {host}:{port}")]
+    Connect {
+        /// The configured host.
+        host: String,
+        /// The configured port.
+        port: u16,
+        /// What went wrong.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The SQLite database file could not be created or opened.
+    #[error("could not open sqlite database {}", path.display())]
+    Open {
+        /// The configured file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The schema could not be brought up to date.
+    #[error("could not migrate the {backend} schema")]
+    Migrate {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What went wrong.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// The PostgreSQL TLS settings cannot work; the text after the colon is Kuma's.
+    #[error("TLS validation failed: {reason}")]
+    InvalidTls {
+        /// What is wrong, for example `CAPath cannot be empty`.
+        reason: &'static str,
+    },
 }
 
 /// The handle every component shares. Cloning is cheap.
@@ -110,6 +154,8 @@ pub struct Store {
 #[derive(Clone)]
 enum Backend {
     Memory(memory::MemoryStore),
+    Sqlite(sql::SqlStore<Sqlite>),
+    Postgres(sql::SqlStore<Postgres>),
 }
 
 impl Store {
@@ -117,9 +163,8 @@ impl Store {
     pub async fn connect(config: &StoreConfig) -> Result<Self, Error> {
         let backend = match config {
             StoreConfig::Memory => Backend::Memory(memory::MemoryStore::default()),
-            StoreConfig::Sqlite { .. } | StoreConfig::Postgres(_) => {
-                return Err(Error::Backend("backend not built yet".into()));
-            }
+            StoreConfig::Sqlite { path } => Backend::Sqlite(sqlite::open(path).await?),
+            StoreConfig::Postgres(postgres) => Backend::Postgres(postgres::open(postgres).await?),
         };
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         Ok(Self { backend, changes })
@@ -128,13 +173,28 @@ impl Store {
     /// A fresh in-memory store.
     pub fn memory() -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
-        Self { backend: Backend::Memory(memory::MemoryStore::default()), changes }
+        Self {
+            backend: Backend::Memory(memory::MemoryStore::default()),
+            changes,
+        }
     }
 
     /// Which backend this is, for logs: `memory`, `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Memory(_) => "memory",
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the database connections and waits until they are gone. Later calls fail with
+    /// `Backend`; the memory backend keeps working.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Memory(_) => {}
+            Backend::Sqlite(s) => s.close().await,
+            Backend::Postgres(s) => s.close().await,
         }
     }
 
@@ -145,11 +205,13 @@ impl Store {
         spec: Value,
         labels: BTreeMap<String, String>,
     ) -> Result<Record, Error> {
-        let now = OffsetDateTime::now_utc();
+        let now = now();
         let record = match &self.backend {
             Backend::Memory(m) => m.create(key, spec, labels, now)?,
+            Backend::Sqlite(s) => s.create(key, spec, labels, now).await?,
+            Backend::Postgres(s) => s.create(key, spec, labels, now).await?,
         };
-        self.notify(ChangeKind::Create, &record);
+        self.notify(ChangeKind::Create, record.key.clone(), record.version);
         Ok(record)
     }
 
@@ -161,11 +223,13 @@ impl Store {
         labels: BTreeMap<String, String>,
         expected_version: u64,
     ) -> Result<Record, Error> {
-        let now = OffsetDateTime::now_utc();
+        let now = now();
         let record = match &self.backend {
             Backend::Memory(m) => m.update(key, spec, labels, expected_version, now)?,
+            Backend::Sqlite(s) => s.update(key, spec, labels, expected_version, now).await?,
+            Backend::Postgres(s) => s.update(key, spec, labels, expected_version, now).await?,
         };
-        self.notify(ChangeKind::Update, &record);
+        self.notify(ChangeKind::Update, record.key.clone(), record.version);
         Ok(record)
     }
 
@@ -173,15 +237,37 @@ impl Store {
     pub async fn delete(&self, key: &Key) -> Result<(), Error> {
         let version = match &self.backend {
             Backend::Memory(m) => m.delete(key)?,
+            Backend::Sqlite(s) => s.delete(key).await?,
+            Backend::Postgres(s) => s.delete(key).await?,
         };
-        let _ = self.changes.send(Change { kind: ChangeKind::Delete, key: key.clone(), version });
+        self.notify(ChangeKind::Delete, key.clone(), version);
         Ok(())
+    }
+
+    /// Removes the `Mesh` record named `mesh` and every record inside that mesh, all or nothing.
+    /// Returns the removed keys, the Mesh first, and broadcasts a `Delete` for each. Fails with
+    /// `NotFound` (and removes nothing) when there is no such Mesh.
+    pub async fn delete_mesh(&self, mesh: &str) -> Result<Vec<Key>, Error> {
+        let removed = match &self.backend {
+            Backend::Memory(m) => m.delete_mesh(mesh)?,
+            Backend::Sqlite(s) => s.delete_mesh(mesh).await?,
+            Backend::Postgres(s) => s.delete_mesh(mesh).await?,
+        };
+        Ok(removed
+            .into_iter()
+            .map(|(key, version)| {
+                self.notify(ChangeKind::Delete, key.clone(), version);
+                key
+            })
+            .collect())
     }
 
     /// Reads one record.
     pub async fn get(&self, key: &Key) -> Result<Record, Error> {
         match &self.backend {
             Backend::Memory(m) => m.get(key),
+            Backend::Sqlite(s) => s.get(key).await,
+            Backend::Postgres(s) => s.get(key).await,
         }
     }
 
@@ -189,6 +275,8 @@ impl Store {
     pub async fn list(&self, kind: &str, mesh: Option<&str>) -> Result<Vec<Record>, Error> {
         match &self.backend {
             Backend::Memory(m) => Ok(m.list(kind, mesh)),
+            Backend::Sqlite(s) => s.list(kind, mesh).await,
+            Backend::Postgres(s) => s.list(kind, mesh).await,
         }
     }
 
@@ -197,10 +285,17 @@ impl Store {
         self.changes.subscribe()
     }
 
-    fn notify(&self, kind: ChangeKind, record: &Record) {
+    fn notify(&self, kind: ChangeKind, key: Key, version: u64) {
         // No subscriber is not an error: nobody needs to hear about it yet.
-        let _ = self.changes.send(Change { kind, key: record.key.clone(), version: record.version });
+        let _ = self.changes.send(Change { kind, key, version });
     }
+}
+
+/// The current time at the SQL backends' precision (microseconds), so that every backend
+/// returns the same times from a write as from a later read.
+fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now - Duration::nanoseconds(i64::from(now.nanosecond() % 1_000))
 }
 
 impl fmt::Display for Key {
@@ -208,7 +303,11 @@ impl fmt::Display for Key {
         if self.mesh.is_empty() {
             write!(f, "type={:?} name={:?}", self.kind, self.name)
         } else {
-            write!(f, "type={:?} name={:?} mesh={:?}", self.kind, self.name, self.mesh)
+            write!(
+                f,
+                "type={:?} name={:?} mesh={:?}",
+                self.kind, self.name, self.mesh
+            )
         }
     }
 }
@@ -216,11 +315,19 @@ impl fmt::Display for Key {
 impl Key {
     /// A key for a mesh-scoped record.
     pub fn mesh_scoped(kind: &str, mesh: &str, name: &str) -> Self {
-        Self { kind: kind.to_owned(), mesh: mesh.to_owned(), name: name.to_owned() }
+        Self {
+            kind: kind.to_owned(),
+            mesh: mesh.to_owned(),
+            name: name.to_owned(),
+        }
     }
 
     /// A key for a global-scoped record.
     pub fn global(kind: &str, name: &str) -> Self {
-        Self { kind: kind.to_owned(), mesh: String::new(), name: name.to_owned() }
+        Self {
+            kind: kind.to_owned(),
+            mesh: String::new(),
+            name: name.to_owned(),
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{Error, Key, Record};
+use super::{Error, Key, MESH_KIND, Record};
 
 #[derive(Clone, Default)]
 pub(super) struct MemoryStore {
@@ -17,7 +17,9 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, HashMap<Key, Record>> {
         // A panic while holding the lock leaves the map consistent (each write is one insert or
         // remove), so a poisoned lock is safe to keep using.
-        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(super) fn create(
@@ -56,7 +58,11 @@ impl MemoryStore {
             return Err(Error::NotFound { key });
         };
         if existing.version != expected_version {
-            return Err(Error::Conflict { key, expected: expected_version, actual: existing.version });
+            return Err(Error::Conflict {
+                key,
+                expected: expected_version,
+                actual: existing.version,
+            });
         }
         existing.version += 1;
         existing.spec = spec;
@@ -72,8 +78,29 @@ impl MemoryStore {
             .ok_or_else(|| Error::NotFound { key: key.clone() })
     }
 
+    /// Removes the Mesh record and every record inside it under one lock. Returns the removed
+    /// keys with their last versions, the Mesh first and the rest sorted.
+    pub(super) fn delete_mesh(&self, mesh: &str) -> Result<Vec<(Key, u64)>, Error> {
+        let mut records = self.lock();
+        let mesh_key = Key::global(MESH_KIND, mesh);
+        let Some(mesh_record) = records.remove(&mesh_key) else {
+            return Err(Error::NotFound { key: mesh_key });
+        };
+        let mut inside: Vec<(Key, u64)> = records
+            .extract_if(|key, _| key.mesh == mesh)
+            .map(|(key, record)| (key, record.version))
+            .collect();
+        inside.sort();
+        let mut removed = vec![(mesh_key, mesh_record.version)];
+        removed.extend(inside);
+        Ok(removed)
+    }
+
     pub(super) fn get(&self, key: &Key) -> Result<Record, Error> {
-        self.lock().get(key).cloned().ok_or_else(|| Error::NotFound { key: key.clone() })
+        self.lock()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| Error::NotFound { key: key.clone() })
     }
 
     pub(super) fn list(&self, kind: &str, mesh: Option<&str>) -> Vec<Record> {

@@ -1,0 +1,8 @@
+//! The `shared` crate's integration tests: one binary, one module per area.
+// Helpers outside `#[test]` functions are test code too; `allow-unwrap-in-tests` misses them.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+mod store;
+mod store_postgres;
+mod store_sqlite;
