@@ -1,0 +1,186 @@
+//! The HTTP client for one control plane's REST API, with Kuma's error body decoded.
+//!
+//! TLS comes from `shared::tls`; this module must not build rustls configurations itself, nor
+//! know which resource a path names.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::ControlPlane;
+
+/// Errors talking to the control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading CA certificate {path}")]
+    ReadCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuring TLS")]
+    Tls(#[source] shared::tls::Error),
+    #[error("building the HTTP client")]
+    Build(#[source] reqwest::Error),
+    #[error("{method} {url}")]
+    Request {
+        method: Method,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with a non-2xx status.
+    #[error("{0}")]
+    Api(ApiError),
+}
+
+/// Kuma's error body (`{type, status, title, detail, invalid_parameters}`), or the bare status
+/// when the body is something else.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: u16,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(default)]
+    pub invalid_parameters: Vec<InvalidParameter>,
+}
+
+/// One field the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InvalidParameter {
+    pub field: String,
+    pub reason: String,
+}
+
+/// A client for one control plane.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `cp`; HTTPS is verified against its CA file, or the Mozilla roots.
+    pub fn new(cp: &ControlPlane) -> Result<Self, Error> {
+        let api = &cp.coordinates.api_server;
+        let roots = match &api.ca_cert_file {
+            Some(path) => Some(std::fs::read(path).map_err(|source| Error::ReadCa {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let tls = shared::tls::client_config(roots.as_deref()).map_err(Error::Tls)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .map_err(Error::Build)?;
+        Ok(Self {
+            base: api.url.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    /// `GET path`, decoded as JSON.
+    pub async fn get(&self, path: &str) -> Result<Value, Error> {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> Result<(), Error> {
+        self.send(Method::PUT, path, Some(body)).await.map(drop)
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Result<(), Error> {
+        self.send(Method::DELETE, path, None).await.map(drop)
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+        let url = format!("{}{path}", self.base);
+        let request_error = |source| Error::Request {
+            method: method.clone(),
+            url: url.clone(),
+            source,
+        };
+        let mut request = self.http.request(method.clone(), &url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(request_error)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(request_error)?;
+        if !status.is_success() {
+            return Err(Error::Api(ApiError::from_body(status, &bytes)));
+        }
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        // A 2xx body that is not JSON (e.g. a PUT's empty text) carries nothing we use.
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+}
+
+impl ApiError {
+    fn from_body(status: StatusCode, body: &[u8]) -> Self {
+        let mut error = serde_json::from_slice::<Self>(body).unwrap_or_else(|_| Self {
+            status: 0,
+            title: String::new(),
+            detail: String::from_utf8_lossy(body).trim().to_owned(),
+            invalid_parameters: Vec::new(),
+        });
+        error.status = status.as_u16();
+        if error.title.is_empty() {
+            error.title = status.canonical_reason().unwrap_or("error").to_owned();
+        }
+        error
+    }
+}
+
+impl fmt::Display for ApiError {
+    /// `title (detail)` then one `* field: reason` line per invalid parameter, as kumactl prints.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.title)?;
+        if !self.detail.is_empty() && self.detail != self.title {
+            write!(f, " ({})", self.detail)?;
+        }
+        for p in &self.invalid_parameters {
+            write!(f, "\n* {}: {}", p.field, p.reason)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kuma_error_body_prints_title_detail_and_fields() {
+        let body = br#"{"type":"/std-errors","status":400,"title":"Resource is not valid",
+            "detail":"mesh: must not be empty","invalid_parameters":[
+            {"field":"mtls.backends[0].name","reason":"cannot be empty"},
+            {"field":"name","reason":"invalid characters"}]}"#;
+        let err = ApiError::from_body(StatusCode::BAD_REQUEST, body);
+        assert_eq!(err.status, 400);
+        assert_eq!(
+            err.to_string(),
+            "Resource is not valid (mesh: must not be empty)\n\
+             * mtls.backends[0].name: cannot be empty\n\
+             * name: invalid characters"
+        );
+    }
+
+    #[test]
+    fn non_json_error_body_keeps_status_and_text() {
+        let err = ApiError::from_body(StatusCode::BAD_GATEWAY, b"upstream down\n");
+        assert_eq!(err.status, 502);
+        assert_eq!(err.to_string(), "Bad Gateway (upstream down)");
+    }
+}

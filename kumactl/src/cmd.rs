@@ -1,0 +1,92 @@
+//! The command line: clap definitions and dispatch to one module per command.
+//!
+//! Each command module parses nothing itself and prints to the writer it is given, so tests can
+//! capture output.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::client::Client;
+use crate::config::Config;
+
+mod apply;
+mod config;
+mod delete;
+mod generate;
+mod get;
+
+/// Command line client of the control plane's REST API.
+#[derive(Debug, Parser)]
+#[command(name = "kumactl", version)]
+pub struct Cli {
+    /// Path to the configuration file [default: ~/.kumactl/config].
+    #[arg(long, global = true)]
+    config_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create or update resources from a file or stdin.
+    Apply(apply::Args),
+    /// Show resources.
+    Get(get::Args),
+    /// Delete a resource.
+    Delete(delete::Args),
+    /// Generate certificates and other material.
+    #[command(subcommand)]
+    Generate(generate::Command),
+    /// Manage the configuration of kumactl.
+    #[command(subcommand)]
+    Config(config::Command),
+}
+
+impl Cli {
+    /// Runs the command, printing results to stdout.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let path = self.config_file.unwrap_or_else(Config::default_path);
+        let mut out = std::io::stdout().lock();
+        match self.command {
+            Command::Apply(args) => apply::run(args, &client(&path)?, &mut out).await,
+            Command::Get(args) => get::run(args, &client(&path)?, &mut out).await,
+            Command::Delete(args) => delete::run(args, &client(&path)?, &mut out).await,
+            Command::Generate(cmd) => generate::run(cmd, &mut out),
+            Command::Config(cmd) => config::run(cmd, &path, &mut out).await,
+        }
+    }
+}
+
+fn client(config_path: &std::path::Path) -> anyhow::Result<Client> {
+    let config = Config::load(config_path)?;
+    let cp = config.current()?;
+    Client::new(cp).with_context(|| format!("connecting to Control Plane {:?}", cp.name))
+}
+
+/// Maps the `TYPE` argument (`mesh`, `meshes`, `traffic-permission`, …) onto a type, and tells
+/// whether it was the plural.
+fn resource_type(arg: &str) -> anyhow::Result<(shared::resources::ResourceType, bool)> {
+    use shared::resources::ResourceType;
+    if let Some(ty) = ResourceType::from_plural(arg) {
+        return Ok((ty, true));
+    }
+    ResourceType::ALL
+        .into_iter()
+        .find(|t| t.singular() == arg)
+        .map(|t| (t, false))
+        .ok_or_else(|| anyhow::anyhow!("unknown TYPE: {arg}"))
+}
+
+/// REST path of one resource (or, with `name` `None`, of its collection in `mesh`).
+fn path(ty: shared::resources::ResourceType, mesh: Option<&str>, name: Option<&str>) -> String {
+    let base = match (ty.scope(), mesh) {
+        (shared::resources::Scope::Mesh, Some(mesh)) => format!("/meshes/{mesh}/{}", ty.plural()),
+        _ => format!("/{}", ty.plural()),
+    };
+    match name {
+        Some(name) => format!("{base}/{name}"),
+        None => base,
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real `kumactl` binary against files and a tiny local API server.
+
+// The whole crate is test code: helpers outside `#[test]` fns may fail a test by panicking.
+#![allow(clippy::unwrap_used)]
+
+mod config_cmd;
+mod generate;
+mod helpers;
