@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod resources;
+pub mod shutdown;
 pub mod store;
 pub mod tls;
 

@@ -183,8 +183,8 @@ mod tests {
         let err = User::anonymous().denied("the resource of type \"Secret\"");
         assert_eq!(
             err.to_string(),
-            "access denied: user \"mesh-system:anonymous/mesh-system:unauthenticated\" cannot \
-             access the resource of type \"Secret\""
+            "user \"mesh-system:anonymous/mesh-system:unauthenticated\" cannot access the \
+             resource of type \"Secret\""
         );
     }
 }

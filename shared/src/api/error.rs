@@ -25,7 +25,7 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     /// The caller is known but may not do this.
-    #[error("access denied: {detail}")]
+    #[error("{detail}")]
     Forbidden {
         /// Kuma's `user "<name>/<groups>" cannot access <action>`.
         detail: String,

@@ -1,0 +1,369 @@
+//! What every control plane runs, global or zone: the work dir, the CP certificate, the store,
+//! and the API and diagnostics listeners.
+//!
+//! [`Runtime::build`] does every fallible step (files, store, binding ports) before anything is
+//! served, so a bad setting stops the start with nothing half-running. [`Runtime::run`] then
+//! serves until shutdown. KDS and the DP server are added by the `global` and `zone` crates on
+//! top of this; they reuse [`Runtime::cp_cert`] and [`Runtime::store`].
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use serde_json::json;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::api::diagnostics::{self, Readiness};
+use crate::api::serve::{self, ConnLimits};
+use crate::api::{self, ApiConfig, ApiState, AuthSettings, Index, Role};
+use crate::config::{CertKeyFiles, CpConfig, Mode, TlsSettings, TlsVersion};
+use crate::shutdown::Shutdown;
+use crate::store::{self, Key, Store};
+use crate::tls::{self, CertPair, ClientAuth, Provenance, ServerTlsOptions};
+
+/// Where Kuma keeps the deployment's cluster id: a `Config` record of this name.
+const CLUSTER_ID_KEY: &str = "kuma-cluster-id";
+/// The Kuma release whose API and configuration we follow.
+pub const BASED_ON_KUMA: &str = "2.14.3";
+/// ALPN protocols of the HTTPS API.
+const HTTPS_ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// Start-up failures; each names the file, port or component that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The work dir could not be created.
+    #[error("could not create the work dir {path}")]
+    WorkDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The control plane certificate could not be loaded or generated.
+    #[error("could not load or generate the control plane certificate")]
+    CpCert(#[source] tls::Error),
+    /// A server's TLS setup failed (its own certificate, CA file or options).
+    #[error("could not set up TLS for the {server}")]
+    ServerTls {
+        /// Which server.
+        server: &'static str,
+        /// Why.
+        #[source]
+        source: tls::Error,
+    },
+    /// A CA file could not be read.
+    #[error("could not read {path}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The store could not be opened or prepared.
+    #[error("could not open the {backend} store")]
+    Store {
+        /// `memory`, `sqlite` or `postgres`.
+        backend: &'static str,
+        /// Why.
+        #[source]
+        source: store::Error,
+    },
+    /// A listener could not be bound.
+    #[error("could not bind the {server} on {addr}")]
+    Bind {
+        /// Which server.
+        server: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The addresses the runtime's listeners are bound to (ports resolved when 0 was asked for).
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses {
+    /// API over HTTP, when enabled.
+    pub http: Option<SocketAddr>,
+    /// API over HTTPS, when enabled.
+    pub https: Option<SocketAddr>,
+    /// Diagnostics (`/ready`, `/healthy`).
+    pub diagnostics: SocketAddr,
+}
+
+/// A started (bound, not yet serving) control plane core.
+pub struct Runtime {
+    config: Arc<CpConfig>,
+    store: Store,
+    cp_cert: CertPair,
+    readiness: Readiness,
+    api: Router,
+    http: Option<TcpListener>,
+    https: Option<(TcpListener, TlsAcceptor)>,
+    diagnostics: TcpListener,
+    addresses: Addresses,
+}
+
+impl Runtime {
+    /// Prepares the work dir, the CP certificate and the store, and binds every listener.
+    pub async fn build(config: CpConfig) -> Result<Self, Error> {
+        let role = role(&config);
+        tracing::info!(mode = config.mode.as_str(), ?role, "starting the control plane");
+        tracing::info!(config = %config.to_json(), "effective configuration");
+        ensure_work_dir(&config.general.work_dir)?;
+        let cp_cert = cp_cert(&config)?;
+
+        let store = Store::connect(&config.store)
+            .await
+            .map_err(|source| Error::Store { backend: store_name(&config), source })?;
+        let cluster_id = ensure_cluster_id(&store)
+            .await
+            .map_err(|source| Error::Store { backend: store.backend_name(), source })?;
+        tracing::info!(backend = store.backend_name(), %cluster_id, "store ready");
+
+        let api_server = &config.api_server;
+        let api = api::router(ApiState::new(
+            store.clone(),
+            ApiConfig {
+                role,
+                auth: AuthSettings {
+                    localhost_is_admin: api_server.authn.localhost_is_admin,
+                    anonymous_can_write: api_server.authn.anonymous_can_write,
+                },
+                read_only: api_server.read_only,
+                max_body_bytes: api_server.max_body_bytes,
+                request_timeout: api_server.read_timeout + api_server.write_timeout,
+                config_json: config.to_json(),
+                index: index(cluster_id),
+            },
+        ));
+
+        let http = match api_server.http.enabled {
+            true => {
+                let addr = SocketAddr::new(api_server.http.interface, api_server.http.port);
+                Some(bind("API server (HTTP)", addr).await?)
+            }
+            false => None,
+        };
+        let https = match api_server.https.listener.enabled {
+            true => {
+                let https = &api_server.https;
+                let server = "API server (HTTPS)";
+                let pair = server_cert(server, https.tls_files.as_ref(), &cp_cert)?;
+                let client_ca = https.tls_ca_file.as_deref().map(read_file).transpose()?;
+                let client_auth = match (&client_ca, https.require_client_cert) {
+                    (Some(ca), true) => ClientAuth::Required(ca),
+                    (Some(ca), false) => ClientAuth::Optional(ca),
+                    (None, _) => ClientAuth::None,
+                };
+                let tls_config =
+                    tls::server_config(&pair, &tls_options(&https.tls), client_auth, &HTTPS_ALPN)
+                        .map_err(|source| Error::ServerTls { server, source })?;
+                let addr = SocketAddr::new(https.listener.interface, https.listener.port);
+                Some((bind(server, addr).await?, TlsAcceptor::from(tls_config)))
+            }
+            false => None,
+        };
+        let diagnostics_addr = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            config.diagnostics.server_port,
+        );
+        let diagnostics = bind("diagnostics server", diagnostics_addr).await?;
+
+        let addresses = Addresses {
+            http: http.as_ref().map(local_addr).transpose()?,
+            https: https.as_ref().map(|(l, _)| local_addr(l)).transpose()?,
+            diagnostics: local_addr(&diagnostics)?,
+        };
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            cp_cert,
+            readiness: Readiness::default(),
+            api,
+            http,
+            https,
+            diagnostics,
+            addresses,
+        })
+    }
+
+    /// Where the listeners are bound.
+    pub fn addresses(&self) -> Addresses {
+        self.addresses
+    }
+
+    /// The store every component shares.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The control plane certificate (general, or autogenerated in the work dir).
+    pub fn cp_cert(&self) -> &CertPair {
+        &self.cp_cert
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &CpConfig {
+        &self.config
+    }
+
+    /// The readiness flag behind `/ready`, for components that must be up before it turns 200.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
+    /// Serves until `shutdown` fires, then drains connections and closes the store.
+    pub async fn run(self, shutdown: Shutdown) {
+        let limits = ConnLimits { read_header_timeout: self.config.api_server.read_header_timeout };
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(listener) = self.http {
+            tracing::info!(addr = ?self.addresses.http, "API server (HTTP) listening");
+            tasks.spawn(serve::serve(listener, None, self.api.clone(), limits, shutdown.clone()));
+        }
+        if let Some((listener, acceptor)) = self.https {
+            tracing::info!(addr = ?self.addresses.https, "API server (HTTPS) listening");
+            let api = self.api.clone();
+            tasks.spawn(serve::serve(listener, Some(acceptor), api, limits, shutdown.clone()));
+        }
+        tracing::info!(addr = %self.addresses.diagnostics, "diagnostics server listening");
+        let diagnostics = diagnostics::router(self.readiness.clone());
+        tasks.spawn(serve::serve(self.diagnostics, None, diagnostics, limits, shutdown.clone()));
+
+        self.readiness.set(true);
+        tracing::info!("control plane ready");
+        let mut shutdown = shutdown;
+        shutdown.wait().await;
+        self.readiness.set(false);
+        tracing::info!("shutting down");
+        while tasks.join_next().await.is_some() {}
+        self.store.close().await;
+        tracing::info!("stopped");
+    }
+}
+
+fn role(config: &CpConfig) -> Role {
+    match config.mode {
+        Mode::Global => Role::Global,
+        Mode::Zone if config.is_federated_zone() => Role::FederatedZone,
+        Mode::Zone => Role::Zone,
+    }
+}
+
+fn store_name(config: &CpConfig) -> &'static str {
+    match config.store {
+        store::StoreConfig::Memory => "memory",
+        store::StoreConfig::Sqlite { .. } => "sqlite",
+        store::StoreConfig::Postgres(_) => "postgres",
+    }
+}
+
+fn ensure_work_dir(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| Error::WorkDir { path: path.to_owned(), source })
+}
+
+fn cp_cert(config: &CpConfig) -> Result<CertPair, Error> {
+    if let Some(files) = &config.general.tls_files {
+        tracing::info!(cert = %files.cert.display(), "using the configured control plane certificate");
+        return tls::load_pair(&files.cert, &files.key).map_err(Error::CpCert);
+    }
+    let work_dir = &config.general.work_dir;
+    let (pair, provenance) =
+        tls::load_or_generate_cp_cert(work_dir, OffsetDateTime::now_utc()).map_err(Error::CpCert)?;
+    let path = work_dir.join(tls::CP_CERT_FILE);
+    match provenance {
+        Provenance::Generated => tracing::warn!(
+            cert = %path.display(),
+            "generated a self-signed control plane certificate; clients must trust this file \
+             (every instance generates its own: set KUMA_GENERAL_TLS_CERT_FILE for replicas)"
+        ),
+        Provenance::Loaded => tracing::info!(cert = %path.display(), "reusing the control plane certificate"),
+    }
+    Ok(pair)
+}
+
+/// A server's own certificate when configured, else the CP certificate.
+fn server_cert(server: &'static str, own: Option<&CertKeyFiles>, cp: &CertPair) -> Result<CertPair, Error> {
+    match own {
+        Some(files) => {
+            tls::load_pair(&files.cert, &files.key).map_err(|source| Error::ServerTls { server, source })
+        }
+        None => Ok(cp.clone()),
+    }
+}
+
+/// Maps the configuration's TLS settings onto the TLS module's options.
+pub fn tls_options(settings: &TlsSettings) -> ServerTlsOptions {
+    let version = |v: TlsVersion| match v {
+        TlsVersion::Tls12 => tls::Version::Tls12,
+        TlsVersion::Tls13 => tls::Version::Tls13,
+    };
+    ServerTlsOptions {
+        min_version: version(settings.min_version),
+        max_version: settings.max_version.map(version),
+        cipher_suites: settings.cipher_suites.clone(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::ReadFile { path: path.to_owned(), source })
+}
+
+async fn bind(server: &'static str, addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr).await.map_err(|source| Error::Bind { server, addr, source })
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
+    // local_addr only fails for sockets that are not bound, which these are.
+    listener.local_addr().map_err(|source| Error::Bind {
+        server: "listener",
+        addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        source,
+    })
+}
+
+/// Kuma keeps one cluster id per deployment; the first instance to start creates it.
+async fn ensure_cluster_id(store: &Store) -> Result<String, store::Error> {
+    let key = Key::global("Config", CLUSTER_ID_KEY);
+    let read = |record: store::Record| record.spec["config"].as_str().unwrap_or_default().to_owned();
+    match store.get(&key).await {
+        Ok(record) => return Ok(read(record)),
+        Err(store::Error::NotFound { .. }) => {}
+        Err(err) => return Err(err),
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    match store.create(key.clone(), json!({ "config": id }), BTreeMap::new()).await {
+        Ok(_) => Ok(id),
+        // Another instance won the race: use its id.
+        Err(store::Error::AlreadyExists { .. }) => store.get(&key).await.map(read),
+        Err(err) => Err(err),
+    }
+}
+
+fn index(cluster_id: String) -> Index {
+    let hostname = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..4];
+    Index {
+        instance_id: format!("{hostname}-{suffix}"),
+        hostname,
+        tagline: "Kuma".to_owned(),
+        product: "Kuma".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        based_on_kuma: BASED_ON_KUMA.to_owned(),
+        cluster_id,
+        gui: "no GUI is served by this control plane".to_owned(),
+    }
+}
