@@ -1,1 +1,47 @@
-fn main() {}
+//! `kuma-cp run`: starts the global or the zone control plane according to `KUMA_MODE`
+//! (`zone` by default; `standalone` is the deprecated name of `zone`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use shared::config::Mode;
+use shared::process;
+
+#[derive(Parser)]
+#[command(
+    name = "kuma-cp",
+    version,
+    about = "Universal Control Plane for Envoy-based Service Mesh"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Launches the control plane (global or zone, per KUMA_MODE).
+    Run {
+        /// kuma-cp.yaml with Kuma's keys; environment variables override it.
+        #[arg(short = 'c', long)]
+        config_file: Option<PathBuf>,
+        /// Log level (RUST_LOG overrides it).
+        #[arg(long, default_value = "info")]
+        log_level: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let Command::Run {
+        config_file,
+        log_level,
+    } = Cli::parse().command;
+    process::main(config_file.as_deref(), &log_level, |config| async move {
+        let shutdown = process::shutdown_on_signal();
+        match config.mode {
+            Mode::Global => global::App::build(config).await?.run(shutdown).await,
+            Mode::Zone => zone::App::build(config).await?.run(shutdown).await,
+        }
+    })
+}

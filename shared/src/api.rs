@@ -102,7 +102,9 @@ struct Inner {
 impl ApiState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: ApiConfig) -> Self {
-        Self { inner: Arc::new(Inner { store, config }) }
+        Self {
+            inner: Arc::new(Inner { store, config }),
+        }
     }
 
     fn store(&self) -> &Store {
@@ -120,14 +122,20 @@ impl ApiState {
 
 /// The REST API with Kuma's paths.
 pub fn router(state: ApiState) -> Router {
-    let limits = (state.config().max_body_bytes, state.config().request_timeout);
+    let limits = (
+        state.config().max_body_bytes,
+        state.config().request_timeout,
+    );
     Router::new()
         .route("/", get(index))
         .route("/config", get(config))
         .merge(handlers::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.0))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.1))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.1,
+        ))
         .with_state(state)
 }
 

@@ -7,7 +7,9 @@
 
 pub mod api;
 pub mod config;
+pub mod process;
 pub mod resources;
+pub mod runtime;
 pub mod shutdown;
 pub mod store;
 pub mod tls;

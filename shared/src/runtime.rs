@@ -47,7 +47,7 @@ pub enum Error {
     },
     /// The control plane certificate could not be loaded or generated.
     #[error("could not load or generate the control plane certificate")]
-    CpCert(#[source] tls::Error),
+    CpCert(#[source] Box<tls::Error>),
     /// A server's TLS setup failed (its own certificate, CA file or options).
     #[error("could not set up TLS for the {server}")]
     ServerTls {
@@ -55,7 +55,7 @@ pub enum Error {
         server: &'static str,
         /// Why.
         #[source]
-        source: tls::Error,
+        source: Box<tls::Error>,
     },
     /// A CA file could not be read.
     #[error("could not read {path}")]
@@ -116,17 +116,27 @@ impl Runtime {
     /// Prepares the work dir, the CP certificate and the store, and binds every listener.
     pub async fn build(config: CpConfig) -> Result<Self, Error> {
         let role = role(&config);
-        tracing::info!(mode = config.mode.as_str(), ?role, "starting the control plane");
+        tracing::info!(
+            mode = config.mode.as_str(),
+            ?role,
+            "starting the control plane"
+        );
         tracing::info!(config = %config.to_json(), "effective configuration");
         ensure_work_dir(&config.general.work_dir)?;
         let cp_cert = cp_cert(&config)?;
 
         let store = Store::connect(&config.store)
             .await
-            .map_err(|source| Error::Store { backend: store_name(&config), source })?;
+            .map_err(|source| Error::Store {
+                backend: store_name(&config),
+                source,
+            })?;
         let cluster_id = ensure_cluster_id(&store)
             .await
-            .map_err(|source| Error::Store { backend: store.backend_name(), source })?;
+            .map_err(|source| Error::Store {
+                backend: store.backend_name(),
+                source,
+            })?;
         tracing::info!(backend = store.backend_name(), %cluster_id, "store ready");
 
         let api_server = &config.api_server;
@@ -166,7 +176,10 @@ impl Runtime {
                 };
                 let tls_config =
                     tls::server_config(&pair, &tls_options(&https.tls), client_auth, &HTTPS_ALPN)
-                        .map_err(|source| Error::ServerTls { server, source })?;
+                        .map_err(|source| Error::ServerTls {
+                        server,
+                        source: Box::new(source),
+                    })?;
                 let addr = SocketAddr::new(https.listener.interface, https.listener.port);
                 Some((bind(server, addr).await?, TlsAcceptor::from(tls_config)))
             }
@@ -223,20 +236,40 @@ impl Runtime {
 
     /// Serves until `shutdown` fires, then drains connections and closes the store.
     pub async fn run(self, shutdown: Shutdown) {
-        let limits = ConnLimits { read_header_timeout: self.config.api_server.read_header_timeout };
+        let limits = ConnLimits {
+            read_header_timeout: self.config.api_server.read_header_timeout,
+        };
         let mut tasks = tokio::task::JoinSet::new();
-        if let Some(listener) = self.http {
-            tracing::info!(addr = ?self.addresses.http, "API server (HTTP) listening");
-            tasks.spawn(serve::serve(listener, None, self.api.clone(), limits, shutdown.clone()));
+        if let (Some(listener), Some(addr)) = (self.http, self.addresses.http) {
+            tracing::info!(%addr, "API server (HTTP) listening");
+            tasks.spawn(serve::serve(
+                listener,
+                None,
+                self.api.clone(),
+                limits,
+                shutdown.clone(),
+            ));
         }
-        if let Some((listener, acceptor)) = self.https {
-            tracing::info!(addr = ?self.addresses.https, "API server (HTTPS) listening");
+        if let (Some((listener, acceptor)), Some(addr)) = (self.https, self.addresses.https) {
+            tracing::info!(%addr, "API server (HTTPS) listening");
             let api = self.api.clone();
-            tasks.spawn(serve::serve(listener, Some(acceptor), api, limits, shutdown.clone()));
+            tasks.spawn(serve::serve(
+                listener,
+                Some(acceptor),
+                api,
+                limits,
+                shutdown.clone(),
+            ));
         }
         tracing::info!(addr = %self.addresses.diagnostics, "diagnostics server listening");
         let diagnostics = diagnostics::router(self.readiness.clone());
-        tasks.spawn(serve::serve(self.diagnostics, None, diagnostics, limits, shutdown.clone()));
+        tasks.spawn(serve::serve(
+            self.diagnostics,
+            None,
+            diagnostics,
+            limits,
+            shutdown.clone(),
+        ));
 
         self.readiness.set(true);
         tracing::info!("control plane ready");
@@ -272,17 +305,20 @@ fn ensure_work_dir(path: &Path) -> Result<(), Error> {
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|source| Error::WorkDir { path: path.to_owned(), source })
+        .map_err(|source| Error::WorkDir {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn cp_cert(config: &CpConfig) -> Result<CertPair, Error> {
     if let Some(files) = &config.general.tls_files {
         tracing::info!(cert = %files.cert.display(), "using the configured control plane certificate");
-        return tls::load_pair(&files.cert, &files.key).map_err(Error::CpCert);
+        return tls::load_pair(&files.cert, &files.key).map_err(|e| Error::CpCert(Box::new(e)));
     }
     let work_dir = &config.general.work_dir;
-    let (pair, provenance) =
-        tls::load_or_generate_cp_cert(work_dir, OffsetDateTime::now_utc()).map_err(Error::CpCert)?;
+    let (pair, provenance) = tls::load_or_generate_cp_cert(work_dir, OffsetDateTime::now_utc())
+        .map_err(|e| Error::CpCert(Box::new(e)))?;
     let path = work_dir.join(tls::CP_CERT_FILE);
     match provenance {
         Provenance::Generated => tracing::warn!(
@@ -290,17 +326,24 @@ fn cp_cert(config: &CpConfig) -> Result<CertPair, Error> {
             "generated a self-signed control plane certificate; clients must trust this file \
              (every instance generates its own: set KUMA_GENERAL_TLS_CERT_FILE for replicas)"
         ),
-        Provenance::Loaded => tracing::info!(cert = %path.display(), "reusing the control plane certificate"),
+        Provenance::Loaded => {
+            tracing::info!(cert = %path.display(), "reusing the control plane certificate")
+        }
     }
     Ok(pair)
 }
 
 /// A server's own certificate when configured, else the CP certificate.
-fn server_cert(server: &'static str, own: Option<&CertKeyFiles>, cp: &CertPair) -> Result<CertPair, Error> {
+fn server_cert(
+    server: &'static str,
+    own: Option<&CertKeyFiles>,
+    cp: &CertPair,
+) -> Result<CertPair, Error> {
     match own {
-        Some(files) => {
-            tls::load_pair(&files.cert, &files.key).map_err(|source| Error::ServerTls { server, source })
-        }
+        Some(files) => tls::load_pair(&files.cert, &files.key).map_err(|source| Error::ServerTls {
+            server,
+            source: Box::new(source),
+        }),
         None => Ok(cp.clone()),
     }
 }
@@ -319,11 +362,18 @@ pub fn tls_options(settings: &TlsSettings) -> ServerTlsOptions {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::ReadFile { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| Error::ReadFile {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 async fn bind(server: &'static str, addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr).await.map_err(|source| Error::Bind { server, addr, source })
+    TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+        server,
+        addr,
+        source,
+    })
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
@@ -338,14 +388,22 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
 /// Kuma keeps one cluster id per deployment; the first instance to start creates it.
 async fn ensure_cluster_id(store: &Store) -> Result<String, store::Error> {
     let key = Key::global("Config", CLUSTER_ID_KEY);
-    let read = |record: store::Record| record.spec["config"].as_str().unwrap_or_default().to_owned();
+    let read = |record: store::Record| {
+        record.spec["config"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
     match store.get(&key).await {
         Ok(record) => return Ok(read(record)),
         Err(store::Error::NotFound { .. }) => {}
         Err(err) => return Err(err),
     }
     let id = uuid::Uuid::new_v4().to_string();
-    match store.create(key.clone(), json!({ "config": id }), BTreeMap::new()).await {
+    match store
+        .create(key.clone(), json!({ "config": id }), BTreeMap::new())
+        .await
+    {
         Ok(_) => Ok(id),
         // Another instance won the race: use its id.
         Err(store::Error::AlreadyExists { .. }) => store.get(&key).await.map(read),
@@ -354,7 +412,9 @@ async fn ensure_cluster_id(store: &Store) -> Result<String, store::Error> {
 }
 
 fn index(cluster_id: String) -> Index {
-    let hostname = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let hostname = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..4];
     Index {
         instance_id: format!("{hostname}-{suffix}"),

@@ -35,12 +35,18 @@ pub struct User {
 impl User {
     /// The admin Kuma makes of a local caller.
     pub fn admin() -> Self {
-        Self { name: ADMIN.to_owned(), groups: vec![ADMIN.to_owned(), AUTHENTICATED.to_owned()] }
+        Self {
+            name: ADMIN.to_owned(),
+            groups: vec![ADMIN.to_owned(), AUTHENTICATED.to_owned()],
+        }
     }
 
     /// A caller without credentials.
     pub fn anonymous() -> Self {
-        Self { name: ANONYMOUS.to_owned(), groups: vec![UNAUTHENTICATED.to_owned()] }
+        Self {
+            name: ANONYMOUS.to_owned(),
+            groups: vec![UNAUTHENTICATED.to_owned()],
+        }
     }
 
     /// Whether the caller may touch admin-only resources (Secret, GlobalSecret).
@@ -55,7 +61,9 @@ impl User {
 
     /// Kuma's 403 detail for this user and action.
     pub fn denied(&self, action: &str) -> ApiError {
-        ApiError::Forbidden { detail: format!("user {:?} cannot access {action}", self.to_string()) }
+        ApiError::Forbidden {
+            detail: format!("user {:?} cannot access {action}", self.to_string()),
+        }
     }
 }
 
@@ -69,8 +77,12 @@ impl FromRequestParts<ApiState> for User {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        if state.auth().localhost_is_admin && peer.is_some_and(|ip| is_local_request(ip, &parts.headers))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        if state.auth().localhost_is_admin
+            && peer.is_some_and(|ip| is_local_request(ip, &parts.headers))
         {
             return Ok(User::admin());
         }
@@ -84,14 +96,20 @@ pub fn is_local_request(peer: IpAddr, headers: &HeaderMap) -> bool {
     if !peer.to_canonical().is_loopback() {
         return false;
     }
-    if ["forwarded", "x-forwarded-for", "x-real-ip"].iter().any(|h| headers.contains_key(*h)) {
+    if ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|h| headers.contains_key(*h))
+    {
         return false;
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if !header("host").is_some_and(is_loopback_host) {
         return false;
     }
-    if !matches!(header("sec-fetch-site"), None | Some("" | "same-origin" | "none")) {
+    if !matches!(
+        header("sec-fetch-site"),
+        None | Some("" | "same-origin" | "none")
+    ) {
         return false;
     }
     match header("origin") {
@@ -104,12 +122,16 @@ pub fn is_local_request(peer: IpAddr, headers: &HeaderMap) -> bool {
 fn is_loopback_host(host: &str) -> bool {
     let host = strip_port(host);
     host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// An `Origin` passes when it names the same loopback host and port as `Host`.
 fn origin_is_loopback(origin: &str, host: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"))
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
     else {
         return false;
     };
@@ -143,15 +165,27 @@ mod tests {
 
     #[test]
     fn plain_local_request_is_admin() {
-        assert!(is_local_request(LOOPBACK, &headers(&[("host", "localhost:5681")])));
-        assert!(is_local_request(LOOPBACK, &headers(&[("host", "127.0.0.1:5682")])));
-        assert!(is_local_request("::1".parse().unwrap(), &headers(&[("host", "[::1]:5681")])));
+        assert!(is_local_request(
+            LOOPBACK,
+            &headers(&[("host", "localhost:5681")])
+        ));
+        assert!(is_local_request(
+            LOOPBACK,
+            &headers(&[("host", "127.0.0.1:5682")])
+        ));
+        assert!(is_local_request(
+            "::1".parse().unwrap(),
+            &headers(&[("host", "[::1]:5681")])
+        ));
     }
 
     #[test]
     fn remote_peer_is_not_admin() {
         let peer: IpAddr = "10.0.0.5".parse().unwrap();
-        assert!(!is_local_request(peer, &headers(&[("host", "localhost:5681")])));
+        assert!(!is_local_request(
+            peer,
+            &headers(&[("host", "localhost:5681")])
+        ));
     }
 
     #[test]
@@ -164,7 +198,10 @@ mod tests {
 
     #[test]
     fn foreign_host_header_is_not_admin() {
-        assert!(!is_local_request(LOOPBACK, &headers(&[("host", "evil.example:5681")])));
+        assert!(!is_local_request(
+            LOOPBACK,
+            &headers(&[("host", "evil.example:5681")])
+        ));
         assert!(!is_local_request(LOOPBACK, &headers(&[])));
     }
 
@@ -172,9 +209,15 @@ mod tests {
     fn cross_site_browser_request_is_not_admin() {
         let map = headers(&[("host", "localhost:5681"), ("sec-fetch-site", "cross-site")]);
         assert!(!is_local_request(LOOPBACK, &map));
-        let map = headers(&[("host", "localhost:5681"), ("origin", "http://evil.example")]);
+        let map = headers(&[
+            ("host", "localhost:5681"),
+            ("origin", "http://evil.example"),
+        ]);
         assert!(!is_local_request(LOOPBACK, &map));
-        let map = headers(&[("host", "localhost:5681"), ("origin", "http://localhost:5681")]);
+        let map = headers(&[
+            ("host", "localhost:5681"),
+            ("origin", "http://localhost:5681"),
+        ]);
         assert!(is_local_request(LOOPBACK, &map));
     }
 

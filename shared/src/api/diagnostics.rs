@@ -52,14 +52,21 @@ mod tests {
     use super::*;
 
     async fn status(router: Router, path: &str) -> StatusCode {
-        router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap().status()
+        router
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+            .status()
     }
 
     #[tokio::test]
     async fn ready_follows_the_flag() {
         let readiness = Readiness::default();
         let app = router(readiness.clone());
-        assert_eq!(status(app.clone(), "/ready").await, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(app.clone(), "/ready").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(status(app.clone(), "/healthy").await, StatusCode::OK);
         readiness.set(true);
         assert_eq!(status(app, "/ready").await, StatusCode::OK);

@@ -90,7 +90,10 @@ impl IntoResponse for ApiError {
             Self::Invalid(e) => e
                 .violations
                 .iter()
-                .map(|v| InvalidParameter { field: v.field.clone(), reason: v.message.clone() })
+                .map(|v| InvalidParameter {
+                    field: v.field.clone(),
+                    reason: v.message.clone(),
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -102,7 +105,13 @@ impl IntoResponse for ApiError {
             Self::Invalid(e) => e.to_string(),
             other => other.to_string(),
         };
-        let body = ErrorBody { kind: "/std-errs", status: status.as_u16(), title, detail, invalid_parameters };
+        let body = ErrorBody {
+            kind: "/std-errs",
+            status: status.as_u16(),
+            title,
+            detail,
+            invalid_parameters,
+        };
         (status, Json(body)).into_response()
     }
 }
@@ -111,10 +120,14 @@ impl From<store::Error> for ApiError {
     fn from(err: store::Error) -> Self {
         match err {
             store::Error::NotFound { .. } => Self::NotFound,
-            store::Error::AlreadyExists { key } => {
-                Self::Conflict { detail: format!("resource already exists: {key}") }
-            }
-            store::Error::Conflict { key, expected, actual } => Self::Conflict {
+            store::Error::AlreadyExists { key } => Self::Conflict {
+                detail: format!("resource already exists: {key}"),
+            },
+            store::Error::Conflict {
+                key,
+                expected,
+                actual,
+            } => Self::Conflict {
                 detail: format!(
                     "resource {key} was modified concurrently: expected version {expected}, \
                      found {actual}; read it again and retry"

@@ -43,24 +43,47 @@ struct Page {
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/meshes", get(list_meshes))
-        .route("/meshes/{name}", get(get_mesh).put(put_mesh).delete(delete_mesh))
+        .route(
+            "/meshes/{name}",
+            get(get_mesh).put(put_mesh).delete(delete_mesh),
+        )
         .route("/meshes/{mesh}/{plural}", get(list_in_mesh))
         .route(
             "/meshes/{mesh}/{plural}/{name}",
             get(get_in_mesh).put(put_in_mesh).delete(delete_in_mesh),
         )
         .route("/{plural}", get(list_top))
-        .route("/{plural}/{name}", get(get_top).put(put_top).delete(delete_top))
+        .route(
+            "/{plural}/{name}",
+            get(get_top).put(put_top).delete(delete_top),
+        )
 }
 
 // --- routing glue: each path shape resolves to a Target, then one generic handler runs ---
 
-async fn list_meshes(state: State<ApiState>, user: User, page: Query<Page>) -> Result<Response, ApiError> {
+async fn list_meshes(
+    state: State<ApiState>,
+    user: User,
+    page: Query<Page>,
+) -> Result<Response, ApiError> {
     list(state, user, ResourceType::Mesh, None, page.0).await
 }
 
-async fn get_mesh(state: State<ApiState>, user: User, Path(name): Path<String>) -> Result<Response, ApiError> {
-    read(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }).await
+async fn get_mesh(
+    state: State<ApiState>,
+    user: User,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    read(
+        state,
+        user,
+        Target {
+            ty: ResourceType::Mesh,
+            mesh: None,
+            name,
+        },
+    )
+    .await
 }
 
 async fn put_mesh(
@@ -70,11 +93,35 @@ async fn put_mesh(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    write(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }, headers, body).await
+    write(
+        state,
+        user,
+        Target {
+            ty: ResourceType::Mesh,
+            mesh: None,
+            name,
+        },
+        headers,
+        body,
+    )
+    .await
 }
 
-async fn delete_mesh(state: State<ApiState>, user: User, Path(name): Path<String>) -> Result<Response, ApiError> {
-    remove(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }).await
+async fn delete_mesh(
+    state: State<ApiState>,
+    user: User,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    remove(
+        state,
+        user,
+        Target {
+            ty: ResourceType::Mesh,
+            mesh: None,
+            name,
+        },
+    )
+    .await
 }
 
 async fn list_in_mesh(
@@ -93,7 +140,16 @@ async fn get_in_mesh(
     Path((mesh, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let ty = mesh_scoped(&plural)?;
-    read(state, user, Target { ty, mesh: Some(mesh), name }).await
+    read(
+        state,
+        user,
+        Target {
+            ty,
+            mesh: Some(mesh),
+            name,
+        },
+    )
+    .await
 }
 
 async fn put_in_mesh(
@@ -104,7 +160,18 @@ async fn put_in_mesh(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ty = mesh_scoped(&plural)?;
-    write(state, user, Target { ty, mesh: Some(mesh), name }, headers, body).await
+    write(
+        state,
+        user,
+        Target {
+            ty,
+            mesh: Some(mesh),
+            name,
+        },
+        headers,
+        body,
+    )
+    .await
 }
 
 async fn delete_in_mesh(
@@ -113,7 +180,16 @@ async fn delete_in_mesh(
     Path((mesh, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let ty = mesh_scoped(&plural)?;
-    remove(state, user, Target { ty, mesh: Some(mesh), name }).await
+    remove(
+        state,
+        user,
+        Target {
+            ty,
+            mesh: Some(mesh),
+            name,
+        },
+    )
+    .await
 }
 
 /// `/dataplanes`, `/secrets`, … list across meshes; `/zones`, `/global-secrets` list globals.
@@ -133,7 +209,16 @@ async fn get_top(
     Path((plural, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let ty = global_scoped(&plural)?;
-    read(state, user, Target { ty, mesh: None, name }).await
+    read(
+        state,
+        user,
+        Target {
+            ty,
+            mesh: None,
+            name,
+        },
+    )
+    .await
 }
 
 async fn put_top(
@@ -144,7 +229,18 @@ async fn put_top(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ty = global_scoped(&plural)?;
-    write(state, user, Target { ty, mesh: None, name }, headers, body).await
+    write(
+        state,
+        user,
+        Target {
+            ty,
+            mesh: None,
+            name,
+        },
+        headers,
+        body,
+    )
+    .await
 }
 
 async fn delete_top(
@@ -153,11 +249,22 @@ async fn delete_top(
     Path((plural, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let ty = global_scoped(&plural)?;
-    remove(state, user, Target { ty, mesh: None, name }).await
+    remove(
+        state,
+        user,
+        Target {
+            ty,
+            mesh: None,
+            name,
+        },
+    )
+    .await
 }
 
 fn mesh_scoped(plural: &str) -> Result<ResourceType, ApiError> {
-    ResourceType::from_plural(plural).filter(|t| t.scope() == Scope::Mesh).ok_or(ApiError::NotFound)
+    ResourceType::from_plural(plural)
+        .filter(|t| t.scope() == Scope::Mesh)
+        .ok_or(ApiError::NotFound)
 }
 
 fn global_scoped(plural: &str) -> Result<ResourceType, ApiError> {
@@ -176,7 +283,10 @@ async fn list(
     page: Page,
 ) -> Result<Response, ApiError> {
     authorize_read(&user, ty)?;
-    let size = page.size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    let size = page
+        .size
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
     let offset = page.offset.unwrap_or(0);
     let records = state.store().list(ty.name(), mesh.as_deref()).await?;
     let total = records.len();
@@ -196,7 +306,11 @@ async fn list(
     Ok(Json(json!({ "total": total, "items": items, "next": next })).into_response())
 }
 
-async fn read(State(state): State<ApiState>, user: User, target: Target) -> Result<Response, ApiError> {
+async fn read(
+    State(state): State<ApiState>,
+    user: User,
+    target: Target,
+) -> Result<Response, ApiError> {
     authorize_read(&user, target.ty)?;
     let record = state.store().get(&key(&target)).await?;
     let etag = etag(record.version);
@@ -216,11 +330,14 @@ async fn write(
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
         } else {
-            ApiError::BadRequest { detail: rejection.body_text() }
+            ApiError::BadRequest {
+                detail: rejection.body_text(),
+            }
         }
     })?;
-    let doc: Value = serde_json::from_slice(&body)
-        .map_err(|err| ApiError::BadRequest { detail: format!("request body is not valid JSON: {err}") })?;
+    let doc: Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
+        detail: format!("request body is not valid JSON: {err}"),
+    })?;
     let resource = resources::decode(doc)?;
     check_matches_path(&target, &resource)?;
     if let Some(mesh) = &target.mesh {
@@ -231,13 +348,17 @@ async fn write(
     let labels = resource.meta.labels;
     let expected = if_match(&headers)?;
     let (status, record) = match state.store().get(&key).await {
-        Err(store::Error::NotFound { .. }) if expected.is_none() => {
-            (StatusCode::CREATED, state.store().create(key, spec, labels).await?)
-        }
+        Err(store::Error::NotFound { .. }) if expected.is_none() => (
+            StatusCode::CREATED,
+            state.store().create(key, spec, labels).await?,
+        ),
         Err(err) => return Err(err.into()),
         Ok(current) => {
             let version = expected.unwrap_or(current.version);
-            (StatusCode::OK, state.store().update(key, spec, labels, version).await?)
+            (
+                StatusCode::OK,
+                state.store().update(key, spec, labels, version).await?,
+            )
         }
     };
     let etag = etag(record.version);
@@ -245,7 +366,11 @@ async fn write(
     Ok((status, [(header::ETAG, etag)], Json(body)).into_response())
 }
 
-async fn remove(State(state): State<ApiState>, user: User, target: Target) -> Result<Response, ApiError> {
+async fn remove(
+    State(state): State<ApiState>,
+    user: User,
+    target: Target,
+) -> Result<Response, ApiError> {
     authorize_write(&state, &user, target.ty)?;
     if target.ty == ResourceType::Mesh {
         state.store().delete_mesh(&target.name).await?;
@@ -275,12 +400,12 @@ fn authorize_write(state: &ApiState, user: &User, ty: ResourceType) -> Result<()
         });
     }
     match (state.config().role, ty.origin()) {
-        (Role::Global, Origin::Zone) => {
-            Err(ApiError::MethodNotAllowed { detail: GLOBAL_READ_ONLY.to_owned() })
-        }
-        (Role::FederatedZone, Origin::Global) => {
-            Err(ApiError::MethodNotAllowed { detail: ZONE_READ_ONLY.to_owned() })
-        }
+        (Role::Global, Origin::Zone) => Err(ApiError::MethodNotAllowed {
+            detail: GLOBAL_READ_ONLY.to_owned(),
+        }),
+        (Role::FederatedZone, Origin::Global) => Err(ApiError::MethodNotAllowed {
+            detail: ZONE_READ_ONLY.to_owned(),
+        }),
         _ => Ok(()),
     }
 }
@@ -301,11 +426,14 @@ fn check_matches_path(target: &Target, resource: &Resource) -> Result<(), ApiErr
 }
 
 async fn ensure_mesh_exists(store: &store::Store, mesh: &str) -> Result<(), ApiError> {
-    match store.get(&Key::global(ResourceType::Mesh.name(), mesh)).await {
+    match store
+        .get(&Key::global(ResourceType::Mesh.name(), mesh))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(store::Error::NotFound { .. }) => {
             let mut err = ValidationError::default();
-            err.push("mesh", &format!("mesh of name {mesh:?} is not found"));
+            err.push("mesh", format!("mesh of name {mesh:?} is not found"));
             Err(err.into())
         }
         Err(other) => Err(other.into()),
@@ -320,7 +448,8 @@ fn key(target: &Target) -> Key {
 }
 
 fn to_resource(ty: ResourceType, record: Record) -> Result<Resource, ApiError> {
-    let spec = Spec::from_value(ty, record.spec).map_err(|err| ApiError::Internal(Box::new(err)))?;
+    let spec =
+        Spec::from_value(ty, record.spec).map_err(|err| ApiError::Internal(Box::new(err)))?;
     let mesh = (ty.scope() == Scope::Mesh).then_some(record.key.mesh);
     let meta = Meta {
         name: record.key.name,
@@ -339,7 +468,9 @@ fn etag(version: u64) -> HeaderValue {
 
 /// `If-Match: "<version>"` makes the write conditional on that version.
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
     value
         .to_str()
         .ok()

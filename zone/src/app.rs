@@ -1,0 +1,38 @@
+//! `App`: builds the zone control plane from its configuration, then runs it.
+
+use anyhow::{Context, bail};
+use shared::config::{CpConfig, Mode};
+use shared::runtime::{Addresses, Runtime};
+use shared::shutdown::Shutdown;
+
+/// A zone control plane whose listeners are bound.
+pub struct App {
+    runtime: Runtime,
+}
+
+impl App {
+    /// Checks the mode, opens the store and binds every listener.
+    pub async fn build(config: CpConfig) -> anyhow::Result<Self> {
+        if config.mode != Mode::Zone {
+            bail!(
+                "the zone control plane needs KUMA_MODE=zone (or standalone), got {}",
+                config.mode.as_str()
+            );
+        }
+        let runtime = Runtime::build(config)
+            .await
+            .context("starting the zone control plane")?;
+        Ok(Self { runtime })
+    }
+
+    /// Where the listeners are bound.
+    pub fn addresses(&self) -> Addresses {
+        self.runtime.addresses()
+    }
+
+    /// Serves until `shutdown` fires.
+    pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        self.runtime.run(shutdown).await;
+        Ok(())
+    }
+}
