@@ -72,7 +72,7 @@ fn yaml_and_json_print_the_server_document() {
     let yaml = render(Format::Yaml, ResourceType::Zone, &list, items, NOW).unwrap();
     assert_eq!(
         yaml,
-        "items:\n- name: z\n  type: Zone\nnext: null\ntotal: 1\n"
+        "total: 1\nitems:\n- type: Zone\n  name: z\nnext: null\n"
     );
     let json = render(Format::Json, ResourceType::Zone, &list, items, NOW).unwrap();
     assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), list);
