@@ -4,4 +4,5 @@
 //! where a test cannot go on, but they must never let a test pass without running.
 
 mod certs;
+pub mod cp;
 pub mod postgres;

@@ -3,6 +3,7 @@
 // The whole crate is test code: helpers outside `#[test]` fns may fail a test by panicking.
 #![allow(clippy::unwrap_used)]
 
+mod against_cp;
 mod config_cmd;
 mod generate;
 mod helpers;

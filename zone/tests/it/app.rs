@@ -1,0 +1,141 @@
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::shutdown;
+use shared::testing::cp::{config, eventually, http_client, https_client};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn zone_serves_the_api_on_http_and_https_and_reports_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let work_dir = dir.path().join("kuma");
+    let app = zone::App::build(config(&work_dir, &[])).await.unwrap();
+    let addrs = app.addresses();
+    let (trigger, shutdown) = shutdown::channel();
+    let running = tokio::spawn(app.run(shutdown));
+
+    let https = https_client(&work_dir.join("kuma-cp.crt"));
+    let port = addrs.https.unwrap().port();
+    let index: Value = https
+        .get(format!("https://localhost:{port}/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(index["product"], "Kuma");
+    assert!(!index["clusterId"].as_str().unwrap().is_empty());
+
+    let http = http_client();
+    let config: Value = http
+        .get(format!("http://{}/config", addrs.http.unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["mode"], "zone");
+    assert_eq!(config["store"]["type"], "sqlite");
+
+    let ready = format!("http://{}/ready", addrs.diagnostics);
+    eventually("the zone to report ready", WAIT, || async {
+        let resp = http.get(&ready).send().await.ok()?;
+        (resp.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+
+    trigger.fire();
+    running.await.unwrap().unwrap();
+    assert!(
+        http.get(&ready).send().await.is_err(),
+        "diagnostics must stop with the app"
+    );
+}
+
+#[tokio::test]
+async fn https_refuses_clients_that_do_not_trust_the_cp_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = zone::App::build(config(dir.path(), &[])).await.unwrap();
+    let port = app.addresses().https.unwrap().port();
+    let (trigger, shutdown) = shutdown::channel();
+    let running = tokio::spawn(app.run(shutdown));
+
+    // A client trusting another CA: a certificate made for a different control plane.
+    let other = tempfile::tempdir().unwrap();
+    shared::tls::load_or_generate_cp_cert(other.path(), time::OffsetDateTime::now_utc()).unwrap();
+    let client = https_client(&other.path().join("kuma-cp.crt"));
+    let err = client
+        .get(format!("https://localhost:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+
+    trigger.fire();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn federated_zone_refuses_writes_to_global_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [(
+        "KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS",
+        "grpcs://127.0.0.1:5685",
+    )];
+    let app = zone::App::build(config(dir.path(), &extra)).await.unwrap();
+    let http_addr = app.addresses().http.unwrap();
+    let (trigger, shutdown) = shutdown::channel();
+    let running = tokio::spawn(app.run(shutdown));
+
+    let resp = http_client()
+        .put(format!(
+            "http://localhost:{}/meshes/default",
+            http_addr.port()
+        ))
+        .json(&json!({"type": "Mesh", "name": "default"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("On zone control plane")
+    );
+
+    trigger.fire();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn zone_app_refuses_a_global_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = zone::App::build(config(dir.path(), &[("KUMA_MODE", "global")]))
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("KUMA_MODE=zone"), "{err}");
+}
+
+#[tokio::test]
+async fn a_taken_port_fails_the_start_naming_the_server() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [("KUMA_API_SERVER_HTTPS_PORT", port.as_str())];
+    let err = zone::App::build(config(dir.path(), &extra))
+        .await
+        .err()
+        .unwrap();
+    let chain = format!("{err:#}");
+    assert!(
+        chain.contains("could not bind the API server (HTTPS)"),
+        "{chain}"
+    );
+}

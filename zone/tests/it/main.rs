@@ -1,0 +1,5 @@
+//! Integration tests: the zone control plane in-process, on loopback, every port chosen by the OS.
+
+#![allow(clippy::unwrap_used)]
+
+mod app;
