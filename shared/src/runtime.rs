@@ -109,6 +109,7 @@ pub struct Runtime {
     http: Option<TcpListener>,
     https: Option<(TcpListener, TlsAcceptor)>,
     diagnostics: TcpListener,
+    diagnostics_tls: Option<TlsAcceptor>,
     addresses: Addresses,
 }
 
@@ -190,6 +191,25 @@ impl Runtime {
             config.diagnostics.server_port,
         );
         let diagnostics = bind("diagnostics server", diagnostics_addr).await?;
+        let diagnostics_tls = match config.diagnostics.tls_enabled {
+            true => {
+                let server = "diagnostics server";
+                let diag = &config.diagnostics;
+                let pair = server_cert(server, diag.tls_files.as_ref(), &cp_cert)?;
+                let tls_config = tls::server_config(
+                    &pair,
+                    &tls_options(&diag.tls),
+                    ClientAuth::None,
+                    &HTTPS_ALPN,
+                )
+                .map_err(|source| Error::ServerTls {
+                    server,
+                    source: Box::new(source),
+                })?;
+                Some(TlsAcceptor::from(tls_config))
+            }
+            false => None,
+        };
 
         let addresses = Addresses {
             http: http.as_ref().map(local_addr).transpose()?,
@@ -205,6 +225,7 @@ impl Runtime {
             http,
             https,
             diagnostics,
+            diagnostics_tls,
             addresses,
         })
     }
@@ -265,7 +286,7 @@ impl Runtime {
         let diagnostics = diagnostics::router(self.readiness.clone());
         tasks.spawn(serve::serve(
             self.diagnostics,
-            None,
+            self.diagnostics_tls,
             diagnostics,
             limits,
             shutdown.clone(),

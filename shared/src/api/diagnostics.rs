@@ -7,9 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::get;
+use tower_http::timeout::TimeoutLayer;
+
+/// Longest a probe request may take.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Shared readiness flag: the app sets it once started and clears it when stopping.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +36,12 @@ pub fn router(readiness: Readiness) -> Router {
     Router::new()
         .route("/healthy", get(|| async { "" }))
         .route("/ready", get(ready))
+        // Probes send no body and answer at once: anything else is not a probe.
+        .layer(DefaultBodyLimit::max(1024))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            PROBE_TIMEOUT,
+        ))
         .with_state(readiness)
 }
 

@@ -139,3 +139,29 @@ async fn a_taken_port_fails_the_start_naming_the_server() {
         "{chain}"
     );
 }
+
+#[tokio::test]
+async fn diagnostics_can_serve_tls_with_the_cp_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [("KUMA_DIAGNOSTICS_TLS_ENABLED", "true")];
+    let app = zone::App::build(config(dir.path(), &extra)).await.unwrap();
+    let port = app.addresses().diagnostics.port();
+    let (trigger, shutdown) = shutdown::channel();
+    let running = tokio::spawn(app.run(shutdown));
+
+    let https = https_client(&dir.path().join("kuma-cp.crt"));
+    let ready = format!("https://localhost:{port}/ready");
+    eventually("diagnostics over TLS to report ready", WAIT, || async {
+        let resp = https.get(&ready).send().await.ok()?;
+        (resp.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    let plain = http_client()
+        .get(format!("http://localhost:{port}/ready"))
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+
+    trigger.fire();
+    running.await.unwrap().unwrap();
+}
