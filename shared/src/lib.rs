@@ -6,7 +6,9 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod audit;
 pub mod config;
+pub mod metrics;
 pub mod process;
 pub mod resources;
 pub mod runtime;

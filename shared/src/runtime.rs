@@ -22,6 +22,7 @@ use crate::api::diagnostics::{self, Readiness};
 use crate::api::serve::{self, ConnLimits};
 use crate::api::{self, ApiConfig, ApiState, AuthSettings, Index, Role};
 use crate::config::{CertKeyFiles, CpConfig, Mode, TlsSettings, TlsVersion};
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::{self, Key, Store};
 use crate::tls::{self, CertPair, ClientAuth, Provenance, ServerTlsOptions};
@@ -105,6 +106,7 @@ pub struct Runtime {
     store: Store,
     cp_cert: CertPair,
     readiness: Readiness,
+    metrics: Metrics,
     api: Router,
     http: Option<TcpListener>,
     https: Option<(TcpListener, TlsAcceptor)>,
@@ -221,6 +223,7 @@ impl Runtime {
             store,
             cp_cert,
             readiness: Readiness::default(),
+            metrics: Metrics::new(),
             api,
             http,
             https,
@@ -283,7 +286,7 @@ impl Runtime {
             ));
         }
         tracing::info!(addr = %self.addresses.diagnostics, "diagnostics server listening");
-        let diagnostics = diagnostics::router(self.readiness.clone());
+        let diagnostics = diagnostics::router(self.readiness.clone(), self.metrics.clone());
         tasks.spawn(serve::serve(
             self.diagnostics,
             self.diagnostics_tls,

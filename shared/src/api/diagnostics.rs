@@ -1,16 +1,20 @@
 //! The diagnostics server (`KUMA_DIAGNOSTICS_SERVER_PORT`, 5680): liveness and readiness.
 //!
 //! `/healthy` answers as long as the process serves requests; `/ready` only once the control
-//! plane has finished starting (store open, every listener bound) and until shutdown begins.
+//! plane has finished starting (store open, every listener bound) and until shutdown begins;
+//! `/metrics` is the Prometheus text exposition.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tower_http::timeout::TimeoutLayer;
+
+use crate::metrics::Metrics;
 
 /// Longest a probe request may take.
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -31,22 +35,37 @@ impl Readiness {
     }
 }
 
-/// `/healthy` and `/ready`.
-pub fn router(readiness: Readiness) -> Router {
+#[derive(Clone)]
+struct Probes {
+    readiness: Readiness,
+    metrics: Metrics,
+}
+
+/// `/healthy`, `/ready` and `/metrics`.
+pub fn router(readiness: Readiness, metrics: Metrics) -> Router {
     Router::new()
         .route("/healthy", get(|| async { "" }))
         .route("/ready", get(ready))
+        .route("/metrics", get(render_metrics))
         // Probes send no body and answer at once: anything else is not a probe.
         .layer(DefaultBodyLimit::max(1024))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             PROBE_TIMEOUT,
         ))
-        .with_state(readiness)
+        .with_state(Probes { readiness, metrics })
 }
 
-async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str) {
-    if readiness.is_ready() {
+async fn render_metrics(State(state): State<Probes>) -> impl IntoResponse {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.metrics.render(),
+    )
+}
+
+async fn ready(State(state): State<Probes>) -> (StatusCode, &'static str) {
+    if state.readiness.is_ready() {
         (StatusCode::OK, "")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
@@ -72,13 +91,16 @@ mod tests {
     #[tokio::test]
     async fn ready_follows_the_flag() {
         let readiness = Readiness::default();
-        let app = router(readiness.clone());
+        let metrics = Metrics::new();
+        metrics.token_issued("user");
+        let app = router(readiness.clone(), metrics);
         assert_eq!(
             status(app.clone(), "/ready").await,
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(status(app.clone(), "/healthy").await, StatusCode::OK);
         readiness.set(true);
-        assert_eq!(status(app, "/ready").await, StatusCode::OK);
+        assert_eq!(status(app.clone(), "/ready").await, StatusCode::OK);
+        assert_eq!(status(app, "/metrics").await, StatusCode::OK);
     }
 }
