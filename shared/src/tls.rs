@@ -18,7 +18,7 @@ mod generate;
 mod server;
 mod settings;
 
-pub use client::{client_config, dangerous_unverified_client_config};
+pub use client::{client_config, client_config_with_identity, dangerous_unverified_client_config};
 pub use generate::{
     CP_CERT_FILE, CP_KEY_FILE, CertKind, KeyType, Provenance, generate_certificate,
     load_or_generate_cp_cert,

@@ -1,6 +1,7 @@
 //! Who is calling: Kuma's localhost-is-admin rule, else an anonymous user.
 //!
-//! User tokens and client-certificate admins come with the identity work; until then every
+//! A client certificate that verified against `KUMA_API_SERVER_HTTPS_TLS_CA_FILE` makes an admin
+//! (Kuma's `adminClientCerts`). User tokens come with the identity work; until then every other
 //! request that does not pass the localhost rule is anonymous. Authorization decisions live with
 //! the handlers; this module only says who the caller is.
 
@@ -13,6 +14,7 @@ use axum::http::request::Parts;
 
 use super::ApiState;
 use super::error::ApiError;
+use super::serve::VerifiedClientCert;
 
 /// Kuma's built-in admin user and group.
 pub const ADMIN: &str = "mesh-system:admin";
@@ -77,6 +79,9 @@ impl FromRequestParts<ApiState> for User {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        if parts.extensions.get::<VerifiedClientCert>().is_some() {
+            return Ok(User::admin());
+        }
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

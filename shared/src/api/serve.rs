@@ -25,6 +25,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight requests get to finish once shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Present on requests whose TLS connection carried a client certificate that verified against
+/// the listener's client CA (`KUMA_API_SERVER_HTTPS_TLS_CA_FILE`). Such callers are admins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedClientCert;
+
 /// Connection-level limits of one listener.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
@@ -62,7 +67,7 @@ pub async fn serve(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let service = connection_service(router.clone(), peer);
+        let router = router.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
@@ -81,6 +86,9 @@ pub async fn serve(
                                 return;
                             }
                         };
+                    // rustls only keeps a client certificate that verified against the client CA.
+                    let client_cert = stream.get_ref().1.peer_certificates().is_some();
+                    let service = connection_service(router, peer, client_cert);
                     let conn =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     if let Err(err) = watcher.watch(conn.into_owned()).await {
@@ -88,6 +96,7 @@ pub async fn serve(
                     }
                 }
                 None => {
+                    let service = connection_service(router, peer, false);
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
                     if let Err(err) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(%peer, %err, "connection closed with an error");
@@ -109,6 +118,7 @@ pub async fn serve(
 fn connection_service(
     router: Router,
     peer: SocketAddr,
+    client_cert: bool,
 ) -> TowerToHyperService<
     impl tower::Service<
         axum::http::Request<Incoming>,
@@ -119,6 +129,9 @@ fn connection_service(
 > {
     let svc = router.map_request(move |mut req: axum::http::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        if client_cert {
+            req.extensions_mut().insert(VerifiedClientCert);
+        }
         req
     });
     TowerToHyperService::new(svc)

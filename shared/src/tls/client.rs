@@ -10,8 +10,8 @@ use rustls::crypto::{WebPkiSupportedAlgorithms, aws_lc_rs};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::Error;
 use super::server::root_store;
+use super::{CertPair, Error};
 
 /// A client configuration that verifies the server against `roots_pem`, or against the Mozilla
 /// roots when `None`. TLS 1.2 and 1.3, aws-lc-rs, no client certificate.
@@ -25,6 +25,24 @@ pub fn client_config(roots_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, E
     Ok(builder()?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+/// As [`client_config`], presenting `identity` (a client certificate chain and its key) to servers
+/// that ask for one: kumactl's `--client-cert-file`/`--client-key-file`, a zone's KDS certificate.
+pub fn client_config_with_identity(
+    roots_pem: Option<&[u8]>,
+    identity: &CertPair,
+) -> Result<rustls::ClientConfig, Error> {
+    let roots = match roots_pem {
+        Some(pem) => root_store(pem, "CA bundle")?,
+        None => RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
+    };
+    builder()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(identity.chain()?, identity.key()?)
+        .map_err(Error::Config)
 }
 
 /// A client configuration that accepts any server certificate (Kuma's `skip-verify`). The

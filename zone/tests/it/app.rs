@@ -165,3 +165,62 @@ async fn diagnostics_can_serve_tls_with_the_cp_certificate() {
     trigger.fire();
     running.await.unwrap().unwrap();
 }
+
+/// Splits a PEM bundle into its blocks.
+fn pem_blocks(pem: &str) -> Vec<String> {
+    pem.split_inclusive("-----END CERTIFICATE-----\n")
+        .filter(|b| b.contains("BEGIN"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn client_certificate_makes_an_admin_and_can_be_required() {
+    use shared::tls::{CertKind, KeyType, client_config_with_identity, generate_certificate};
+    let dir = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let admin =
+        generate_certificate(CertKind::Client, &["admin".to_owned()], KeyType::Ecdsa, now).unwrap();
+    let client_ca = dir.path().join("client-ca.crt");
+    std::fs::write(&client_ca, pem_blocks(&admin.cert_pem).last().unwrap()).unwrap();
+    let ca = client_ca.to_str().unwrap();
+
+    for require in ["false", "true"] {
+        let work = dir.path().join(format!("work-{require}"));
+        let extra = [
+            ("KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN", "false"),
+            ("KUMA_API_SERVER_HTTPS_TLS_CA_FILE", ca),
+            ("KUMA_API_SERVER_HTTPS_REQUIRE_CLIENT_CERT", require),
+        ];
+        let app = zone::App::build(config(&work, &extra)).await.unwrap();
+        let url = format!(
+            "https://localhost:{}/global-secrets",
+            app.addresses().https.unwrap().port()
+        );
+        let (trigger, shutdown) = shutdown::channel();
+        let running = tokio::spawn(app.run(shutdown));
+
+        let server_ca = std::fs::read(work.join("kuma-cp.crt")).unwrap();
+        let tls = client_config_with_identity(Some(&server_ca), &admin).unwrap();
+        let with_cert = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .unwrap();
+        let resp = with_cert.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "require={require}");
+
+        let without = https_client(&work.join("kuma-cp.crt"))
+            .get(&url)
+            .send()
+            .await;
+        match require {
+            "true" => assert!(
+                without.is_err(),
+                "a client without a certificate must be refused"
+            ),
+            _ => assert_eq!(without.unwrap().status(), StatusCode::FORBIDDEN),
+        }
+        trigger.fire();
+        running.await.unwrap().unwrap();
+    }
+}
