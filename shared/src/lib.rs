@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod ca;
 pub mod config;
 pub mod process;
 pub mod resources;
