@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod ca;
 pub mod config;
 pub mod metrics;
 pub mod process;

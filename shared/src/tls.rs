@@ -13,11 +13,13 @@ use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretString};
 
+mod armor;
 mod client;
 mod generate;
 mod server;
 mod settings;
 
+pub(crate) use armor::{decode_certificates, decode_csr, decode_private_key, encode, is_pem};
 pub use client::{client_config, client_config_with_identity, dangerous_unverified_client_config};
 pub use generate::{
     CP_CERT_FILE, CP_KEY_FILE, CertKind, KeyType, Provenance, generate_certificate,

@@ -2,6 +2,7 @@
 // Helpers outside `#[test]` functions are test code too; `allow-unwrap-in-tests` misses them.
 #![allow(clippy::unwrap_used)]
 
+mod ca;
 mod helpers;
 mod store;
 mod store_postgres;
