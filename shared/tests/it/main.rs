@@ -6,3 +6,5 @@ mod helpers;
 mod store;
 mod store_postgres;
 mod store_sqlite;
+mod tokens;
+mod tokens_python;
