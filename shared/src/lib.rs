@@ -16,6 +16,7 @@ pub mod runtime;
 pub mod shutdown;
 pub mod store;
 pub mod tls;
+pub mod tokens;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -7,3 +7,5 @@ mod helpers;
 mod store;
 mod store_postgres;
 mod store_sqlite;
+mod tokens;
+mod tokens_python;
