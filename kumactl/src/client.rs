@@ -7,10 +7,11 @@ use std::fmt;
 use std::path::PathBuf;
 
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::ControlPlane;
+use crate::config::{AUTH_CONF_TOKEN, AUTH_TYPE_TOKENS, ApiServer, ControlPlane};
 
 /// Errors talking to the control plane.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,14 @@ pub enum Error {
     },
     #[error("configuring TLS")]
     Tls(#[source] shared::tls::Error),
+    #[error("loading the client certificate")]
+    ClientCert(#[source] shared::tls::Error),
+    #[error("Both --client-cert-file and --client-key-file needs to be specified")]
+    HalfClientCert,
+    #[error("authentication plugin of type {0:?} is not found")]
+    UnknownAuthType(String),
+    #[error("--auth-conf is not valid: provide token=YOUR_TOKEN")]
+    MissingToken,
     #[error("building the HTTP client")]
     Build(#[source] reqwest::Error),
     #[error("{method} {url}")]
@@ -63,12 +72,17 @@ pub struct InvalidParameter {
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// The user token sent as `Authorization: Bearer` on every request.
+    token: Option<SecretString>,
 }
 
 impl Client {
-    /// A client for `cp`; HTTPS is verified against its CA file, or the Mozilla roots.
+    /// A client for `cp`; HTTPS is verified against its CA file, or the Mozilla roots, and
+    /// presents the configured client certificate. With `authType: tokens`, every request
+    /// carries the configured user token.
     pub fn new(cp: &ControlPlane) -> Result<Self, Error> {
         let api = &cp.coordinates.api_server;
+        let token = bearer_token(api)?;
         let roots = match &api.ca_cert_file {
             Some(path) => Some(std::fs::read(path).map_err(|source| Error::ReadCa {
                 path: path.clone(),
@@ -76,7 +90,15 @@ impl Client {
             })?),
             None => None,
         };
-        let tls = shared::tls::client_config(roots.as_deref()).map_err(Error::Tls)?;
+        let tls = match (&api.client_cert_file, &api.client_key_file) {
+            (Some(cert), Some(key)) => {
+                let pair = shared::tls::load_pair(cert, key).map_err(Error::ClientCert)?;
+                shared::tls::client_config_with_identity(roots.as_deref(), &pair)
+            }
+            (None, None) => shared::tls::client_config(roots.as_deref()),
+            _ => return Err(Error::HalfClientCert),
+        }
+        .map_err(Error::Tls)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .build()
@@ -84,12 +106,18 @@ impl Client {
         Ok(Self {
             base: api.url.trim_end_matches('/').to_owned(),
             http,
+            token,
         })
     }
 
     /// `GET path`, decoded as JSON.
     pub async fn get(&self, path: &str) -> Result<Value, Error> {
-        self.send(Method::GET, path, None).await
+        let bytes = self.send(Method::GET, path, None).await?;
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        // A 2xx body that is not JSON carries nothing we use.
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     /// `PUT path` with a JSON body.
@@ -102,7 +130,18 @@ impl Client {
         self.send(Method::DELETE, path, None).await.map(drop)
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+    /// `POST path` with a JSON body; the answer is text (a token endpoint's raw token).
+    pub async fn post_text(&self, path: &str, body: &Value) -> Result<String, Error> {
+        let bytes = self.send(Method::POST, path, Some(body)).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>, Error> {
         let url = format!("{}{path}", self.base);
         let request_error = |source| Error::Request {
             method: method.clone(),
@@ -110,6 +149,9 @@ impl Client {
             source,
         };
         let mut request = self.http.request(method.clone(), &url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose_secret());
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -119,11 +161,20 @@ impl Client {
         if !status.is_success() {
             return Err(Error::Api(ApiError::from_body(status, &bytes)));
         }
-        if bytes.is_empty() {
-            return Ok(Value::Null);
-        }
-        // A 2xx body that is not JSON (e.g. a PUT's empty text) carries nothing we use.
-        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        Ok(bytes.to_vec())
+    }
+}
+
+/// The token of Kuma's `tokens` auth plugin, checked as `config control-planes add` checks it, so
+/// that a hand-edited file fails the same way.
+fn bearer_token(api: &ApiServer) -> Result<Option<SecretString>, Error> {
+    match api.auth_type.as_deref() {
+        None | Some("") => Ok(None),
+        Some(AUTH_TYPE_TOKENS) => match api.auth_conf.get(AUTH_CONF_TOKEN) {
+            Some(token) if !token.is_empty() => Ok(Some(SecretString::from(token.as_str()))),
+            _ => Err(Error::MissingToken),
+        },
+        Some(other) => Err(Error::UnknownAuthType(other.to_owned())),
     }
 }
 
@@ -182,5 +233,42 @@ mod tests {
         let err = ApiError::from_body(StatusCode::BAD_GATEWAY, b"upstream down\n");
         assert_eq!(err.status, 502);
         assert_eq!(err.to_string(), "Bad Gateway (upstream down)");
+    }
+
+    #[test]
+    fn tokens_auth_needs_a_token_and_other_types_are_unknown() {
+        let mut cp = ControlPlane::new("cp", "http://127.0.0.1:1", None);
+        assert!(Client::new(&cp).unwrap().token.is_none());
+
+        let api = &mut cp.coordinates.api_server;
+        api.auth_type = Some("tokens".to_owned());
+        let err = Client::new(&cp).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--auth-conf is not valid: provide token=YOUR_TOKEN"
+        );
+
+        let api = &mut cp.coordinates.api_server;
+        api.auth_conf.insert("token".to_owned(), "t".to_owned());
+        let client = Client::new(&cp).unwrap();
+        assert_eq!(client.token.as_ref().map(|t| t.expose_secret()), Some("t"));
+
+        cp.coordinates.api_server.auth_type = Some("ldap".to_owned());
+        let err = Client::new(&cp).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "authentication plugin of type \"ldap\" is not found"
+        );
+    }
+
+    #[test]
+    fn client_cert_and_key_come_together() {
+        let mut cp = ControlPlane::new("cp", "https://127.0.0.1:1", None);
+        cp.coordinates.api_server.client_cert_file = Some("/c.pem".into());
+        let err = Client::new(&cp).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Both --client-cert-file and --client-key-file needs to be specified"
+        );
     }
 }

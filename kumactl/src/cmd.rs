@@ -36,7 +36,7 @@ enum Command {
     Get(get::Args),
     /// Delete a resource.
     Delete(delete::Args),
-    /// Generate certificates and other material.
+    /// Generate certificates, token signing keys and tokens.
     #[command(subcommand)]
     Generate(generate::Command),
     /// Manage the configuration of kumactl.
@@ -53,7 +53,7 @@ impl Cli {
             Command::Apply(args) => apply::run(args, &client(&path)?, &mut out).await,
             Command::Get(args) => get::run(args, &client(&path)?, &mut out).await,
             Command::Delete(args) => delete::run(args, &client(&path)?, &mut out).await,
-            Command::Generate(cmd) => generate::run(cmd, &mut out),
+            Command::Generate(cmd) => generate::run(cmd, &path, &mut out).await,
             Command::Config(cmd) => config::run(cmd, &path, &mut out).await,
         }
     }

@@ -4,6 +4,8 @@
 //! Go's kumactl reads here too. This module only reads and writes the file; it must not talk to a
 //! control plane.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -15,6 +17,10 @@ use serde::{Deserialize, Serialize};
 pub const LOCAL_NAME: &str = "local";
 /// Address of that control plane: the API server's HTTP port on this machine.
 pub const LOCAL_URL: &str = "http://localhost:5681";
+/// The `authType` that sends a user token as `Authorization: Bearer` (Kuma's `tokens` plugin).
+pub const AUTH_TYPE_TOKENS: &str = "tokens";
+/// The `authConf` key of that plugin's token.
+pub const AUTH_CONF_TOKEN: &str = "token";
 
 /// Errors reading, changing or writing the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -83,13 +89,26 @@ pub struct Coordinates {
     pub api_server: ApiServer,
 }
 
-/// The address of a control plane's REST API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The address of a control plane's REST API and how kumactl proves who it is there.
+/// `Debug` leaves out the values of `authConf`, which hold tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiServer {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert_file: Option<PathBuf>,
+    /// Client certificate (PEM chain) presented to an HTTPS API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    /// The key of `client_cert_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
+    /// The authentication plugin: only [`AUTH_TYPE_TOKENS`] exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
+    /// The plugin's settings; for `tokens`, `token` holds the user token.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auth_conf: BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -229,9 +248,27 @@ impl ControlPlane {
                 api_server: ApiServer {
                     url: url.to_owned(),
                     ca_cert_file,
+                    client_cert_file: None,
+                    client_key_file: None,
+                    auth_type: None,
+                    auth_conf: BTreeMap::new(),
                 },
             },
         }
+    }
+}
+
+impl fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth_conf: Vec<&str> = self.auth_conf.keys().map(String::as_str).collect();
+        f.debug_struct("ApiServer")
+            .field("url", &self.url)
+            .field("ca_cert_file", &self.ca_cert_file)
+            .field("client_cert_file", &self.client_cert_file)
+            .field("client_key_file", &self.client_key_file)
+            .field("auth_type", &self.auth_type)
+            .field("auth_conf_keys", &auth_conf)
+            .finish()
     }
 }
 

@@ -31,6 +31,19 @@ pub enum ControlPlanes {
         /// CA certificate (PEM) that verifies an HTTPS API server.
         #[arg(long)]
         ca_cert_file: Option<PathBuf>,
+        /// Client certificate (PEM) for an API server that admits admins by certificate.
+        #[arg(long)]
+        client_cert_file: Option<PathBuf>,
+        /// Key of the client certificate.
+        #[arg(long)]
+        client_key_file: Option<PathBuf>,
+        /// Authentication plugin: `tokens` sends `Authorization: Bearer <token>`.
+        #[arg(long)]
+        auth_type: Option<String>,
+        /// Settings of the authentication plugin, `key=value` (comma-separated or repeated),
+        /// e.g. `token=<user token>`.
+        #[arg(long, value_delimiter = ',', value_parser = key_value)]
+        auth_conf: Vec<(String, String)>,
         /// Replace a control plane of the same name.
         #[arg(long)]
         overwrite: bool,
@@ -57,9 +70,19 @@ pub async fn run(cmd: Command, path: &Path, out: &mut impl Write) -> anyhow::Res
             name,
             address,
             ca_cert_file,
+            client_cert_file,
+            client_key_file,
+            auth_type,
+            auth_conf,
             overwrite,
         } => {
-            let cp = ControlPlane::new(&name, &address, ca_cert_file);
+            let mut cp = ControlPlane::new(&name, &address, ca_cert_file);
+            let api = &mut cp.coordinates.api_server;
+            api.client_cert_file = client_cert_file;
+            api.client_key_file = client_key_file;
+            api.auth_type = auth_type;
+            api.auth_conf = auth_conf.into_iter().collect();
+            // `Client::new` refuses bad auth flags before any connection is tried.
             Client::new(&cp)?.get("/").await.with_context(|| {
                 format!("could not connect to the Control Plane API Server at {address}")
             })?;
@@ -103,4 +126,30 @@ pub async fn run(cmd: Command, path: &Path, out: &mut impl Write) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// One `key=value` of `--auth-conf`.
+fn key_value(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{arg} must be formatted as key=value")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_conf_takes_key_value_pairs() {
+        assert_eq!(
+            key_value("token=a.b=c").unwrap(),
+            ("token".to_owned(), "a.b=c".to_owned())
+        );
+        assert_eq!(
+            key_value("token").unwrap_err(),
+            "token must be formatted as key=value"
+        );
+        assert!(key_value("=x").is_err());
+    }
 }

@@ -1,83 +1,38 @@
-//! `kumactl generate tls-certificate`: a CA-signed leaf for a server or a client.
+//! `kumactl generate …`: certificates, token signing keys and tokens.
 //!
-//! Files are written as Kuma writes them: the key 0400, the certificate 0600; `-` prints to
-//! stdout instead.
+//! Only the token commands without `--signing-key-path` talk to a control plane; everything else
+//! works offline and must not read the kumactl configuration.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, bail};
-use secrecy::ExposeSecret;
-use shared::tls::{CertKind, KeyType};
-use time::OffsetDateTime;
+mod keys;
+mod tls;
+mod tokens;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Generate a TLS certificate (leaf followed by its CA) and its key.
-    TlsCertificate(TlsCertificate),
+    TlsCertificate(tls::TlsCertificate),
+    /// Generate a private key for signing tokens (RSA 2048, PKCS#1).
+    SigningKey(keys::SigningKeyArgs),
+    /// Print the public key of a signing key, for validating tokens.
+    PublicKey(keys::PublicKeyArgs),
+    /// Generate a token that proves a dataplane's identity.
+    DataplaneToken(tokens::DataplaneArgs),
+    /// Generate a token that proves the identity of a zone's ingress, egress or control plane.
+    ZoneToken(tokens::ZoneArgs),
+    /// Generate a token that proves a user's identity to the API server.
+    UserToken(tokens::UserArgs),
 }
 
-#[derive(Debug, clap::Args)]
-pub struct TlsCertificate {
-    /// Type of the certificate: `server` or `client`.
-    #[arg(long = "type")]
-    kind: String,
-    /// Host names (IP addresses become IP SANs), comma-separated or repeated.
-    #[arg(long = "hostname", value_delimiter = ',')]
-    hostnames: Vec<String>,
-    /// Key type: `rsa` (2048 bits) or `ecdsa` (P-256).
-    #[arg(long, default_value = "rsa")]
-    key_type: String,
-    /// Where to write the key; `-` for stdout.
-    #[arg(long, default_value = "key.pem")]
-    key_file: PathBuf,
-    /// Where to write the certificate; `-` for stdout.
-    #[arg(long, default_value = "cert.pem")]
-    cert_file: PathBuf,
-}
-
-pub fn run(cmd: Command, out: &mut impl Write) -> anyhow::Result<()> {
-    let Command::TlsCertificate(args) = cmd;
-    let kind = match args.kind.as_str() {
-        "server" => CertKind::Server,
-        "client" => CertKind::Client,
-        other => bail!("invalid certificate type {other:?}"),
-    };
-    let key_type = match args.key_type.as_str() {
-        "rsa" => KeyType::Rsa,
-        "ecdsa" => KeyType::Ecdsa,
-        other => bail!("invalid key type {other:?}"),
-    };
-    let pair = shared::tls::generate_certificate(
-        kind,
-        &args.hostnames,
-        key_type,
-        OffsetDateTime::now_utc(),
-    )?;
-    emit(
-        &args.key_file,
-        pair.key_pem.expose_secret(),
-        0o400,
-        "Private key",
-        out,
-    )?;
-    emit(&args.cert_file, &pair.cert_pem, 0o600, "Certificate", out)?;
-    Ok(())
-}
-
-fn emit(path: &Path, pem: &str, mode: u32, what: &str, out: &mut impl Write) -> anyhow::Result<()> {
-    if path.as_os_str() == "-" {
-        out.write_all(pem.as_bytes())?;
-        return Ok(());
+pub async fn run(cmd: Command, config_path: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+    match cmd {
+        Command::TlsCertificate(args) => tls::run(args, out),
+        Command::SigningKey(args) => keys::signing_key(args, out),
+        Command::PublicKey(args) => keys::public_key(args, out),
+        Command::DataplaneToken(args) => tokens::dataplane(args, config_path, out).await,
+        Command::ZoneToken(args) => tokens::zone(args, config_path, out).await,
+        Command::UserToken(args) => tokens::user(args, config_path, out).await,
     }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .and_then(|mut f| f.write_all(pem.as_bytes()))
-        .with_context(|| format!("writing {}", path.display()))?;
-    writeln!(out, "{what} saved in {}", path.display())?;
-    Ok(())
 }

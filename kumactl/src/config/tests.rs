@@ -95,3 +95,32 @@ fn malformed_file_names_its_path() {
     let err = Config::load(&path).unwrap_err();
     assert_eq!(err.to_string(), format!("parsing {}", path.display()));
 }
+
+#[test]
+fn auth_settings_use_kumas_names_and_debug_hides_the_token() {
+    let mut cp = ControlPlane::new("prod", "https://cp:5682", None);
+    let api = &mut cp.coordinates.api_server;
+    api.client_cert_file = Some("/c.pem".into());
+    api.client_key_file = Some("/k.pem".into());
+    api.auth_type = Some(AUTH_TYPE_TOKENS.to_owned());
+    api.auth_conf
+        .insert(AUTH_CONF_TOKEN.to_owned(), "secret-token".to_owned());
+    let text = serde_yaml_ng::to_string(&cp).unwrap();
+    let want = "\
+name: prod
+coordinates:
+  apiServer:
+    url: https://cp:5682
+    clientCertFile: /c.pem
+    clientKeyFile: /k.pem
+    authType: tokens
+    authConf:
+      token: secret-token
+";
+    assert_eq!(text, want);
+    let back: ControlPlane = serde_yaml_ng::from_str(&text).unwrap();
+    assert_eq!(back, cp);
+    let debug = format!("{cp:?}");
+    assert!(!debug.contains("secret-token"), "{debug}");
+    assert!(debug.contains("auth_conf_keys: [\"token\"]"), "{debug}");
+}
