@@ -4,11 +4,9 @@
 use std::path::Path;
 
 use serde_json::Value;
-use shared::shutdown::{self, Trigger};
 use shared::testing::postgres::{self, TestPostgres};
-use tokio::task::JoinHandle;
 
-use crate::helpers::{kumactl, stderr, stdout};
+use crate::helpers::{RunningCp, connect, kumactl, stderr, stdout};
 
 const MESH_AND_PERMISSION: &str = "\
 type: Mesh
@@ -32,51 +30,6 @@ destinations:
 - match:
     kuma.io/service: '*'
 ";
-
-struct RunningCp {
-    https_url: String,
-    trigger: Trigger,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl RunningCp {
-    async fn start(work_dir: &Path, extra: &[(&str, &str)]) -> Self {
-        let config = shared::testing::cp::config(work_dir, extra);
-        let app = zone::App::build(config).await.unwrap();
-        let port = app.addresses().https.unwrap().port();
-        let (trigger, shutdown) = shutdown::channel();
-        let task = tokio::spawn(app.run(shutdown));
-        Self {
-            https_url: format!("https://localhost:{port}"),
-            trigger,
-            task,
-        }
-    }
-
-    async fn stop(self) {
-        self.trigger.fire();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-/// Points kumactl (config in `dir`) at the CP over HTTPS, trusting the CP's own certificate file.
-async fn connect(dir: &Path, cp: &RunningCp, ca: &Path) {
-    let ca = ca.to_str().unwrap();
-    let args = [
-        "config",
-        "control-planes",
-        "add",
-        "--name",
-        "cp",
-        "--address",
-        &cp.https_url,
-        "--ca-cert-file",
-        ca,
-        "--overwrite",
-    ];
-    let out = kumactl(dir, &args).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-}
 
 async fn apply(dir: &Path, yaml: &str) -> std::process::Output {
     let file = dir.join("resources.yaml");

@@ -1,4 +1,5 @@
-//! Running the binary and serving a minimal control plane index (`GET /`) on 127.0.0.1:0.
+//! Running the binary, a real control plane in-process, and a minimal control plane index
+//! (`GET /`) on 127.0.0.1:0.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -6,7 +7,60 @@ use std::process::Output;
 
 use axum::Router;
 use axum::routing::get;
+use shared::shutdown::{self, Trigger};
 use shared::tls::{CertKind, CertPair, ClientAuth, KeyType, ServerTlsOptions};
+use tokio::task::JoinHandle;
+
+/// The zone app in-process, HTTPS on a port the OS chose.
+pub struct RunningCp {
+    pub https_url: String,
+    trigger: Trigger,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningCp {
+    pub async fn start(work_dir: &Path, extra: &[(&str, &str)]) -> Self {
+        let config = shared::testing::cp::config(work_dir, extra);
+        let app = zone::App::build(config).await.unwrap();
+        let port = app.addresses().https.unwrap().port();
+        let (trigger, shutdown) = shutdown::channel();
+        let task = tokio::spawn(app.run(shutdown));
+        Self {
+            https_url: format!("https://localhost:{port}"),
+            trigger,
+            task,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.trigger.fire();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Points kumactl (config in `dir`) at the CP over HTTPS, trusting the CP's own certificate file.
+pub async fn connect(dir: &Path, cp: &RunningCp, ca: &Path) {
+    let out = add_cp(dir, cp, ca, &[]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `kumactl config control-planes add --name cp` for `cp` over HTTPS, with `extra` flags.
+pub async fn add_cp(dir: &Path, cp: &RunningCp, ca: &Path, extra: &[&str]) -> Output {
+    let ca = ca.to_str().unwrap();
+    let args = [
+        "config",
+        "control-planes",
+        "add",
+        "--name",
+        "cp",
+        "--address",
+        &cp.https_url,
+        "--ca-cert-file",
+        ca,
+        "--overwrite",
+    ];
+    kumactl(dir, &[&args[..], extra].concat()).await
+}
 
 /// A running index server; dropped, it stops.
 pub struct Cp {

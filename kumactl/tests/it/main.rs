@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod against_cp;
+mod auth;
 mod config_cmd;
 mod generate;
 mod helpers;
+mod tokens;
