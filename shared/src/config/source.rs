@@ -290,8 +290,14 @@ impl<'a> Loader<'a> {
         };
         let mut keys = Vec::new();
         let mut unknown: Vec<&String> = Vec::new();
-        for key in file.values.keys().filter(|k| !used.contains(k.as_str())) {
+        for (key, value) in file
+            .values
+            .iter()
+            .filter(|(k, _)| !used.contains(k.as_str()))
+        {
             match kuma_keys::is_kuma_key(key) {
+                // An empty value sets nothing (Kuma's defaults file is full of them): no warning.
+                true if is_empty(value) => {}
                 true => keys.push(key.clone()),
                 false => unknown.push(key),
             }
@@ -305,6 +311,14 @@ impl<'a> Loader<'a> {
         }
         keys.sort();
         Ok(Ignored { keys, env })
+    }
+}
+
+fn is_empty(value: &Raw) -> bool {
+    match value {
+        Raw::Scalar(s) => s.is_empty(),
+        Raw::List(items) => items.is_empty(),
+        Raw::Records(_) | Raw::Nested => false,
     }
 }
 
