@@ -134,7 +134,13 @@ pub struct Services {
 impl ApiState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: ApiConfig, services: Services) -> Self {
-        Self { inner: Arc::new(Inner { store, config, services }) }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                services,
+            }),
+        }
     }
 
     fn credentials(&self) -> &Credentials {
@@ -153,7 +159,12 @@ impl ApiState {
     fn auth_failed(&self, reason: &'static str, detail: String, source: &str) {
         tracing::warn!(reason, %detail, source, "rejected a user token");
         self.metrics().auth_failed("user", reason);
-        self.audit(Event::AuthFailed { subject: "user", reason, detail, source: source.to_owned() });
+        self.audit(Event::AuthFailed {
+            subject: "user",
+            reason,
+            detail,
+            source: source.to_owned(),
+        });
     }
 
     fn store(&self) -> &Store {

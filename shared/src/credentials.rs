@@ -4,22 +4,24 @@
 //! This is the glue between `tokens`/`ca` (which take bytes) and the `store` (which keeps
 //! Secrets and GlobalSecrets). It creates keys and CAs when they are missing, picks the newest
 //! key to sign, and builds validators from the keys and revocation lists present right now.
-//! Validators are cached and rebuilt after any Secret or GlobalSecret changes, so a revocation
-//! or a deleted key takes effect on the next validation without polling.
+//! Validators are cached and rebuilt after any Secret or GlobalSecret write (the store's
+//! per-kind generation, bumped before the write returns), so a revocation or a deleted key takes
+//! effect on the very next validation, without polling. Writes made by another control plane
+//! instance on the same database are not seen this way (see the README's limits).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use time::OffsetDateTime;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::audit::{AuditLog, Event};
 use crate::ca;
-use crate::resources::{CaType, MeshSpec, ResourceType, SecretSpec, Spec, ValidationError, Violation};
+use crate::resources::{
+    CaType, MeshSpec, ResourceType, SecretSpec, Spec, ValidationError, Violation,
+};
 use crate::store::{self, Key, Store};
 use crate::tokens::{
     self, DEFAULT_VALID_FOR, Issued, Issuer, KeyKind, KeySet, SigningKey, StaticKey, UserClaims,
@@ -60,7 +62,11 @@ pub struct UseSecrets {
 
 impl Default for UseSecrets {
     fn default() -> Self {
-        Self { user: true, dataplane: true, zone: true }
+        Self {
+            user: true,
+            dataplane: true,
+            zone: true,
+        }
     }
 }
 
@@ -116,33 +122,22 @@ struct Inner {
     store: Store,
     settings: Settings,
     audit: AuditLog,
-    /// Grows with every Secret/GlobalSecret change; cached validators from older generations are
-    /// rebuilt.
-    generation: Arc<AtomicU64>,
+    /// Validators with the secrets generation they were built at.
     cache: Mutex<HashMap<TokenKind, (u64, Arc<Validator>)>>,
 }
 
 impl Credentials {
-    /// Starts watching the store for secret changes. Call inside the async runtime.
+    /// A handle over `store`.
     pub fn new(store: Store, settings: Settings, audit: AuditLog) -> Self {
-        let generation = Arc::new(AtomicU64::new(0));
-        let mut changes = store.subscribe();
-        let watched = Arc::downgrade(&generation);
-        tokio::spawn(async move {
-            loop {
-                let bump = match changes.recv().await {
-                    Ok(change) => matches!(change.key.kind.as_str(), "Secret" | "GlobalSecret"),
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => return,
-                };
-                let Some(generation) = watched.upgrade() else { return };
-                if bump {
-                    generation.fetch_add(1, Ordering::AcqRel);
-                }
-            }
-        });
-        let inner = Inner { store, settings, audit, generation, cache: Mutex::new(HashMap::new()) };
-        Self { inner: Arc::new(inner) }
+        let inner = Inner {
+            store,
+            settings,
+            audit,
+            cache: Mutex::new(HashMap::new()),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Creates the control plane's token signing keys when none exist: user token keys on every
@@ -163,8 +158,20 @@ impl Credentials {
         if self.exists(&key).await? {
             return Ok(());
         }
-        let claims = UserClaims { name: ADMIN.to_owned(), groups: vec![ADMIN.to_owned()] };
-        let issued = self.issue(&KeyKind::User, &claims, DEFAULT_VALID_FOR, "control-plane", ADMIN, now).await?;
+        let claims = UserClaims {
+            name: ADMIN.to_owned(),
+            groups: vec![ADMIN.to_owned()],
+        };
+        let issued = self
+            .issue(
+                &KeyKind::User,
+                &claims,
+                DEFAULT_VALID_FOR,
+                "control-plane",
+                ADMIN,
+                now,
+            )
+            .await?;
         if self.create_secret(key, issued.token.as_bytes()).await? {
             tracing::info!(
                 "created the admin user token; read it locally with: curl \
@@ -176,23 +183,52 @@ impl Credentials {
 
     /// Creates what a mesh needs: its dataplane token signing key, and a root CA for each builtin
     /// backend that has none yet.
-    pub async fn ensure_mesh(&self, mesh: &str, spec: &MeshSpec, now: OffsetDateTime) -> Result<(), Error> {
-        self.ensure_signing_key(&KeyKind::Dataplane { mesh: mesh.to_owned() }).await?;
-        let Some(mtls) = &spec.mtls else { return Ok(()) };
+    pub async fn ensure_mesh(
+        &self,
+        mesh: &str,
+        spec: &MeshSpec,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.ensure_signing_key(&KeyKind::Dataplane {
+            mesh: mesh.to_owned(),
+        })
+        .await?;
+        let Some(mtls) = &spec.mtls else {
+            return Ok(());
+        };
         for backend in mtls.backends.iter().filter(|b| b.kind == CaType::Builtin) {
-            let cert_key = Key::mesh_scoped("Secret", mesh, &ca::builtin_cert_secret_name(mesh, &backend.name));
+            let cert_key = Key::mesh_scoped(
+                "Secret",
+                mesh,
+                &ca::builtin_cert_secret_name(mesh, &backend.name),
+            );
             if self.exists(&cert_key).await? {
                 continue;
             }
-            let ca_error = |source| Error::Ca { mesh: mesh.to_owned(), backend: backend.name.clone(), source };
+            let ca_error = |source| Error::Ca {
+                mesh: mesh.to_owned(),
+                backend: backend.name.clone(),
+                source,
+            };
             // The mesh was validated before it was stored, so its conf parses.
             let conf = ca::BuiltinConf::parse(backend.conf.as_ref(), "conf").unwrap_or_default();
             let pair = ca::generate_builtin_root(mesh, &conf, now).map_err(ca_error)?;
-            let key_key = Key::mesh_scoped("Secret", mesh, &ca::builtin_key_secret_name(mesh, &backend.name));
+            let key_key = Key::mesh_scoped(
+                "Secret",
+                mesh,
+                &ca::builtin_key_secret_name(mesh, &backend.name),
+            );
             // Key first: a cert without its key would look like a finished CA.
-            self.create_secret(key_key, pair.key_pem.expose_secret().as_bytes()).await?;
-            if self.create_secret(cert_key, pair.cert_pem.as_bytes()).await? {
-                self.inner.audit.record(Event::CaCreated { mesh: mesh.to_owned(), backend: backend.name.clone() });
+            self.create_secret(key_key, pair.key_pem.expose_secret().as_bytes())
+                .await?;
+            if self
+                .create_secret(cert_key, pair.cert_pem.as_bytes())
+                .await?
+            {
+                self.inner.audit.record(Event::CaCreated {
+                    mesh: mesh.to_owned(),
+                    backend: backend.name.clone(),
+                });
             }
         }
         Ok(())
@@ -224,7 +260,9 @@ impl Credentials {
                 Err(err) => return Err(err.into()),
             }
         }
-        Ok(ca::validate_mesh_backends(name, new, &|n| secrets.get(n).cloned()))
+        Ok(ca::validate_mesh_backends(name, new, &|n| {
+            secrets.get(n).cloned()
+        }))
     }
 
     /// Kuma's refusal to delete a Secret that a provided CA backend still uses.
@@ -255,9 +293,14 @@ impl Credentials {
         now: OffsetDateTime,
     ) -> Result<Issued, Error> {
         let secrets = self.signing_secrets(kind).await?;
-        let latest = tokens::latest_signing_key(kind, secrets.iter().map(|(n, d)| (n.as_str(), d.as_slice())))?;
+        let latest = tokens::latest_signing_key(
+            kind,
+            secrets.iter().map(|(n, d)| (n.as_str(), d.as_slice())),
+        )?;
         let Some((serial, key)) = latest else {
-            return Err(Error::NoSigningKey { prefix: kind.prefix() });
+            return Err(Error::NoSigningKey {
+                prefix: kind.prefix(),
+            });
         };
         let kid = serial.to_string();
         let issued = Issuer.issue(claims, &key, &kid, valid_for, now)?;
@@ -280,14 +323,23 @@ impl Credentials {
     }
 
     /// Checks a user token (`Authorization: Bearer`).
-    pub async fn authenticate_user(&self, token: &str, now: OffsetDateTime) -> Result<Validated<UserClaims>, Error> {
-        Ok(self.validator(TokenKind::User).await?.validate(token, now)?)
+    pub async fn authenticate_user(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Validated<UserClaims>, Error> {
+        Ok(self
+            .validator(TokenKind::User)
+            .await?
+            .validate(token, now)?)
     }
 
     /// The validator of `kind` over the keys and revocations stored now (cached until a secret
     /// changes).
     pub async fn validator(&self, kind: TokenKind) -> Result<Arc<Validator>, Error> {
-        let generation = self.inner.generation.load(Ordering::Acquire);
+        // Both counters only grow, so their sum changes whenever either does.
+        let store = &self.inner.store;
+        let generation = store.generation("Secret") + store.generation("GlobalSecret");
         if let Some((built, validator)) = self.cache().get(&kind)
             && *built == generation
         {
@@ -299,14 +351,25 @@ impl Credentials {
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TokenKind, (u64, Arc<Validator>)>> {
-        self.inner.cache.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn build_validator(&self, kind: &TokenKind) -> Result<Validator, Error> {
         let settings = &self.inner.settings;
         let (key_kind, statics, use_secrets) = match kind {
-            TokenKind::User => (KeyKind::User, &settings.user_static_keys, settings.use_secrets.user),
-            TokenKind::Zone => (KeyKind::Zone, &settings.zone_static_keys, settings.use_secrets.zone),
+            TokenKind::User => (
+                KeyKind::User,
+                &settings.user_static_keys,
+                settings.use_secrets.user,
+            ),
+            TokenKind::Zone => (
+                KeyKind::Zone,
+                &settings.zone_static_keys,
+                settings.use_secrets.zone,
+            ),
             TokenKind::Dataplane { mesh } => (
                 KeyKind::Dataplane { mesh: mesh.clone() },
                 &settings.dataplane_static_keys,
@@ -320,9 +383,18 @@ impl Credentials {
         for key in statics {
             keys.insert_static(key.clone());
         }
-        let global = self.inner.store.list(ResourceType::GlobalSecret.name(), None).await?;
+        let global = self
+            .inner
+            .store
+            .list(ResourceType::GlobalSecret.name(), None)
+            .await?;
         let mesh_secrets = match key_kind.mesh() {
-            Some(mesh) => self.inner.store.list(ResourceType::Secret.name(), Some(mesh)).await?,
+            Some(mesh) => {
+                self.inner
+                    .store
+                    .list(ResourceType::Secret.name(), Some(mesh))
+                    .await?
+            }
             None => Vec::new(),
         };
         let key_secrets = match key_kind.mesh() {
@@ -331,7 +403,9 @@ impl Credentials {
         };
         if use_secrets {
             for record in key_secrets {
-                let Some(data) = secret_bytes(record) else { continue };
+                let Some(data) = secret_bytes(record) else {
+                    continue;
+                };
                 if let Err(err) = keys.insert_secret(&record.key.name, &data) {
                     tracing::warn!(secret = %record.key, %err, "ignoring an unreadable signing key");
                 }
@@ -341,7 +415,11 @@ impl Credentials {
         // count here.
         let revocations = key_kind.revocations_name();
         let mut revoked = std::collections::HashSet::new();
-        for record in global.iter().chain(mesh_secrets.iter()).filter(|r| r.key.name == revocations) {
+        for record in global
+            .iter()
+            .chain(mesh_secrets.iter())
+            .filter(|r| r.key.name == revocations)
+        {
             if let Some(data) = secret_bytes(record) {
                 revoked.extend(tokens::parse_revocations(&data));
             }
@@ -359,8 +437,14 @@ impl Credentials {
             Some(mesh) => Key::mesh_scoped("Secret", mesh, &name),
             None => Key::global("GlobalSecret", &name),
         };
-        if self.create_secret(store_key, key.to_pem().as_bytes()).await? {
-            self.inner.audit.record(Event::SigningKeyCreated { name, mesh: kind.mesh().map(str::to_owned) });
+        if self
+            .create_secret(store_key, key.to_pem().as_bytes())
+            .await?
+        {
+            self.inner.audit.record(Event::SigningKeyCreated {
+                name,
+                mesh: kind.mesh().map(str::to_owned),
+            });
         }
         Ok(())
     }
@@ -405,5 +489,6 @@ fn secret_bytes(record: &store::Record) -> Option<Vec<u8>> {
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

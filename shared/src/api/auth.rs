@@ -9,16 +9,16 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::{HeaderMap, header};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 
 use time::OffsetDateTime;
 
 use super::ApiState;
-use crate::config::Allowed;
-use crate::credentials;
 use super::error::ApiError;
 use super::serve::VerifiedClientCert;
+use crate::config::Allowed;
+use crate::credentials;
 
 /// Kuma's built-in admin user and group.
 pub const ADMIN: &str = "mesh-system:admin";
@@ -52,7 +52,11 @@ impl User {
 
     /// A caller without credentials.
     pub fn anonymous() -> Self {
-        Self { name: ANONYMOUS.to_owned(), groups: vec![UNAUTHENTICATED.to_owned()], source: String::new() }
+        Self {
+            name: ANONYMOUS.to_owned(),
+            groups: vec![UNAUTHENTICATED.to_owned()],
+            source: String::new(),
+        }
     }
 
     /// Whether the request carried no credentials.
@@ -67,7 +71,9 @@ impl User {
 
     /// Kuma's 403 detail for this user and action.
     pub fn denied(&self, action: &str) -> ApiError {
-        ApiError::Forbidden { detail: format!("user {:?} cannot access {action}", self.to_string()) }
+        ApiError::Forbidden {
+            detail: format!("user {:?} cannot access {action}", self.to_string()),
+        }
     }
 
     fn from(mut self, peer: Option<SocketAddr>) -> Self {
@@ -88,7 +94,10 @@ impl FromRequestParts<ApiState> for User {
     /// Client certificate, then Kuma's localhost rule, then a bearer user token; else anonymous.
     /// A bearer token that fails validation is a 401, never a silent downgrade to anonymous.
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
         if parts.extensions.get::<VerifiedClientCert>().is_some() {
             return Ok(User::admin().from(peer));
         }
@@ -104,17 +113,32 @@ impl FromRequestParts<ApiState> for User {
         let token = authorization
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         let Some(token) = token else {
-            state.auth_failed("malformed_header", "the Authorization header is not `Bearer <token>`".into(), &source);
+            state.auth_failed(
+                "malformed_header",
+                "the Authorization header is not `Bearer <token>`".into(),
+                &source,
+            );
             return Err(ApiError::Unauthenticated);
         };
-        match state.credentials().authenticate_user(token, OffsetDateTime::now_utc()).await {
+        match state
+            .credentials()
+            .authenticate_user(token, OffsetDateTime::now_utc())
+            .await
+        {
             Ok(valid) => {
                 let mut groups = valid.claims.groups;
                 groups.push(AUTHENTICATED.to_owned());
-                Ok(User { name: valid.claims.name, groups, source })
+                Ok(User {
+                    name: valid.claims.name,
+                    groups,
+                    source,
+                })
             }
             Err(credentials::Error::Token(err)) => {
                 state.auth_failed(err.reason(), err.to_string(), &source);

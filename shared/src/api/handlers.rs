@@ -284,7 +284,10 @@ async fn list(
     page: Page,
 ) -> Result<Response, ApiError> {
     authorize_read(&state, &user, ty)?;
-    let size = page.size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    let size = page
+        .size
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
     let offset = page.offset.unwrap_or(0);
     let records = state.store().list(ty.name(), mesh.as_deref()).await?;
     audit_secret(&state, &user, ty, "list", mesh.clone(), "*");
@@ -305,10 +308,21 @@ async fn list(
     Ok(Json(json!({ "total": total, "items": items, "next": next })).into_response())
 }
 
-async fn read(State(state): State<ApiState>, user: User, target: Target) -> Result<Response, ApiError> {
+async fn read(
+    State(state): State<ApiState>,
+    user: User,
+    target: Target,
+) -> Result<Response, ApiError> {
     authorize_read(&state, &user, target.ty)?;
     let record = state.store().get(&key(&target)).await?;
-    audit_secret(&state, &user, target.ty, "read", target.mesh.clone(), &target.name);
+    audit_secret(
+        &state,
+        &user,
+        target.ty,
+        "read",
+        target.mesh.clone(),
+        &target.name,
+    );
     let etag = etag(record.version);
     let body = resources::encode(&to_resource(target.ty, record)?);
     Ok(([(header::ETAG, etag)], Json(body)).into_response())
@@ -338,12 +352,19 @@ async fn write(
         Err(err) => return Err(err.into()),
     };
     if let Spec::Mesh(new) = &resource.spec {
-        let old = current.as_ref().map(|r| to_resource(target.ty, r.clone())).transpose()?;
+        let old = current
+            .as_ref()
+            .map(|r| to_resource(target.ty, r.clone()))
+            .transpose()?;
         let old = old.as_ref().and_then(|r| match &r.spec {
             Spec::Mesh(m) => Some(m),
             _ => None,
         });
-        let checked = state.credentials().check_mesh(&target.name, old, new).await.map_err(internal)?;
+        let checked = state
+            .credentials()
+            .check_mesh(&target.name, old, new)
+            .await
+            .map_err(internal)?;
         for warning in checked? {
             tracing::warn!(mesh = %target.name, field = %warning.field, "{}", warning.message);
         }
@@ -353,31 +374,60 @@ async fn write(
     let expected = if_match(&headers)?;
     let (status, record) = match (current, expected) {
         (None, Some(_)) => return Err(ApiError::NotFound),
-        (None, None) => (StatusCode::CREATED, state.store().create(key, spec, labels).await?),
+        (None, None) => (
+            StatusCode::CREATED,
+            state.store().create(key, spec, labels).await?,
+        ),
         (Some(current), expected) => {
             let version = expected.unwrap_or(current.version);
-            (StatusCode::OK, state.store().update(key, spec, labels, version).await?)
+            (
+                StatusCode::OK,
+                state.store().update(key, spec, labels, version).await?,
+            )
         }
     };
-    let action = if status == StatusCode::CREATED { "create" } else { "update" };
-    audit_secret(&state, &user, target.ty, action, target.mesh.clone(), &target.name);
+    let action = if status == StatusCode::CREATED {
+        "create"
+    } else {
+        "update"
+    };
+    audit_secret(
+        &state,
+        &user,
+        target.ty,
+        action,
+        target.mesh.clone(),
+        &target.name,
+    );
     if let Spec::Mesh(mesh) = &resource.spec {
         let now = time::OffsetDateTime::now_utc();
-        state.credentials().ensure_mesh(&target.name, mesh, now).await.map_err(internal)?;
+        state
+            .credentials()
+            .ensure_mesh(&target.name, mesh, now)
+            .await
+            .map_err(internal)?;
     }
     let etag = etag(record.version);
     let body = resources::encode(&to_resource(target.ty, record)?);
     Ok((status, [(header::ETAG, etag)], Json(body)).into_response())
 }
 
-async fn remove(State(state): State<ApiState>, user: User, target: Target) -> Result<Response, ApiError> {
+async fn remove(
+    State(state): State<ApiState>,
+    user: User,
+    target: Target,
+) -> Result<Response, ApiError> {
     authorize_write(&state, &user, target.ty)?;
     match (target.ty, &target.mesh) {
         (ResourceType::Mesh, _) => {
             state.store().delete_mesh(&target.name).await?;
         }
         (ResourceType::Secret, Some(mesh)) => {
-            let in_use = state.credentials().secret_in_use(mesh, &target.name).await.map_err(internal)?;
+            let in_use = state
+                .credentials()
+                .secret_in_use(mesh, &target.name)
+                .await
+                .map_err(internal)?;
             if let Some(message) = in_use {
                 return Err(ValidationError::single("name", message).into());
             }
@@ -385,7 +435,14 @@ async fn remove(State(state): State<ApiState>, user: User, target: Target) -> Re
         }
         _ => state.store().delete(&key(&target)).await?,
     }
-    audit_secret(&state, &user, target.ty, "delete", target.mesh.clone(), &target.name);
+    audit_secret(
+        &state,
+        &user,
+        target.ty,
+        "delete",
+        target.mesh.clone(),
+        &target.name,
+    );
     Ok(Json(json!({})).into_response())
 }
 
@@ -396,7 +453,9 @@ pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
     } else {
-        ApiError::BadRequest { detail: rejection.body_text() }
+        ApiError::BadRequest {
+            detail: rejection.body_text(),
+        }
     }
 }
 
@@ -423,16 +482,25 @@ fn authorize_write(state: &ApiState, user: &User, ty: ResourceType) -> Result<()
         });
     }
     match (state.config().role, ty.origin()) {
-        (Role::Global, Origin::Zone) => Err(ApiError::MethodNotAllowed { detail: GLOBAL_READ_ONLY.to_owned() }),
-        (Role::FederatedZone, Origin::Global) => {
-            Err(ApiError::MethodNotAllowed { detail: ZONE_READ_ONLY.to_owned() })
-        }
+        (Role::Global, Origin::Zone) => Err(ApiError::MethodNotAllowed {
+            detail: GLOBAL_READ_ONLY.to_owned(),
+        }),
+        (Role::FederatedZone, Origin::Global) => Err(ApiError::MethodNotAllowed {
+            detail: ZONE_READ_ONLY.to_owned(),
+        }),
         _ => Ok(()),
     }
 }
 
 /// Every touch of a Secret or GlobalSecret goes to the audit log.
-fn audit_secret(state: &ApiState, user: &User, ty: ResourceType, action: &'static str, mesh: Option<String>, name: &str) {
+fn audit_secret(
+    state: &ApiState,
+    user: &User,
+    ty: ResourceType,
+    action: &'static str,
+    mesh: Option<String>,
+    name: &str,
+) {
     if !ty.admin_only() {
         return;
     }
