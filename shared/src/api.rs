@@ -15,6 +15,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::audit::{AuditLog, Event};
+use crate::config::Access;
+use crate::credentials::Credentials;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 mod auth;
@@ -22,6 +26,7 @@ pub mod diagnostics;
 mod error;
 mod handlers;
 pub mod serve;
+mod tokens;
 
 pub use auth::{User, is_local_request};
 pub use error::ApiError;
@@ -69,6 +74,17 @@ pub struct Index {
     pub gui: String,
 }
 
+/// Which token issuers are enabled (`..._ENABLE_ISSUER`).
+#[derive(Debug, Clone, Copy)]
+pub struct Issuers {
+    /// `POST /tokens/user`.
+    pub user: bool,
+    /// `POST /tokens/dataplane`.
+    pub dataplane: bool,
+    /// `POST /tokens/zone`.
+    pub zone: bool,
+}
+
 /// Settings of the API router.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -76,6 +92,10 @@ pub struct ApiConfig {
     pub role: Role,
     /// Authorization settings.
     pub auth: AuthSettings,
+    /// Who may manage secrets and generate tokens (`KUMA_ACCESS_STATIC_*`).
+    pub access: Access,
+    /// Which token endpoints issue tokens.
+    pub issuers: Issuers,
     /// `KUMA_API_SERVER_READ_ONLY`: refuse every write.
     pub read_only: bool,
     /// Largest accepted request body.
@@ -97,14 +117,54 @@ pub struct ApiState {
 struct Inner {
     store: Store,
     config: ApiConfig,
+    services: Services,
+}
+
+/// What the handlers use beside the store.
+#[derive(Clone)]
+pub struct Services {
+    /// Signing keys, CAs and validators.
+    pub credentials: Credentials,
+    /// Where security events are recorded.
+    pub audit: AuditLog,
+    /// Counters.
+    pub metrics: Metrics,
 }
 
 impl ApiState {
     /// State over `store` with `config`.
-    pub fn new(store: Store, config: ApiConfig) -> Self {
+    pub fn new(store: Store, config: ApiConfig, services: Services) -> Self {
         Self {
-            inner: Arc::new(Inner { store, config }),
+            inner: Arc::new(Inner {
+                store,
+                config,
+                services,
+            }),
         }
+    }
+
+    fn credentials(&self) -> &Credentials {
+        &self.inner.services.credentials
+    }
+
+    fn audit(&self, event: Event) {
+        self.inner.services.audit.record(event);
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.inner.services.metrics
+    }
+
+    /// Records a rejected user credential: log, metric and audit line.
+    fn auth_failed(&self, reason: &'static str, detail: String, source: &str) {
+        tracing::warn!(reason, %detail, source, "rejected a user token");
+        self.metrics().auth_failed("user", reason);
+        self.audit(Event::AuthFailed {
+            subject: "user",
+            reason,
+            detail,
+            source: source.to_owned(),
+        });
     }
 
     fn store(&self) -> &Store {
@@ -130,6 +190,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/", get(index))
         .route("/config", get(config))
         .merge(handlers::routes())
+        .merge(tokens::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.0))
         .layer(TimeoutLayer::with_status_code(

@@ -3,8 +3,10 @@
 //! Each setting is declared once, as a `Setting { env, yaml }` const beside the section that
 //! loads it, so `grep KUMA_` lists them all. [`load`] reads the optional `kuma-cp.yaml` (Kuma's
 //! camelCase keys; an unknown key is an error, as in Kuma's strict loader), then lets environment
-//! variables override it, then fills Kuma 2.14's defaults. Empty values count as unset. Errors
-//! name the variable, or the file and key. Only this module reads the process environment (through
+//! variables override it, then fills Kuma 2.14's defaults. Empty values count as unset. Kuma 2.14
+//! settings we do not implement are accepted and listed in [`CpConfig::ignored_keys`] and
+//! [`CpConfig::ignored_env`] for the caller to warn about. Errors name the variable, or the file
+//! and key. Only this module reads the process environment (through
 //! [`Env`]); it does not create directories, read PEM or bind ports.
 
 use std::path::Path;
@@ -17,12 +19,14 @@ mod access;
 mod api_server;
 mod error;
 mod general;
+mod kuma_keys;
 mod multizone;
 mod parse;
 mod servers;
 mod source;
 mod store;
 mod tls;
+mod tokens;
 mod yaml;
 
 pub use access::{Access, Allowed};
@@ -35,6 +39,7 @@ pub use multizone::{
 pub use servers::{Diagnostics, DpProxyAuthn, DpServer, Mads, ZoneProxyAuthn};
 pub use source::{Env, Source};
 pub use tls::{CertKeyFiles, TlsSettings, TlsVersion};
+pub use tokens::{DpTokens, StaticPublicKey, UserTokens, ZoneTokens};
 
 use source::{Loader, Setting};
 
@@ -76,6 +81,12 @@ pub struct CpConfig {
     pub monitoring_assignment_server: Mads,
     /// `access.*`.
     pub access: Access,
+    /// Keys of the file that are Kuma 2.14 settings we do not implement, sorted: accepted and
+    /// otherwise ignored, for one warning at startup.
+    pub ignored_keys: Vec<String>,
+    /// `KUMA_*` environment variables that name Kuma settings we do not implement (or YAML-only
+    /// ones), sorted: ignored, for one warning at startup.
+    pub ignored_env: Vec<String>,
 }
 
 /// Which control plane this process is.
@@ -132,20 +143,28 @@ pub fn load(source: &impl Source, file: Option<&Path>) -> Result<CpConfig, Error
     let mode = loader.or(&MODE, Mode::Zone, Mode::parse)?;
     let environment = loader.or(&ENVIRONMENT, Environment::Universal, Environment::parse)?;
     let general = General::load(&loader, source.get(HOME))?;
-    let config = CpConfig {
+    let store = store::load(&loader, &general.work_dir)?;
+    let api_server = ApiServer::load(&loader, &general.tls)?;
+    let diagnostics = Diagnostics::load(&loader, &general.tls)?;
+    let dp_server = DpServer::load(&loader, &general.tls)?;
+    let multizone = Multizone::load(&loader, &general.tls)?;
+    let monitoring_assignment_server = Mads::load(&loader, &general.tls)?;
+    let access = Access::load(&loader)?;
+    let ignored = loader.finish()?;
+    Ok(CpConfig {
         mode,
         environment,
-        store: store::load(&loader, &general.work_dir)?,
-        api_server: ApiServer::load(&loader, &general.tls)?,
-        diagnostics: Diagnostics::load(&loader, &general.tls)?,
-        dp_server: DpServer::load(&loader, &general.tls)?,
-        multizone: Multizone::load(&loader, &general.tls)?,
-        monitoring_assignment_server: Mads::load(&loader, &general.tls)?,
-        access: Access::load(&loader)?,
         general,
-    };
-    loader.finish()?;
-    Ok(config)
+        store,
+        api_server,
+        diagnostics,
+        dp_server,
+        multizone,
+        monitoring_assignment_server,
+        access,
+        ignored_keys: ignored.keys,
+        ignored_env: ignored.env,
+    })
 }
 
 impl CpConfig {

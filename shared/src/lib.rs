@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod ca;
 pub mod config;
+pub mod credentials;
 pub mod metrics;
 pub mod process;
 pub mod resources;

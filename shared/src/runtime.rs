@@ -20,12 +20,15 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api::diagnostics::{self, Readiness};
 use crate::api::serve::{self, ConnLimits};
-use crate::api::{self, ApiConfig, ApiState, AuthSettings, Index, Role};
-use crate::config::{CertKeyFiles, CpConfig, Mode, TlsSettings, TlsVersion};
+use crate::api::{self, ApiConfig, ApiState, AuthSettings, Index, Issuers, Role, Services};
+use crate::audit::{self, AuditLog};
+use crate::config::{CertKeyFiles, CpConfig, Mode, StaticPublicKey, TlsSettings, TlsVersion};
+use crate::credentials::{self, Credentials, UseSecrets};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::{self, Key, Store};
 use crate::tls::{self, CertPair, ClientAuth, Provenance, ServerTlsOptions};
+use crate::tokens::{self, PublicKey, StaticKey};
 
 /// Where Kuma keeps the deployment's cluster id: a `Config` record of this name.
 const CLUSTER_ID_KEY: &str = "kuma-cluster-id";
@@ -76,6 +79,23 @@ pub enum Error {
         #[source]
         source: store::Error,
     },
+    /// The audit log could not be opened.
+    #[error("could not open the audit log")]
+    Audit(#[source] audit::Error),
+    /// A static public key from the configuration does not parse.
+    #[error("the public key {kid:?} in {setting} is not a valid RSA public key")]
+    StaticKey {
+        /// The YAML list it came from.
+        setting: &'static str,
+        /// Its kid.
+        kid: String,
+        /// Why.
+        #[source]
+        source: Box<tokens::Error>,
+    },
+    /// Signing keys or the admin token could not be created.
+    #[error("could not prepare the token signing keys")]
+    Credentials(#[source] Box<credentials::Error>),
     /// A listener could not be bound.
     #[error("could not bind the {server} on {addr}")]
     Bind {
@@ -125,6 +145,12 @@ impl Runtime {
             "starting the control plane"
         );
         tracing::info!(config = %config.to_json(), "effective configuration");
+        if !config.ignored_keys.is_empty() {
+            tracing::warn!(keys = ?config.ignored_keys, "ignoring Kuma settings this control plane does not implement");
+        }
+        if !config.ignored_env.is_empty() {
+            tracing::warn!(variables = ?config.ignored_env, "ignoring Kuma variables this control plane does not implement");
+        }
         ensure_work_dir(&config.general.work_dir)?;
         let cp_cert = cp_cert(&config)?;
 
@@ -142,6 +168,17 @@ impl Runtime {
             })?;
         tracing::info!(backend = store.backend_name(), %cluster_id, "store ready");
 
+        let audit = AuditLog::open(&config.general.audit_log_file).map_err(Error::Audit)?;
+        let metrics = Metrics::new();
+        let settings = credential_settings(&config, role)?;
+        let credentials = Credentials::new(store.clone(), settings, audit.clone());
+        prepare_credentials(&config, &credentials).await?;
+        let services = Services {
+            credentials,
+            audit,
+            metrics: metrics.clone(),
+        };
+
         let api_server = &config.api_server;
         let api = api::router(ApiState::new(
             store.clone(),
@@ -151,12 +188,19 @@ impl Runtime {
                     localhost_is_admin: api_server.authn.localhost_is_admin,
                     anonymous_can_write: api_server.authn.anonymous_can_write,
                 },
+                access: config.access.clone(),
+                issuers: Issuers {
+                    user: api_server.authn.tokens.enable_issuer,
+                    dataplane: config.dp_server.dp_token.enable_issuer,
+                    zone: config.dp_server.zone_token.enable_issuer,
+                },
                 read_only: api_server.read_only,
                 max_body_bytes: api_server.max_body_bytes,
                 request_timeout: api_server.read_timeout + api_server.write_timeout,
                 config_json: config.to_json(),
                 index: index(cluster_id),
             },
+            services,
         ));
 
         let http = match api_server.http.enabled {
@@ -223,7 +267,7 @@ impl Runtime {
             store,
             cp_cert,
             readiness: Readiness::default(),
-            metrics: Metrics::new(),
+            metrics,
             api,
             http,
             https,
@@ -313,6 +357,67 @@ fn role(config: &CpConfig) -> Role {
         Mode::Zone if config.is_federated_zone() => Role::FederatedZone,
         Mode::Zone => Role::Zone,
     }
+}
+
+/// Token settings from the configuration; static public keys are parsed here, before anything
+/// is served.
+fn credential_settings(config: &CpConfig, role: Role) -> Result<credentials::Settings, Error> {
+    let parse = |setting: &'static str, keys: &[StaticPublicKey]| {
+        keys.iter()
+            .map(|k| {
+                let key =
+                    PublicKey::from_pem(k.pem.as_bytes()).map_err(|source| Error::StaticKey {
+                        setting,
+                        kid: k.kid.clone(),
+                        source: Box::new(source),
+                    })?;
+                Ok(StaticKey {
+                    kid: k.kid.clone(),
+                    mesh: k.mesh.clone(),
+                    key,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()
+    };
+    let user = &config.api_server.authn.tokens;
+    let dp = &config.dp_server.dp_token;
+    let zone = &config.dp_server.zone_token;
+    Ok(credentials::Settings {
+        federated_zone: role == Role::FederatedZone,
+        user_static_keys: parse(
+            "apiServer.authn.tokens.validator.publicKeys",
+            &user.public_keys,
+        )?,
+        dataplane_static_keys: parse(
+            "dpServer.authn.dpProxy.dpToken.validator.publicKeys",
+            &dp.public_keys,
+        )?,
+        zone_static_keys: parse(
+            "dpServer.authn.zoneProxy.zoneToken.validator.publicKeys",
+            &zone.public_keys,
+        )?,
+        use_secrets: UseSecrets {
+            user: user.use_secrets,
+            dataplane: dp.use_secrets,
+            zone: zone.use_secrets,
+        },
+    })
+}
+
+/// Creates missing signing keys and, when asked for, the bootstrap admin token.
+async fn prepare_credentials(config: &CpConfig, credentials: &Credentials) -> Result<(), Error> {
+    credentials
+        .ensure_control_plane_keys()
+        .await
+        .map_err(|e| Error::Credentials(Box::new(e)))?;
+    if config.api_server.authn.tokens.bootstrap_admin_token {
+        let now = OffsetDateTime::now_utc();
+        credentials
+            .ensure_admin_token(now)
+            .await
+            .map_err(|e| Error::Credentials(Box::new(e)))?;
+    }
+    Ok(())
 }
 
 fn store_name(config: &CpConfig) -> &'static str {

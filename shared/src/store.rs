@@ -5,9 +5,10 @@
 //! how a spec is validated: `resources` does. Every successful write is broadcast as a [`Change`]
 //! so later components (KDS) react to writes instead of polling.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sqlx::{Postgres, Sqlite};
@@ -149,6 +150,7 @@ pub enum Error {
 pub struct Store {
     backend: Backend,
     changes: broadcast::Sender<Change>,
+    generations: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 #[derive(Clone)]
@@ -166,17 +168,35 @@ impl Store {
             StoreConfig::Sqlite { path } => Backend::Sqlite(sqlite::open(path).await?),
             StoreConfig::Postgres(postgres) => Backend::Postgres(postgres::open(postgres).await?),
         };
-        let (changes, _) = broadcast::channel(CHANGE_BUFFER);
-        Ok(Self { backend, changes })
+        Ok(Self::with_backend(backend))
     }
 
     /// A fresh in-memory store.
     pub fn memory() -> Self {
+        Self::with_backend(Backend::Memory(memory::MemoryStore::default()))
+    }
+
+    fn with_backend(backend: Backend) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         Self {
-            backend: Backend::Memory(memory::MemoryStore::default()),
+            backend,
             changes,
+            generations: Arc::default(),
         }
+    }
+
+    /// A counter that grows with every committed write of `kind` made through this handle (or
+    /// its clones). Caches derived from records of a kind compare it to know they are stale,
+    /// synchronously: a write has bumped it before the write's call returns.
+    pub fn generation(&self, kind: &str) -> u64 {
+        self.generations().get(kind).copied().unwrap_or(0)
+    }
+
+    fn generations(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        // The map holds plain counters; a panic cannot leave it inconsistent.
+        self.generations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Which backend this is, for logs: `memory`, `sqlite` or `postgres`.
@@ -286,6 +306,7 @@ impl Store {
     }
 
     fn notify(&self, kind: ChangeKind, key: Key, version: u64) {
+        *self.generations().entry(key.kind.clone()).or_insert(0) += 1;
         // No subscriber is not an error: nobody needs to hear about it yet.
         let _ = self.changes.send(Change { kind, key, version });
     }

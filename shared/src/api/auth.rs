@@ -9,12 +9,16 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+
+use time::OffsetDateTime;
 
 use super::ApiState;
 use super::error::ApiError;
 use super::serve::VerifiedClientCert;
+use crate::config::Allowed;
+use crate::credentials;
 
 /// Kuma's built-in admin user and group.
 pub const ADMIN: &str = "mesh-system:admin";
@@ -32,6 +36,8 @@ pub struct User {
     pub name: String,
     /// Groups, e.g. `mesh-system:admin`, `mesh-system:authenticated`.
     pub groups: Vec<String>,
+    /// The peer address, for the audit log (empty when unknown).
+    pub source: String,
 }
 
 impl User {
@@ -40,6 +46,7 @@ impl User {
         Self {
             name: ADMIN.to_owned(),
             groups: vec![ADMIN.to_owned(), AUTHENTICATED.to_owned()],
+            source: String::new(),
         }
     }
 
@@ -48,12 +55,8 @@ impl User {
         Self {
             name: ANONYMOUS.to_owned(),
             groups: vec![UNAUTHENTICATED.to_owned()],
+            source: String::new(),
         }
-    }
-
-    /// Whether the caller may touch admin-only resources (Secret, GlobalSecret).
-    pub fn is_admin(&self) -> bool {
-        self.name == ADMIN || self.groups.iter().any(|g| g == ADMIN)
     }
 
     /// Whether the request carried no credentials.
@@ -61,11 +64,21 @@ impl User {
         self.name == ANONYMOUS
     }
 
+    /// Whether `allowed` names this user or one of its groups.
+    pub fn is_in(&self, allowed: &Allowed) -> bool {
+        allowed.users.contains(&self.name) || self.groups.iter().any(|g| allowed.groups.contains(g))
+    }
+
     /// Kuma's 403 detail for this user and action.
     pub fn denied(&self, action: &str) -> ApiError {
         ApiError::Forbidden {
             detail: format!("user {:?} cannot access {action}", self.to_string()),
         }
+    }
+
+    fn from(mut self, peer: Option<SocketAddr>) -> Self {
+        self.source = peer.map(|p| p.to_string()).unwrap_or_default();
+        self
     }
 }
 
@@ -78,20 +91,61 @@ impl fmt::Display for User {
 impl FromRequestParts<ApiState> for User {
     type Rejection = ApiError;
 
+    /// Client certificate, then Kuma's localhost rule, then a bearer user token; else anonymous.
+    /// A bearer token that fails validation is a 401, never a silent downgrade to anonymous.
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        if parts.extensions.get::<VerifiedClientCert>().is_some() {
-            return Ok(User::admin());
-        }
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        if state.auth().localhost_is_admin
-            && peer.is_some_and(|ip| is_local_request(ip, &parts.headers))
-        {
-            return Ok(User::admin());
+            .map(|c| c.0);
+        if parts.extensions.get::<VerifiedClientCert>().is_some() {
+            return Ok(User::admin().from(peer));
         }
-        Ok(User::anonymous())
+        if state.auth().localhost_is_admin
+            && peer.is_some_and(|p| is_local_request(p.ip(), &parts.headers))
+        {
+            return Ok(User::admin().from(peer));
+        }
+        let Some(authorization) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(User::anonymous().from(peer));
+        };
+        let source = peer.map(|p| p.to_string()).unwrap_or_default();
+        let token = authorization
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let Some(token) = token else {
+            state.auth_failed(
+                "malformed_header",
+                "the Authorization header is not `Bearer <token>`".into(),
+                &source,
+            );
+            return Err(ApiError::Unauthenticated);
+        };
+        match state
+            .credentials()
+            .authenticate_user(token, OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(valid) => {
+                let mut groups = valid.claims.groups;
+                groups.push(AUTHENTICATED.to_owned());
+                Ok(User {
+                    name: valid.claims.name,
+                    groups,
+                    source,
+                })
+            }
+            Err(credentials::Error::Token(err)) => {
+                state.auth_failed(err.reason(), err.to_string(), &source);
+                Err(ApiError::Unauthenticated)
+            }
+            Err(other) => Err(ApiError::Internal(Box::new(other))),
+        }
     }
 }
 

@@ -24,6 +24,18 @@ pub enum ApiError {
     /// Nothing under that path.
     #[error("not found")]
     NotFound,
+    /// The request carried credentials that did not validate.
+    #[error("the credentials were rejected")]
+    Unauthenticated,
+    /// No key to sign the requested token with.
+    #[error("{detail}")]
+    SigningKeyNotFound {
+        /// Which key is missing.
+        detail: String,
+    },
+    /// Token issuing through the API is turned off.
+    #[error("issuing tokens using the control plane is disabled.")]
+    IssuerDisabled,
     /// The caller is known but may not do this.
     #[error("{detail}")]
     Forbidden {
@@ -74,6 +86,9 @@ impl ApiError {
             Self::Invalid(_) => (StatusCode::BAD_REQUEST, "Resource is not valid"),
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "Bad Request"),
             Self::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
+            Self::SigningKeyNotFound { .. } => (StatusCode::NOT_FOUND, "Signing Key not found"),
+            Self::IssuerDisabled => (StatusCode::BAD_REQUEST, "Bad Request"),
             Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "Access Denied"),
             Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             Self::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use super::auth::User;
 use super::error::ApiError;
-use super::{ApiState, Role};
+use super::{ApiState, Role, tokens};
+use crate::audit::Event;
 use crate::resources::{self, Meta, Origin, Resource, ResourceType, Scope, Spec, ValidationError};
 use crate::store::{self, Key, Record};
 
@@ -282,13 +283,14 @@ async fn list(
     mesh: Option<String>,
     page: Page,
 ) -> Result<Response, ApiError> {
-    authorize_read(&user, ty)?;
+    authorize_read(&state, &user, ty)?;
     let size = page
         .size
         .unwrap_or(DEFAULT_PAGE_SIZE)
         .clamp(1, MAX_PAGE_SIZE);
     let offset = page.offset.unwrap_or(0);
     let records = state.store().list(ty.name(), mesh.as_deref()).await?;
+    audit_secret(&state, &user, ty, "list", mesh.clone(), "*");
     let total = records.len();
     let items = records
         .into_iter()
@@ -311,8 +313,16 @@ async fn read(
     user: User,
     target: Target,
 ) -> Result<Response, ApiError> {
-    authorize_read(&user, target.ty)?;
+    authorize_read(&state, &user, target.ty)?;
     let record = state.store().get(&key(&target)).await?;
+    audit_secret(
+        &state,
+        &user,
+        target.ty,
+        "read",
+        target.mesh.clone(),
+        &target.name,
+    );
     let etag = etag(record.version);
     let body = resources::encode(&to_resource(target.ty, record)?);
     Ok(([(header::ETAG, etag)], Json(body)).into_response())
@@ -326,15 +336,7 @@ async fn write(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     authorize_write(&state, &user, target.ty)?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest {
-                detail: rejection.body_text(),
-            }
-        }
-    })?;
+    let body = body.map_err(body_rejection)?;
     let doc: Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
         detail: format!("request body is not valid JSON: {err}"),
     })?;
@@ -344,16 +346,39 @@ async fn write(
         ensure_mesh_exists(state.store(), mesh).await?;
     }
     let key = key(&target);
+    let current = match state.store().get(&key).await {
+        Ok(record) => Some(record),
+        Err(store::Error::NotFound { .. }) => None,
+        Err(err) => return Err(err.into()),
+    };
+    if let Spec::Mesh(new) = &resource.spec {
+        let old = current
+            .as_ref()
+            .map(|r| to_resource(target.ty, r.clone()))
+            .transpose()?;
+        let old = old.as_ref().and_then(|r| match &r.spec {
+            Spec::Mesh(m) => Some(m),
+            _ => None,
+        });
+        let checked = state
+            .credentials()
+            .check_mesh(&target.name, old, new)
+            .await
+            .map_err(internal)?;
+        for warning in checked? {
+            tracing::warn!(mesh = %target.name, field = %warning.field, "{}", warning.message);
+        }
+    }
     let spec = resource.spec.to_value();
     let labels = resource.meta.labels;
     let expected = if_match(&headers)?;
-    let (status, record) = match state.store().get(&key).await {
-        Err(store::Error::NotFound { .. }) if expected.is_none() => (
+    let (status, record) = match (current, expected) {
+        (None, Some(_)) => return Err(ApiError::NotFound),
+        (None, None) => (
             StatusCode::CREATED,
             state.store().create(key, spec, labels).await?,
         ),
-        Err(err) => return Err(err.into()),
-        Ok(current) => {
+        (Some(current), expected) => {
             let version = expected.unwrap_or(current.version);
             (
                 StatusCode::OK,
@@ -361,6 +386,27 @@ async fn write(
             )
         }
     };
+    let action = if status == StatusCode::CREATED {
+        "create"
+    } else {
+        "update"
+    };
+    audit_secret(
+        &state,
+        &user,
+        target.ty,
+        action,
+        target.mesh.clone(),
+        &target.name,
+    );
+    if let Spec::Mesh(mesh) = &resource.spec {
+        let now = time::OffsetDateTime::now_utc();
+        state
+            .credentials()
+            .ensure_mesh(&target.name, mesh, now)
+            .await
+            .map_err(internal)?;
+    }
     let etag = etag(record.version);
     let body = resources::encode(&to_resource(target.ty, record)?);
     Ok((status, [(header::ETAG, etag)], Json(body)).into_response())
@@ -372,25 +418,61 @@ async fn remove(
     target: Target,
 ) -> Result<Response, ApiError> {
     authorize_write(&state, &user, target.ty)?;
-    if target.ty == ResourceType::Mesh {
-        state.store().delete_mesh(&target.name).await?;
-    } else {
-        state.store().delete(&key(&target)).await?;
+    match (target.ty, &target.mesh) {
+        (ResourceType::Mesh, _) => {
+            state.store().delete_mesh(&target.name).await?;
+        }
+        (ResourceType::Secret, Some(mesh)) => {
+            let in_use = state
+                .credentials()
+                .secret_in_use(mesh, &target.name)
+                .await
+                .map_err(internal)?;
+            if let Some(message) = in_use {
+                return Err(ValidationError::single("name", message).into());
+            }
+            state.store().delete(&key(&target)).await?;
+        }
+        _ => state.store().delete(&key(&target)).await?,
     }
+    audit_secret(
+        &state,
+        &user,
+        target.ty,
+        "delete",
+        target.mesh.clone(),
+        &target.name,
+    );
     Ok(Json(json!({})).into_response())
 }
 
 // --- helpers ---
 
-fn authorize_read(user: &User, ty: ResourceType) -> Result<(), ApiError> {
-    if ty.admin_only() && !user.is_admin() {
-        return Err(user.denied(&format!("the resource of type {:?}", ty.name())));
+/// Maps a body that could not be read: too large is 413, anything else 400.
+pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::BadRequest {
+            detail: rejection.body_text(),
+        }
+    }
+}
+
+fn internal(err: crate::credentials::Error) -> ApiError {
+    ApiError::Internal(Box::new(err))
+}
+
+fn authorize_read(state: &ApiState, user: &User, ty: ResourceType) -> Result<(), ApiError> {
+    if ty.admin_only() {
+        let action = format!("the resource of type {:?}", ty.name());
+        tokens::authorize(state, user, &state.config().access.admin_resources, &action)?;
     }
     Ok(())
 }
 
 fn authorize_write(state: &ApiState, user: &User, ty: ResourceType) -> Result<(), ApiError> {
-    authorize_read(user, ty)?;
+    authorize_read(state, user, ty)?;
     if user.is_anonymous() && !state.auth().anonymous_can_write {
         return Err(user.denied(&format!("modifying the resource of type {:?}", ty.name())));
     }
@@ -408,6 +490,28 @@ fn authorize_write(state: &ApiState, user: &User, ty: ResourceType) -> Result<()
         }),
         _ => Ok(()),
     }
+}
+
+/// Every touch of a Secret or GlobalSecret goes to the audit log.
+fn audit_secret(
+    state: &ApiState,
+    user: &User,
+    ty: ResourceType,
+    action: &'static str,
+    mesh: Option<String>,
+    name: &str,
+) {
+    if !ty.admin_only() {
+        return;
+    }
+    state.audit(Event::Secret {
+        action,
+        kind: ty.name(),
+        mesh,
+        name: name.to_owned(),
+        user: user.to_string(),
+        source: user.source.clone(),
+    });
 }
 
 /// The path names the resource; a body naming another one is refused, as Kuma does.

@@ -11,15 +11,38 @@ use tower::ServiceExt;
 
 use super::*;
 
-const LOCAL: &str = "127.0.0.1:40000";
-const REMOTE: &str = "192.0.2.7:40000";
+pub(super) const LOCAL: &str = "127.0.0.1:40000";
+pub(super) const REMOTE: &str = "192.0.2.7:40000";
 
-fn state(role: Role) -> ApiState {
+fn admins() -> crate::config::Allowed {
+    crate::config::Allowed {
+        users: vec![],
+        groups: vec!["mesh-system:admin".into()],
+    }
+}
+
+/// Router state over a memory store; its audit log is in memory ([`audit_events`]).
+pub(super) fn state(role: Role) -> ApiState {
+    state_with(role, true)
+}
+
+pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
     let config = ApiConfig {
         role,
         auth: AuthSettings {
-            localhost_is_admin: true,
+            localhost_is_admin,
             anonymous_can_write: false,
+        },
+        access: crate::config::Access {
+            admin_resources: admins(),
+            generate_dp_token: admins(),
+            generate_user_token: admins(),
+            generate_zone_token: admins(),
+        },
+        issuers: Issuers {
+            user: true,
+            dataplane: true,
+            zone: true,
         },
         read_only: false,
         max_body_bytes: 4096,
@@ -36,16 +59,32 @@ fn state(role: Role) -> ApiState {
             gui: "no gui".into(),
         },
     };
-    ApiState::new(Store::memory(), config)
+    let store = Store::memory();
+    let audit = AuditLog::memory();
+    let credentials = Credentials::new(store.clone(), Default::default(), audit.clone());
+    ApiState::new(
+        store,
+        config,
+        Services {
+            credentials,
+            audit,
+            metrics: Metrics::new(),
+        },
+    )
 }
 
-struct Reply {
-    status: StatusCode,
-    etag: Option<String>,
-    body: Value,
+/// The audit events recorded so far.
+pub(super) fn audit_events(state: &ApiState) -> Vec<Value> {
+    state.inner.services.audit.recorded()
 }
 
-async fn call(
+pub(super) struct Reply {
+    pub(super) status: StatusCode,
+    pub(super) etag: Option<String>,
+    pub(super) body: Value,
+}
+
+pub(super) async fn call(
     state: &ApiState,
     from: &str,
     method: Method,
@@ -55,7 +94,7 @@ async fn call(
     call_with(state, from, method, path, body.map(|b| b.to_string()), &[]).await
 }
 
-async fn call_with(
+pub(super) async fn call_with(
     state: &ApiState,
     from: &str,
     method: Method,
@@ -90,7 +129,7 @@ async fn call_with(
     Reply { status, etag, body }
 }
 
-fn mesh(name: &str) -> Value {
+pub(super) fn mesh(name: &str) -> Value {
     json!({"type": "Mesh", "name": name})
 }
 

@@ -13,6 +13,7 @@ use super::error::{Error, Problem};
 use super::parse::{self, format_duration};
 use super::source::{Loader, Setting};
 use super::tls::{CertKeyFiles, TlsKeys, TlsSettings};
+use super::tokens::UserTokens;
 
 const fn api(env: &'static str, yaml: &'static str) -> Setting {
     Setting { env, yaml }
@@ -61,14 +62,6 @@ const AUTHN_TYPE: Setting = api("KUMA_API_SERVER_AUTHN_TYPE", "apiServer.authn.t
 const LOCALHOST_IS_ADMIN: Setting = api(
     "KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN",
     "apiServer.authn.localhostIsAdmin",
-);
-const BOOTSTRAP_ADMIN_TOKEN: Setting = api(
-    "KUMA_API_SERVER_AUTHN_TOKENS_BOOTSTRAP_ADMIN_TOKEN",
-    "apiServer.authn.tokens.bootstrapAdminToken",
-);
-const ENABLE_ISSUER: Setting = api(
-    "KUMA_API_SERVER_AUTHN_TOKENS_ENABLE_ISSUER",
-    "apiServer.authn.tokens.enableIssuer",
 );
 const ANONYMOUS_CAN_WRITE: Setting = api(
     "KUMA_API_SERVER_AUTHN_ANONYMOUS_CAN_WRITE",
@@ -156,10 +149,8 @@ pub struct Authn {
     pub kind: AuthnType,
     /// `KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN` (true).
     pub localhost_is_admin: bool,
-    /// `KUMA_API_SERVER_AUTHN_TOKENS_BOOTSTRAP_ADMIN_TOKEN` (true): create `admin-user-token`.
-    pub bootstrap_admin_token: bool,
-    /// `KUMA_API_SERVER_AUTHN_TOKENS_ENABLE_ISSUER` (true): tokens signed by the CP are valid.
-    pub enable_issuer: bool,
+    /// `apiServer.authn.tokens.*`: user tokens.
+    pub tokens: UserTokens,
     /// `KUMA_API_SERVER_AUTHN_ANONYMOUS_CAN_WRITE` (false, our extension): Kuma lets anonymous
     /// users change non-secret resources; we refuse unless this is set.
     pub anonymous_can_write: bool,
@@ -231,8 +222,7 @@ impl ApiServer {
         let authn = Authn {
             kind: loader.or(&AUTHN_TYPE, AuthnType::Tokens, AuthnType::parse)?,
             localhost_is_admin: loader.or(&LOCALHOST_IS_ADMIN, true, parse::boolean)?,
-            bootstrap_admin_token: loader.or(&BOOTSTRAP_ADMIN_TOKEN, true, parse::boolean)?,
-            enable_issuer: loader.or(&ENABLE_ISSUER, true, parse::boolean)?,
+            tokens: UserTokens::load(loader)?,
             anonymous_can_write: loader.or(&ANONYMOUS_CAN_WRITE, false, parse::boolean)?,
         };
         Ok(Self {
@@ -273,10 +263,7 @@ impl ApiServer {
                 "type": self.authn.kind.as_str(),
                 "localhostIsAdmin": self.authn.localhost_is_admin,
                 "anonymousCanWrite": self.authn.anonymous_can_write,
-                "tokens": {
-                    "bootstrapAdminToken": self.authn.bootstrap_admin_token,
-                    "enableIssuer": self.authn.enable_issuer,
-                },
+                "tokens": self.authn.tokens.to_json(),
             },
             "readOnly": self.read_only,
             "corsAllowedDomains": self.cors_allowed_domains,

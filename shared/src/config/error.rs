@@ -77,6 +77,29 @@ pub enum Error {
         /// What is wrong with it.
         problem: Problem,
     },
+    /// A field of one entry of a YAML list, such as `...publicKeys[1].kid`, breaks a rule.
+    #[error("{}: {key}: {problem}", path.display())]
+    Entry {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key with the entry's index, and the field when the problem is in one.
+        key: String,
+        /// What is wrong.
+        problem: Problem,
+    },
+    /// The `keyFile` of a public key entry cannot be read.
+    #[error("{}: {key}: could not read public key {}", path.display(), file.display())]
+    EntryFile {
+        /// The configuration file.
+        path: PathBuf,
+        /// The dotted key with the entry's index, ending in `.keyFile`.
+        key: String,
+        /// The public key file.
+        file: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
     /// A file named by a setting cannot be opened.
     #[error("{at}: could not read {what} {}", path.display())]
     File {
@@ -162,6 +185,21 @@ pub enum Problem {
     /// A global address whose scheme is not `grpc` or `grpcs` (Kuma's text).
     #[error("unsupported scheme {0:?} in zone GlobalAddress. Use one of [grpc grpcs]")]
     GlobalAddressScheme(String),
+    /// A public key entry without a kid (Kuma's text).
+    #[error(".KID is required")]
+    KidRequired,
+    /// Two public key entries of one list with the same kid.
+    #[error("duplicate kid {0:?}")]
+    DuplicateKid(String),
+    /// A public key entry with neither `key` nor `keyFile` (Kuma's text).
+    #[error("either .KeyFile or .Key has to be defined")]
+    PublicKeyMissing,
+    /// A public key entry with both `key` and `keyFile` (Kuma's text).
+    #[error("both .KeyFile or .Key cannot be defined")]
+    KeyAndKeyFile,
+    /// A public key that is not PEM text.
+    #[error("not a PEM public key (no -----BEGIN line)")]
+    NotPem,
     /// Only one of the zone health check poll interval and timeout is set (Kuma's text).
     #[error(
         "invalid zoneHealthCheck config: timeout and pollInterval must both be either set or unset"

@@ -51,7 +51,13 @@ const MAX_BACKOFF: Setting = Setting {
     env: "KUMA_GENERAL_RESILIENT_COMPONENT_MAX_BACKOFF",
     yaml: "general.resilientComponentMaxBackoff",
 };
+const AUDIT_LOG_FILE: Setting = Setting {
+    env: "KUMA_GENERAL_AUDIT_LOG_FILE",
+    yaml: "general.auditLogFile",
+};
 
+/// The audit log's file name in the work directory, when `KUMA_GENERAL_AUDIT_LOG_FILE` is unset.
+const AUDIT_LOG_NAME: &str = "audit.log";
 const DEFAULT_DNS_CACHE_TTL: Duration = Duration::from_secs(10);
 const DEFAULT_BASE_BACKOFF: Duration = Duration::from_secs(5);
 const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -74,6 +80,9 @@ pub struct General {
     pub resilient_component_base_backoff: Duration,
     /// `KUMA_GENERAL_RESILIENT_COMPONENT_MAX_BACKOFF` (1m).
     pub resilient_component_max_backoff: Duration,
+    /// `KUMA_GENERAL_AUDIT_LOG_FILE` (our extension), else `<work_dir>/audit.log`. Neither
+    /// created nor checked here.
+    pub audit_log_file: PathBuf,
 }
 
 impl General {
@@ -90,7 +99,11 @@ impl General {
                 }
             },
         };
+        let audit_log_file = loader
+            .value(&AUDIT_LOG_FILE, parse::path)?
+            .unwrap_or_else(|| work_dir.join(AUDIT_LOG_NAME));
         Ok(Self {
+            audit_log_file,
             work_dir,
             tls_files: CertKeyFiles::load(loader, &TLS_CERT_FILE, &TLS_KEY_FILE)?,
             tls: TlsSettings::load(loader, &TLS, &TlsSettings::default())?,
@@ -112,6 +125,7 @@ impl General {
         let (cert, key) = CertKeyFiles::json_pair(self.tls_files.as_ref());
         let mut out = json!({
             "workDir": self.work_dir,
+            "auditLogFile": self.audit_log_file,
             "tlsCertFile": cert,
             "tlsKeyFile": key,
             "dnsCacheTTL": format_duration(self.dns_cache_ttl),

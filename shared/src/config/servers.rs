@@ -10,6 +10,7 @@ use super::error::{Error, Problem};
 use super::parse::{self, format_duration};
 use super::source::{Loader, Setting};
 use super::tls::{CertKeyFiles, TlsKeys, TlsSettings};
+use super::tokens::{DpTokens, ZoneTokens};
 
 const fn s(env: &'static str, yaml: &'static str) -> Setting {
     Setting { env, yaml }
@@ -113,6 +114,10 @@ pub struct DpServer {
     pub dp_proxy_authn: DpProxyAuthn,
     /// `KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE` (`zoneToken`).
     pub zone_proxy_authn: ZoneProxyAuthn,
+    /// `dpServer.authn.dpProxy.dpToken.*`: dataplane tokens.
+    pub dp_token: DpTokens,
+    /// `dpServer.authn.zoneProxy.zoneToken.*`: zone tokens.
+    pub zone_token: ZoneTokens,
 }
 
 /// How data plane proxies authenticate.
@@ -232,6 +237,8 @@ impl DpServer {
                 ZoneProxyAuthn::ZoneToken,
                 ZoneProxyAuthn::parse,
             )?,
+            dp_token: DpTokens::load(loader)?,
+            zone_token: ZoneTokens::load(loader)?,
         })
     }
 
@@ -240,8 +247,14 @@ impl DpServer {
             "port": self.port,
             "readHeaderTimeout": format_duration(self.read_header_timeout),
             "authn": {
-                "dpProxy": { "type": self.dp_proxy_authn.as_str() },
-                "zoneProxy": { "type": self.zone_proxy_authn.as_str() },
+                "dpProxy": {
+                    "type": self.dp_proxy_authn.as_str(),
+                    "dpToken": self.dp_token.to_json(),
+                },
+                "zoneProxy": {
+                    "type": self.zone_proxy_authn.as_str(),
+                    "zoneToken": self.zone_token.to_json(),
+                },
             },
         });
         tls_json(self.tls_files.as_ref(), &self.tls, base)

@@ -9,6 +9,8 @@ mod defaults;
 mod env_names;
 mod errors;
 mod file;
+mod kuma_file;
+mod tokens;
 
 /// A source holding `pairs` plus `HOME=/home/kuma`.
 fn source<'a>(pairs: &[(&'a str, &'a str)]) -> HashMap<&'a str, &'a str> {

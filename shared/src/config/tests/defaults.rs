@@ -27,6 +27,11 @@ fn mode_environment_and_general_default_as_in_kuma() {
         c.general.resilient_component_max_backoff,
         Duration::from_secs(60)
     );
+    assert_eq!(
+        c.general.audit_log_file,
+        PathBuf::from("/home/kuma/.kuma/audit.log")
+    );
+    assert!(c.ignored_keys.is_empty() && c.ignored_env.is_empty());
 }
 
 #[test]
@@ -76,8 +81,12 @@ fn api_server_defaults_as_in_kuma() {
     let authn = Authn {
         kind: AuthnType::Tokens,
         localhost_is_admin: true,
-        bootstrap_admin_token: true,
-        enable_issuer: true,
+        tokens: UserTokens {
+            bootstrap_admin_token: true,
+            enable_issuer: true,
+            use_secrets: true,
+            public_keys: Vec::new(),
+        },
         anonymous_can_write: false,
     };
     assert_eq!(a.authn, authn);
@@ -102,6 +111,18 @@ fn small_servers_default_as_in_kuma() {
     assert_eq!(c.dp_server.read_header_timeout, Duration::from_secs(5));
     assert_eq!(c.dp_server.dp_proxy_authn, DpProxyAuthn::DpToken);
     assert_eq!(c.dp_server.zone_proxy_authn, ZoneProxyAuthn::ZoneToken);
+    let dp_token = DpTokens {
+        enable_issuer: true,
+        use_secrets: true,
+        public_keys: Vec::new(),
+    };
+    assert_eq!(c.dp_server.dp_token, dp_token);
+    let zone_token = ZoneTokens {
+        enable_issuer: true,
+        use_secrets: true,
+        public_keys: Vec::new(),
+    };
+    assert_eq!(c.dp_server.zone_token, zone_token);
     let mads = &c.monitoring_assignment_server;
     assert!(mads.enabled);
     assert_eq!(mads.port, 5676);
@@ -144,6 +165,15 @@ fn access_lists_default_to_the_admin_group() {
         assert!(allowed.users.is_empty());
         assert_eq!(allowed.groups, ["mesh-system:admin"]);
     }
+}
+
+#[test]
+fn the_audit_log_follows_the_work_dir() {
+    let c = load_env(&[("KUMA_GENERAL_WORK_DIR", "/srv/kuma")]).unwrap();
+    assert_eq!(
+        c.general.audit_log_file,
+        PathBuf::from("/srv/kuma/audit.log")
+    );
 }
 
 #[test]

@@ -61,6 +61,12 @@ const ROWS: &[Row] = &[
         &[],
         |c| c.general.tls.cipher_suites == ["TLS_AES_128_GCM_SHA256"],
     ),
+    (
+        "KUMA_GENERAL_AUDIT_LOG_FILE",
+        "/var/log/kuma-audit.log",
+        &[],
+        |c| c.general.audit_log_file == Path::new("/var/log/kuma-audit.log"),
+    ),
     ("KUMA_GENERAL_DNS_CACHE_TTL", "3s", &[], |c| {
         c.general.dns_cache_ttl == Duration::from_secs(3)
     }),
@@ -231,13 +237,19 @@ const ROWS: &[Row] = &[
         "KUMA_API_SERVER_AUTHN_TOKENS_BOOTSTRAP_ADMIN_TOKEN",
         "false",
         &[],
-        |c| !c.api_server.authn.bootstrap_admin_token,
+        |c| !c.api_server.authn.tokens.bootstrap_admin_token,
     ),
     (
         "KUMA_API_SERVER_AUTHN_TOKENS_ENABLE_ISSUER",
         "false",
         &[],
-        |c| !c.api_server.authn.enable_issuer,
+        |c| !c.api_server.authn.tokens.enable_issuer,
+    ),
+    (
+        "KUMA_API_SERVER_AUTHN_TOKENS_VALIDATOR_USE_SECRETS",
+        "false",
+        &[],
+        |c| !c.api_server.authn.tokens.use_secrets,
     ),
     (
         "KUMA_API_SERVER_AUTHN_ANONYMOUS_CAN_WRITE",
@@ -333,6 +345,30 @@ const ROWS: &[Row] = &[
     ("KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE", "none", &[], |c| {
         c.dp_server.zone_proxy_authn == ZoneProxyAuthn::None
     }),
+    (
+        "KUMA_DP_SERVER_AUTHN_DP_PROXY_DP_TOKEN_ENABLE_ISSUER",
+        "false",
+        &[],
+        |c| !c.dp_server.dp_token.enable_issuer,
+    ),
+    (
+        "KUMA_DP_SERVER_AUTHN_DP_PROXY_DP_TOKEN_VALIDATOR_USE_SECRETS",
+        "false",
+        &[],
+        |c| !c.dp_server.dp_token.use_secrets,
+    ),
+    (
+        "KUMA_DP_SERVER_AUTHN_ZONE_PROXY_ZONE_TOKEN_ENABLE_ISSUER",
+        "false",
+        &[],
+        |c| !c.dp_server.zone_token.enable_issuer,
+    ),
+    (
+        "KUMA_DP_SERVER_AUTHN_ZONE_PROXY_ZONE_TOKEN_VALIDATOR_USE_SECRETS",
+        "false",
+        &[],
+        |c| !c.dp_server.zone_token.use_secrets,
+    ),
     ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "6000", &[], |c| {
         c.multizone.global.grpc_port == 6000
     }),
@@ -586,6 +622,7 @@ fn the_table_covers_every_declared_variable() {
         include_str!("../multizone.rs"),
         include_str!("../servers.rs"),
         include_str!("../store.rs"),
+        include_str!("../tokens.rs"),
     ];
     let declared: BTreeSet<&str> = sources
         .iter()

@@ -1,0 +1,181 @@
+//! `POST /tokens/dataplane`, `/tokens/zone` and `/tokens/user`: Kuma's token endpoints.
+//!
+//! Access is checked first (Kuma does so before validating the body), then the body, then the
+//! token is signed with the newest key of its kind. The answer is the raw token as `text/plain`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use super::ApiState;
+use super::auth::User;
+use super::error::ApiError;
+use crate::audit::Event;
+use crate::config::Allowed;
+use crate::credentials;
+use crate::resources::{ResourceType, ValidationError};
+use crate::store::{self, Key};
+use crate::tokens::{DataplaneTokenRequest, KeyKind, UserTokenRequest, ZoneTokenRequest};
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/tokens/dataplane", post(dataplane))
+        .route("/tokens/zone", post(zone))
+        .route("/tokens/user", post(user_token))
+}
+
+async fn dataplane(
+    State(state): State<ApiState>,
+    user: User,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let access = &state.config().access.generate_dp_token;
+    authorize(&state, &user, access, "generate dataplane token")?;
+    if !state.config().issuers.dataplane {
+        return Err(ApiError::IssuerDisabled);
+    }
+    let request: DataplaneTokenRequest = parse(body)?;
+    let (claims, valid_for) = request.validate()?;
+    ensure_mesh(&state, &claims.mesh).await?;
+    let kind = KeyKind::Dataplane {
+        mesh: claims.mesh.clone(),
+    };
+    issue(
+        &state,
+        &user,
+        &kind,
+        &claims,
+        valid_for,
+        &claims.name,
+        "dataplane",
+    )
+    .await
+}
+
+async fn zone(
+    State(state): State<ApiState>,
+    user: User,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let access = &state.config().access.generate_zone_token;
+    authorize(&state, &user, access, "generate zone token")?;
+    if !state.config().issuers.zone {
+        return Err(ApiError::IssuerDisabled);
+    }
+    let request: ZoneTokenRequest = parse(body)?;
+    let (claims, valid_for) = request.validate()?;
+    issue(
+        &state,
+        &user,
+        &KeyKind::Zone,
+        &claims,
+        valid_for,
+        &claims.zone,
+        "zone",
+    )
+    .await
+}
+
+async fn user_token(
+    State(state): State<ApiState>,
+    user: User,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let access = &state.config().access.generate_user_token;
+    authorize(&state, &user, access, "generate user token")?;
+    if !state.config().issuers.user {
+        return Err(ApiError::IssuerDisabled);
+    }
+    let request: UserTokenRequest = parse(body)?;
+    let (claims, valid_for) = request.validate()?;
+    issue(
+        &state,
+        &user,
+        &KeyKind::User,
+        &claims,
+        valid_for,
+        &claims.name,
+        "user",
+    )
+    .await
+}
+
+/// Refuses, audits and logs a caller that `allowed` does not name.
+pub(super) fn authorize(
+    state: &ApiState,
+    user: &User,
+    allowed: &Allowed,
+    action: &str,
+) -> Result<(), ApiError> {
+    if user.is_in(allowed) {
+        return Ok(());
+    }
+    tracing::info!(user = %user, source = %user.source, action, "access denied");
+    state.audit(Event::AccessDenied {
+        user: user.to_string(),
+        action: action.to_owned(),
+        source: user.source.clone(),
+    });
+    Err(user.denied(action))
+}
+
+fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body.map_err(super::handlers::body_rejection)?;
+    serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
+        detail: format!("request body is not valid: {err}"),
+    })
+}
+
+async fn ensure_mesh(state: &ApiState, mesh: &str) -> Result<(), ApiError> {
+    match state
+        .store()
+        .get(&Key::global(ResourceType::Mesh.name(), mesh))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(store::Error::NotFound { .. }) => Err(ValidationError::single(
+            "mesh",
+            format!("mesh of name {mesh:?} is not found"),
+        )
+        .into()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn issue<C: serde::Serialize>(
+    state: &ApiState,
+    user: &User,
+    kind: &KeyKind,
+    claims: &C,
+    valid_for: std::time::Duration,
+    subject: &str,
+    label: &'static str,
+) -> Result<Response, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let issued = state
+        .credentials()
+        .issue(kind, claims, valid_for, &user.name, subject, now)
+        .await
+        .map_err(|err| match err {
+            credentials::Error::NoSigningKey { .. } => ApiError::SigningKeyNotFound {
+                detail: err.to_string(),
+            },
+            other => ApiError::Internal(Box::new(other)),
+        })?;
+    state.metrics().token_issued(label);
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain")],
+        issued.token,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests;
