@@ -9,3 +9,4 @@ mod config_cmd;
 mod generate;
 mod helpers;
 mod tokens;
+mod tokens_online;
