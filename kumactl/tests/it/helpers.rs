@@ -20,7 +20,10 @@ pub struct RunningCp {
 
 impl RunningCp {
     pub async fn start(work_dir: &Path, extra: &[(&str, &str)]) -> Self {
-        let config = shared::testing::cp::config(work_dir, extra);
+        Self::start_with(shared::testing::cp::config(work_dir, extra)).await
+    }
+
+    pub async fn start_with(config: shared::config::CpConfig) -> Self {
         let app = zone::App::build(config).await.unwrap();
         let port = app.addresses().https.unwrap().port();
         let (trigger, shutdown) = shutdown::channel();

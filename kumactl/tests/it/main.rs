@@ -8,5 +8,6 @@ mod auth;
 mod config_cmd;
 mod generate;
 mod helpers;
+mod offline;
 mod tokens;
 mod tokens_online;

@@ -13,8 +13,21 @@ pub fn config(work_dir: &Path, extra: &[(&str, &str)]) -> CpConfig {
     try_config(work_dir, extra).unwrap_or_else(|err| panic!("test config is invalid: {err}"))
 }
 
+/// As [`config`], with a `kuma-cp.yaml` file under the variables.
+pub fn config_with_file(work_dir: &Path, file: &Path, extra: &[(&str, &str)]) -> CpConfig {
+    load(work_dir, Some(file), extra).unwrap_or_else(|err| panic!("test config is invalid: {err}"))
+}
+
 /// As [`config`], returning the loader's error.
 pub fn try_config(work_dir: &Path, extra: &[(&str, &str)]) -> Result<CpConfig, config::Error> {
+    load(work_dir, None, extra)
+}
+
+fn load(
+    work_dir: &Path,
+    file: Option<&Path>,
+    extra: &[(&str, &str)],
+) -> Result<CpConfig, config::Error> {
     let work_dir = work_dir.to_string_lossy().into_owned();
     let mut env: HashMap<String, String> = [
         ("KUMA_GENERAL_WORK_DIR", work_dir.as_str()),
@@ -33,7 +46,7 @@ pub fn try_config(work_dir: &Path, extra: &[(&str, &str)]) -> Result<CpConfig, c
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
-    config::load(&env, None)
+    config::load(&env, file)
 }
 
 /// A plain HTTP client (with the process crypto provider installed, which reqwest needs).
