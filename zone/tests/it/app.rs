@@ -224,3 +224,70 @@ async fn client_certificate_makes_an_admin_and_can_be_required() {
         running.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test]
+async fn bootstrap_admin_token_opens_secrets_and_token_issuing_to_a_remote_caller() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let app = zone::App::build(config(dir.path(), &[])).await.unwrap();
+    let port = app.addresses().https.unwrap().port();
+    let (trigger, shutdown) = shutdown::channel();
+    let running = tokio::spawn(app.run(shutdown));
+    let client = https_client(&dir.path().join("kuma-cp.crt"));
+    let base = format!("https://localhost:{port}");
+
+    // Locally (admin by Kuma's localhost rule): create a mesh and read the bootstrap token.
+    let resp = client
+        .put(format!("{base}/meshes/default"))
+        .json(&json!({"type": "Mesh", "name": "default"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let secret: Value = client
+        .get(format!("{base}/global-secrets/admin-user-token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"].as_str().unwrap())
+        .unwrap();
+    let bearer = format!("Bearer {}", String::from_utf8(token).unwrap());
+
+    // A Host header that is not loopback makes the caller remote for the localhost rule.
+    let remote = |req: reqwest::RequestBuilder| req.header("host", "cp.example.com");
+    let dp_token = json!({"mesh": "default", "name": "web-1", "validFor": "1h"});
+
+    let resp = remote(client.get(format!("{base}/secrets")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = remote(client.post(format!("{base}/tokens/dataplane")))
+        .json(&dp_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    let resp = remote(client.get(format!("{base}/secrets")))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = remote(client.post(format!("{base}/tokens/dataplane")))
+        .header("authorization", &bearer)
+        .json(&dp_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap().split('.').count(), 3, "a JWT");
+
+    trigger.fire();
+    running.await.unwrap().unwrap();
+}
