@@ -16,6 +16,7 @@ pub mod resources;
 pub mod runtime;
 pub mod shutdown;
 pub mod store;
+pub mod sync;
 pub mod tls;
 pub mod tokens;
 

@@ -1,0 +1,70 @@
+//! The multizone sync rules, apart from the wire: which resources flow from the global to zones
+//! and back, how each side names and labels them, and how each side applies what it receives
+//! without letting a peer touch what it does not own.
+//!
+//! This module reads and writes the store and knows the resource types; it knows nothing of gRPC
+//! or protobuf (`kds` converts [`Item`]s to and from `KumaResource`s) nor of who the peer is
+//! beyond the zone name it is handed after authentication.
+
+use std::collections::BTreeMap;
+
+use crate::resources::{ResourceType, Spec};
+
+mod apply;
+mod outgoing;
+
+pub use apply::{ApplyError, Applied, apply_from_global, apply_from_zone};
+pub use outgoing::{global_outgoing, zone_outgoing};
+
+/// Where a resource was created: `global` or `zone`.
+pub const ORIGIN_LABEL: &str = "kuma.io/origin";
+/// The zone a zone-originated resource came from, stamped by the global.
+pub const ZONE_LABEL: &str = "kuma.io/zone";
+/// The name a resource had before the sync gave it a hash suffix.
+pub const DISPLAY_NAME_LABEL: &str = "kuma.io/display-name";
+/// `enabled` or `disabled`: overrides whether a resource is synced at all.
+pub const KDS_SYNC_LABEL: &str = "kuma.io/kds-sync";
+/// Removed from resources a zone sends (Kuma's mapper does the same).
+const DELETION_GRACE_LABEL: &str = "kuma.io/deletion-grace-period-started-at";
+
+/// Types the global sends to zones (Kuma's `GlobalToZones` flag), in the order a zone asks for
+/// them: meshes before what lives in them.
+pub const GLOBAL_TO_ZONE: [ResourceType; 4] = [
+    ResourceType::Mesh,
+    ResourceType::GlobalSecret,
+    ResourceType::Secret,
+    ResourceType::TrafficPermission,
+];
+
+/// Types zones send to the global (Kuma's `ZoneToGlobal` flag).
+pub const ZONE_TO_GLOBAL: [ResourceType; 1] = [ResourceType::Dataplane];
+
+/// One resource as it crosses KDS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Its type.
+    pub kind: ResourceType,
+    /// Its name on the receiving side (hash-suffixed where Kuma does so).
+    pub name: String,
+    /// Its mesh, empty for global-scoped types.
+    pub mesh: String,
+    /// Labels, including the origin stamps.
+    pub labels: BTreeMap<String, String>,
+    /// The spec.
+    pub spec: Spec,
+}
+
+impl Item {
+    /// Kuma's delta xDS resource name: `<name>.<mesh>` (`<name>.` for global-scoped types).
+    pub fn wire_name(&self) -> String {
+        format!("{}.{}", self.name, self.mesh)
+    }
+}
+
+/// Splits a delta xDS resource name on its last dot into `(name, mesh)`, as Kuma does.
+pub fn split_wire_name(wire: &str) -> (&str, &str) {
+    wire.rsplit_once('.').unwrap_or((wire, ""))
+}
+
+#[cfg(test)]
+mod tests;
