@@ -27,6 +27,7 @@ mod error;
 mod handlers;
 pub mod serve;
 mod tokens;
+mod zones;
 
 pub use auth::{User, is_local_request};
 pub use error::ApiError;
@@ -191,6 +192,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/config", get(config))
         .merge(handlers::routes())
         .merge(tokens::routes())
+        .merge(zones::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.0))
         .layer(TimeoutLayer::with_status_code(

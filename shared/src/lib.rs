@@ -19,6 +19,7 @@ pub mod store;
 pub mod sync;
 pub mod tls;
 pub mod tokens;
+pub mod zones;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -13,7 +13,7 @@ use crate::resources::{ResourceType, Spec};
 mod apply;
 mod outgoing;
 
-pub use apply::{ApplyError, Applied, apply_from_global, apply_from_zone};
+pub use apply::{Applied, ApplyError, apply_from_global, apply_from_zone};
 pub use outgoing::{global_outgoing, zone_outgoing};
 
 /// Where a resource was created: `global` or `zone`.

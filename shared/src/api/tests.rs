@@ -466,3 +466,33 @@ async fn unknown_paths_and_types_are_not_found() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+#[tokio::test]
+async fn zone_overview_joins_zones_and_insights() {
+    let s = state(Role::Global);
+    crate::zones::ensure_zone(s.store(), "zone-1")
+        .await
+        .unwrap();
+    let sub = crate::zones::Subscription {
+        id: "s1".into(),
+        global_instance_id: "g".into(),
+        ..Default::default()
+    };
+    crate::zones::connected(s.store(), "zone-1", sub)
+        .await
+        .unwrap();
+    let r = call(&s, REMOTE, Method::GET, "/zones/_overview", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["items"][0]["name"], "zone-1");
+    assert_eq!(r.body["items"][0]["zone"]["enabled"], true);
+    assert_eq!(
+        r.body["items"][0]["zoneInsight"]["subscriptions"][0]["id"],
+        "s1"
+    );
+    let r = call(&s, REMOTE, Method::GET, "/zone-insights/zone-1", None).await;
+    assert_eq!(r.body["type"], "ZoneInsight");
+    let r = call(&s, REMOTE, Method::GET, "/zones/zone-1", None).await;
+    assert_eq!(r.body["type"], "Zone");
+    let r = call(&s, REMOTE, Method::GET, "/zones/nope/_overview", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -56,7 +56,8 @@ pub async fn apply_from_zone(
 ) -> Result<Applied, ApplyError> {
     for item in &mut upserts {
         item.labels.insert(ZONE_LABEL.to_owned(), zone.to_owned());
-        item.labels.insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
+        item.labels
+            .insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
         if let Spec::Dataplane(dp) = &mut item.spec
             && let Some(networking) = &mut dp.networking
         {
@@ -79,19 +80,33 @@ async fn apply(
     full_state: bool,
     owned: &(dyn Fn(&Record) -> bool + Sync),
 ) -> Result<Applied, ApplyError> {
-    let fail = |source| ApplyError { kind: kind.name(), source };
+    let fail = |source| ApplyError {
+        kind: kind.name(),
+        source,
+    };
     let mut applied = Applied::default();
-    let present: BTreeSet<(String, String)> = upserts.iter().map(|i| (i.mesh.clone(), i.name.clone())).collect();
+    let present: BTreeSet<(String, String)> = upserts
+        .iter()
+        .map(|i| (i.mesh.clone(), i.name.clone()))
+        .collect();
     for item in upserts {
-        let key = Key { kind: kind.name().to_owned(), mesh: item.mesh.clone(), name: item.name.clone() };
+        let key = Key {
+            kind: kind.name().to_owned(),
+            mesh: item.mesh.clone(),
+            name: item.name.clone(),
+        };
         let spec = item.spec.to_value();
         match store.get(&key).await {
-            Err(store::Error::NotFound { .. }) => match store.create(key, spec, item.labels).await {
-                Ok(_) => applied.upserted += 1,
-                // Created meanwhile by a local writer: leave it, it is not ours.
-                Err(store::Error::AlreadyExists { key }) => applied.refused.push(key.to_string()),
-                Err(err) => return Err(fail(err)),
-            },
+            Err(store::Error::NotFound { .. }) => {
+                match store.create(key, spec, item.labels).await {
+                    Ok(_) => applied.upserted += 1,
+                    // Created meanwhile by a local writer: leave it, it is not ours.
+                    Err(store::Error::AlreadyExists { key }) => {
+                        applied.refused.push(key.to_string())
+                    }
+                    Err(err) => return Err(fail(err)),
+                }
+            }
             Err(err) => return Err(fail(err)),
             Ok(current) if !owned(&current) => applied.refused.push(key.to_string()),
             Ok(current) if current.spec == spec && current.labels == item.labels => {}
@@ -106,7 +121,11 @@ async fn apply(
     let mut doomed: Vec<Record> = Vec::new();
     for wire in removed {
         let (name, mesh) = super::split_wire_name(wire);
-        let key = Key { kind: kind.name().to_owned(), mesh: mesh.to_owned(), name: name.to_owned() };
+        let key = Key {
+            kind: kind.name().to_owned(),
+            mesh: mesh.to_owned(),
+            name: name.to_owned(),
+        };
         match store.get(&key).await {
             Ok(record) => doomed.push(record),
             Err(store::Error::NotFound { .. }) => {}
@@ -116,9 +135,11 @@ async fn apply(
     if full_state {
         let stale = store.list(kind.name(), None).await.map_err(fail)?;
         // Only what the peer owns can be stale; everything else is simply not the peer's.
-        doomed.extend(stale.into_iter().filter(|r| {
-            owned(r) && !present.contains(&(r.key.mesh.clone(), r.key.name.clone()))
-        }));
+        doomed.extend(
+            stale.into_iter().filter(|r| {
+                owned(r) && !present.contains(&(r.key.mesh.clone(), r.key.name.clone()))
+            }),
+        );
     }
     for record in doomed {
         if !owned(&record) {

@@ -10,14 +10,22 @@ use crate::tokens::{KeyKind, SigningKey, zone_public_key_name};
 
 /// Global secrets that never leave the global: the admin's token, user token keys and their
 /// revocations, and Kuma's internal CAs.
-const GLOBAL_ONLY_SECRETS: [&str; 4] =
-    ["admin-user-token", "envoy-admin-ca", "inter-cp-ca", "user-token-revocations"];
+const GLOBAL_ONLY_SECRETS: [&str; 4] = [
+    "admin-user-token",
+    "envoy-admin-ca",
+    "inter-cp-ca",
+    "user-token-revocations",
+];
 const USER_KEY_PREFIX: &str = "user-token-signing-key";
 
 /// What the global sends to `zone` for `kind`: globally originated resources, minus what must
 /// stay on the global, with Kuma's names and labels. Zone token signing keys go out as their
 /// public halves only.
-pub async fn global_outgoing(store: &Store, kind: ResourceType, _zone: &str) -> Result<Vec<Item>, store::Error> {
+pub async fn global_outgoing(
+    store: &Store,
+    kind: ResourceType,
+    _zone: &str,
+) -> Result<Vec<Item>, store::Error> {
     if !GLOBAL_TO_ZONE.contains(&kind) {
         return Ok(Vec::new());
     }
@@ -26,14 +34,19 @@ pub async fn global_outgoing(store: &Store, kind: ResourceType, _zone: &str) -> 
         if disabled(&record) || record.labels.get(ORIGIN_LABEL).is_some_and(|o| o == "zone") {
             continue;
         }
-        let Some(mut item) = to_item(kind, record) else { continue };
+        let Some(mut item) = to_item(kind, record) else {
+            continue;
+        };
         if kind == ResourceType::GlobalSecret && !global_secret_for_zones(&mut item) {
             continue;
         }
-        item.labels.insert(ORIGIN_LABEL.to_owned(), "global".to_owned());
+        item.labels
+            .insert(ORIGIN_LABEL.to_owned(), "global".to_owned());
         if !keeps_name(kind) {
             let hashed = hashed_name(&item.mesh, &item.name, &[]);
-            item.labels.entry(DISPLAY_NAME_LABEL.to_owned()).or_insert_with(|| item.name.clone());
+            item.labels
+                .entry(DISPLAY_NAME_LABEL.to_owned())
+                .or_insert_with(|| item.name.clone());
             item.name = hashed;
         }
         items.push(item);
@@ -43,17 +56,31 @@ pub async fn global_outgoing(store: &Store, kind: ResourceType, _zone: &str) -> 
 
 /// What `zone` sends the global for `kind`: the resources created on this zone (not those the
 /// global sent), stamped with the zone and a hash-suffixed name.
-pub async fn zone_outgoing(store: &Store, kind: ResourceType, zone: &str) -> Result<Vec<Item>, store::Error> {
+pub async fn zone_outgoing(
+    store: &Store,
+    kind: ResourceType,
+    zone: &str,
+) -> Result<Vec<Item>, store::Error> {
     let mut items = Vec::new();
     for record in store.list(kind.name(), None).await? {
-        if disabled(&record) || record.labels.get(ORIGIN_LABEL).is_some_and(|o| o == "global") {
+        if disabled(&record)
+            || record
+                .labels
+                .get(ORIGIN_LABEL)
+                .is_some_and(|o| o == "global")
+        {
             continue;
         }
-        let Some(mut item) = to_item(kind, record) else { continue };
+        let Some(mut item) = to_item(kind, record) else {
+            continue;
+        };
         item.labels.remove(DELETION_GRACE_LABEL);
-        item.labels.insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
+        item.labels
+            .insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
         item.labels.insert(ZONE_LABEL.to_owned(), zone.to_owned());
-        item.labels.entry(DISPLAY_NAME_LABEL.to_owned()).or_insert_with(|| item.name.clone());
+        item.labels
+            .entry(DISPLAY_NAME_LABEL.to_owned())
+            .or_insert_with(|| item.name.clone());
         item.name = hashed_name(&item.mesh, &item.name, &[zone]);
         items.push(item);
     }
@@ -62,17 +89,29 @@ pub async fn zone_outgoing(store: &Store, kind: ResourceType, zone: &str) -> Res
 
 /// Kuma keeps the names of these types across zones (`SkipKDSHash`).
 fn keeps_name(kind: ResourceType) -> bool {
-    matches!(kind, ResourceType::Mesh | ResourceType::Secret | ResourceType::GlobalSecret)
+    matches!(
+        kind,
+        ResourceType::Mesh | ResourceType::Secret | ResourceType::GlobalSecret
+    )
 }
 
 fn disabled(record: &Record) -> bool {
-    record.labels.get(KDS_SYNC_LABEL).is_some_and(|v| v == "disabled")
+    record
+        .labels
+        .get(KDS_SYNC_LABEL)
+        .is_some_and(|v| v == "disabled")
 }
 
 fn to_item(kind: ResourceType, record: Record) -> Option<Item> {
     let key = record.key;
     match Spec::from_value(kind, record.spec) {
-        Ok(spec) => Some(Item { kind, name: key.name, mesh: key.mesh, labels: record.labels, spec }),
+        Ok(spec) => Some(Item {
+            kind,
+            name: key.name,
+            mesh: key.mesh,
+            labels: record.labels,
+            spec,
+        }),
         Err(err) => {
             // Stored specs were validated on the way in; one that no longer parses is skipped
             // rather than stopping the sync of every other resource.
@@ -90,8 +129,13 @@ fn global_secret_for_zones(item: &mut Item) -> bool {
     let Some(serial) = KeyKind::Zone.parse_serial(&item.name) else {
         return true;
     };
-    let Spec::GlobalSecret(secret) = &item.spec else { return false };
-    let public = secret.bytes().and_then(|pem| SigningKey::from_pem(&pem).ok()).map(|k| k.public_key_pem());
+    let Spec::GlobalSecret(secret) = &item.spec else {
+        return false;
+    };
+    let public = secret
+        .bytes()
+        .and_then(|pem| SigningKey::from_pem(&pem).ok())
+        .map(|k| k.public_key_pem());
     match public {
         Some(public) => {
             item.name = zone_public_key_name(serial);
@@ -120,7 +164,10 @@ pub fn hashed_name(mesh: &str, name: &str, extra: &[&str]) -> String {
         }
     }
     let hex = format!("{hash:016x}");
-    let suffix: String = hex.bytes().map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()])).collect();
+    let suffix: String = hex
+        .bytes()
+        .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]))
+        .collect();
     let short: String = name.chars().take(236).collect();
     format!("{short}-{suffix}")
 }

@@ -1,0 +1,232 @@
+//! The zones registry kept by the global: a `Zone` per zone name (created on first connect) and a
+//! `ZoneInsight` record with the zone's KDS subscriptions, so operators see which zones are
+//! online, since when, from which instance, and how they authenticated.
+//!
+//! Insights are plain store records (kind `ZoneInsight`, Kuma's JSON shape); they are written by
+//! the KDS server and read by the API. Nothing here talks to a zone.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::store::{self, Key, Store};
+
+/// The store kind of zone insights.
+pub const INSIGHT_KIND: &str = "ZoneInsight";
+/// How many subscriptions an insight keeps (Kuma's `KUMA_METRICS_ZONE_SUBSCRIPTION_LIMIT`).
+const SUBSCRIPTION_LIMIT: usize = 10;
+/// Attempts at a contended insight update before giving up on that one write.
+const RETRIES: usize = 5;
+
+/// Kuma's `ZoneInsight` in its JSON form (only the fields we fill).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneInsight {
+    /// Newest last.
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+    /// The last health check ping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+}
+
+/// One KDS connection of a zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// Unique per connection.
+    pub id: String,
+    /// The global instance that served it.
+    pub global_instance_id: String,
+    /// The zone CP instance (`control-plane-id` of the zone's Node metadata), if sent.
+    #[serde(default)]
+    pub zone_instance_id: String,
+    /// RFC 3339.
+    pub connect_time: String,
+    /// RFC 3339; absent while connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect_time: Option<String>,
+    /// Whether exactly one `authorization` header came with the stream.
+    #[serde(default)]
+    pub auth_token_provided: bool,
+    /// How authentication went: `zoneToken`, `none` (auth disabled).
+    #[serde(default)]
+    pub auth: String,
+    /// The zone CP's version, as it reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<serde_json::Value>,
+}
+
+/// The last health check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    /// RFC 3339.
+    pub time: String,
+}
+
+impl ZoneInsight {
+    /// Online: the newest subscription has not ended.
+    pub fn is_online(&self) -> bool {
+        self.subscriptions
+            .last()
+            .is_some_and(|s| s.disconnect_time.is_none())
+    }
+}
+
+/// Creates the `Zone` named `zone` (enabled) when it does not exist yet; Kuma does so on a
+/// zone's first connection.
+pub async fn ensure_zone(store: &Store, zone: &str) -> Result<(), store::Error> {
+    let key = Key::global("Zone", zone);
+    match store
+        .create(key, json!({ "enabled": true }), BTreeMap::new())
+        .await
+    {
+        Ok(_) | Err(store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Records a new connection of `zone`.
+pub async fn connected(
+    store: &Store,
+    zone: &str,
+    subscription: Subscription,
+) -> Result<(), store::Error> {
+    update(store, zone, |insight| {
+        // A previous connection of this zone that never said goodbye (the global restarted)
+        // is over now.
+        let now = rfc3339(OffsetDateTime::now_utc());
+        for old in insight
+            .subscriptions
+            .iter_mut()
+            .filter(|s| s.disconnect_time.is_none())
+        {
+            old.disconnect_time = Some(now.clone());
+        }
+        insight.subscriptions.push(subscription.clone());
+        let excess = insight
+            .subscriptions
+            .len()
+            .saturating_sub(SUBSCRIPTION_LIMIT);
+        insight.subscriptions.drain(..excess);
+    })
+    .await
+}
+
+/// Records the end of connection `id` of `zone`.
+pub async fn disconnected(store: &Store, zone: &str, id: &str) -> Result<(), store::Error> {
+    let now = rfc3339(OffsetDateTime::now_utc());
+    update(store, zone, |insight| {
+        if let Some(sub) = insight.subscriptions.iter_mut().find(|s| s.id == id) {
+            sub.disconnect_time.get_or_insert_with(|| now.clone());
+        }
+    })
+    .await
+}
+
+/// Records a health check ping of `zone`.
+pub async fn health_checked(
+    store: &Store,
+    zone: &str,
+    now: OffsetDateTime,
+) -> Result<(), store::Error> {
+    update(store, zone, |insight| {
+        insight.health_check = Some(HealthCheck { time: rfc3339(now) })
+    })
+    .await
+}
+
+/// The insight of `zone`, if it ever connected.
+pub async fn insight(store: &Store, zone: &str) -> Result<Option<ZoneInsight>, store::Error> {
+    match store.get(&Key::global(INSIGHT_KIND, zone)).await {
+        Ok(record) => Ok(serde_json::from_value(record.spec).ok()),
+        Err(store::Error::NotFound { .. }) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Read-modify-write of one insight with optimistic concurrency.
+async fn update(
+    store: &Store,
+    zone: &str,
+    change: impl Fn(&mut ZoneInsight),
+) -> Result<(), store::Error> {
+    let key = Key::global(INSIGHT_KIND, zone);
+    let mut last_conflict = None;
+    for _ in 0..RETRIES {
+        let current = match store.get(&key).await {
+            Ok(record) => Some(record),
+            Err(store::Error::NotFound { .. }) => None,
+            Err(err) => return Err(err),
+        };
+        let mut insight: ZoneInsight = current
+            .as_ref()
+            .and_then(|r| serde_json::from_value(r.spec.clone()).ok())
+            .unwrap_or_default();
+        change(&mut insight);
+        let spec = serde_json::to_value(&insight).unwrap_or_default();
+        let result = match current {
+            None => store.create(key.clone(), spec, BTreeMap::new()).await,
+            Some(record) => {
+                store
+                    .update(key.clone(), spec, BTreeMap::new(), record.version)
+                    .await
+            }
+        };
+        match result {
+            Ok(_) => return Ok(()),
+            Err(err @ (store::Error::Conflict { .. } | store::Error::AlreadyExists { .. })) => {
+                last_conflict = Some(err)
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last_conflict.unwrap_or(store::Error::NotFound { key }))
+}
+
+/// RFC 3339 in UTC, as Kuma prints times.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(id: &str) -> Subscription {
+        Subscription {
+            id: id.into(),
+            global_instance_id: "g".into(),
+            connect_time: rfc3339(OffsetDateTime::now_utc()),
+            ..Subscription::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_are_recorded_and_capped() {
+        let store = Store::memory();
+        ensure_zone(&store, "z1").await.unwrap();
+        ensure_zone(&store, "z1").await.unwrap();
+        assert_eq!(insight(&store, "z1").await.unwrap(), None);
+        connected(&store, "z1", sub("a")).await.unwrap();
+        assert!(insight(&store, "z1").await.unwrap().unwrap().is_online());
+        disconnected(&store, "z1", "a").await.unwrap();
+        assert!(!insight(&store, "z1").await.unwrap().unwrap().is_online());
+        for i in 0..15 {
+            connected(&store, "z1", sub(&i.to_string())).await.unwrap();
+        }
+        let insight = insight(&store, "z1").await.unwrap().unwrap();
+        assert_eq!(insight.subscriptions.len(), SUBSCRIPTION_LIMIT);
+        assert_eq!(insight.subscriptions.last().unwrap().id, "14");
+        let open = insight
+            .subscriptions
+            .iter()
+            .filter(|s| s.disconnect_time.is_none())
+            .count();
+        assert_eq!(open, 1, "only the newest connection is open");
+    }
+}
