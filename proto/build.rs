@@ -1,0 +1,48 @@
+//! Generates the KDS messages and services from `proto/` with tonic-prost-build.
+//!
+//! protoc comes from `protoc-bin-vendored` unless `PROTOC` names another one; the well-known types
+//! always come from the vendored include directory, so a system protoc needs no extra package.
+
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "envoy/config/core/v3/base.proto",
+    "envoy/service/discovery/v3/discovery.proto",
+    "google/rpc/status.proto",
+    "kuma/mesh/v1alpha1/dataplane.proto",
+    "kuma/mesh/v1alpha1/dataplane_insight.proto",
+    "kuma/mesh/v1alpha1/envoy_admin.proto",
+    "kuma/mesh/v1alpha1/kds.proto",
+    "kuma/mesh/v1alpha1/mesh.proto",
+    "kuma/mesh/v1alpha1/metrics.proto",
+    "kuma/mesh/v1alpha1/selector.proto",
+    "kuma/mesh/v1alpha1/traffic_permission.proto",
+    "kuma/mesh/v1alpha1/zone_ingress.proto",
+    "kuma/mesh/v1alpha1/zone_ingress_insight.proto",
+    "kuma/system/v1alpha1/datasource.proto",
+    "kuma/system/v1alpha1/secret.proto",
+    "kuma/system/v1alpha1/zone.proto",
+    "kuma/system/v1alpha1/zone_insight.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from("proto");
+    let files: Vec<PathBuf> = PROTOS.iter().map(|p| root.join(p)).collect();
+    let includes = [root.clone(), protoc_bin_vendored::include_path()?];
+
+    let mut config = tonic_prost_build::Config::new();
+    if std::env::var_os("PROTOC").is_none() {
+        config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    }
+    // BTreeMap keeps map fields (labels, tags) in key order, so encoding a message is
+    // deterministic and content hashes are stable.
+    config.btree_map(["."]);
+
+    println!("cargo:rerun-if-changed={}", root.display());
+    println!("cargo:rerun-if-env-changed=PROTOC");
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_with_config(config, &files, &includes)?;
+    Ok(())
+}
