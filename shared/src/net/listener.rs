@@ -51,6 +51,9 @@ pub struct ServerTls {
     pub options: ServerTlsOptions,
     /// ALPN protocols offered: [`ALPN_H2`] or [`ALPN_H2_HTTP1`].
     pub alpn: &'static [&'static [u8]],
+    /// PEM roots for optional client certificates: a client that sends one must chain to them,
+    /// and services find the chain in [`super::ConnInfo`]. `None` asks for none (Kuma's KDS).
+    pub client_ca: Option<String>,
 }
 
 /// A bound listener; [`incoming`](Self::incoming) starts accepting.
@@ -87,7 +90,11 @@ impl TlsListener {
     ) -> Result<Self, Error> {
         let acceptor = tls
             .map(|tls| {
-                reloading_server_config(tls.cert, &tls.options, ClientAuth::None, tls.alpn)
+                let client_auth = match &tls.client_ca {
+                    Some(pem) => ClientAuth::Optional(pem.as_bytes()),
+                    None => ClientAuth::None,
+                };
+                reloading_server_config(tls.cert, &tls.options, client_auth, tls.alpn)
                     .map(TlsAcceptor::from)
                     .map_err(|source| Error::Tls {
                         listener: name,

@@ -5,13 +5,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::audit::AuditLog;
 use shared::metrics::Metrics;
 use shared::net::{
-    ALPN_H2, Allowlist, ChannelSettings, ConnectError, ServerTls, TlsListener, connect,
+    ALPN_H2, Allowlist, ChannelSettings, ConnInfo, ConnectError, ServerTls, TlsListener, connect,
     watch_cert_files,
 };
 use shared::shutdown::{self, Trigger};
@@ -22,6 +22,7 @@ use shared::tls::{
 use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
+use tonic::service::InterceptorLayer;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -32,6 +33,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// A health server behind a `TlsListener`; stops when dropped.
 struct Server {
     addr: SocketAddr,
+    /// What the service saw of each request's connection, from the request extensions.
+    peers: Arc<Mutex<Vec<ConnInfo>>>,
     metrics: Metrics,
     audit: AuditLog,
     _stop: Trigger,
@@ -69,8 +72,17 @@ impl Server {
         let (_reporter, health) = tonic_health::server::health_reporter();
         let incoming = listener.incoming(shutdown.clone());
         let mut signal = shutdown;
+        let peers = Arc::new(Mutex::new(Vec::new()));
+        let seen = peers.clone();
+        let record_peer = move |request: tonic::Request<()>| {
+            if let Some(info) = request.extensions().get::<ConnInfo>() {
+                seen.lock().unwrap().push(info.clone());
+            }
+            Ok(request)
+        };
         tokio::spawn(async move {
             tonic::transport::Server::builder()
+                .layer(InterceptorLayer::new(record_peer))
                 .add_service(health)
                 .serve_with_incoming_shutdown(incoming, async move { signal.wait().await })
                 .await
@@ -78,6 +90,7 @@ impl Server {
         });
         Self {
             addr,
+            peers,
             metrics,
             audit,
             _stop: stop,
@@ -87,9 +100,13 @@ impl Server {
 
 /// A server certificate for `localhost` and 127.0.0.1, and the PEM of the CA that issued it.
 fn server_cert() -> (CertPair, String) {
-    let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+    cert(CertKind::Server, &["localhost", "127.0.0.1"])
+}
+
+fn cert(kind: CertKind, hosts: &[&str]) -> (CertPair, String) {
+    let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
     let pair = generate_certificate(
-        CertKind::Server,
+        kind,
         &hosts,
         KeyType::Ecdsa,
         time::OffsetDateTime::now_utc(),
@@ -109,6 +126,7 @@ fn tls(pair: &CertPair) -> (ServerTls, Arc<ReloadingCert>) {
         cert: cert.clone(),
         options: ServerTlsOptions::default(),
         alpn: ALPN_H2,
+        client_ca: None,
     };
     (tls, cert)
 }
@@ -201,6 +219,12 @@ async fn peer_address_outside_the_allowlist_is_refused_and_the_address_not_the_p
     client.local_ip = Some(IpAddr::from([127, 0, 0, 2]));
     assert_eq!(check_health(&client).await.unwrap(), ServingStatus::Serving);
     assert_eq!(server.metrics.connections_refused(LISTENER), 1);
+    let peers = server.peers.lock().unwrap().clone();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(peers[0].remote_addr.ip(), IpAddr::from([127, 0, 0, 2]));
+    assert_eq!(peers[0].local_addr, server.addr);
+    assert!(peers[0].tls);
+    assert!(peers[0].peer_certificates.is_none());
 }
 
 #[tokio::test]
@@ -257,6 +281,10 @@ async fn plaintext_listener_serves_grpc() {
     let server = Server::start(&["127.0.0.1/32"], None).await;
     let plain = settings(format!("grpc://127.0.0.1:{}", server.addr.port()), None);
     assert_eq!(check_health(&plain).await.unwrap(), ServingStatus::Serving);
+    let peers = server.peers.lock().unwrap().clone();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert!(!peers[0].tls);
+    assert_eq!(peers[0].remote_addr.ip(), IpAddr::from([127, 0, 0, 1]));
 }
 
 #[tokio::test]
@@ -354,4 +382,35 @@ async fn replaced_certificate_files_are_served_without_a_restart() {
         matches!(err, ConnectError::UntrustedServer { .. }),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn client_certificate_reaches_the_service_in_the_request_extensions() {
+    let (pair, ca) = server_cert();
+    let (zone, zone_ca) = cert(CertKind::Client, &["zone-1"]);
+    let dir = TempDir::new().unwrap();
+    let ca_path = write(dir.path(), "ca.pem", &ca);
+    let (mut tls, _cert) = tls(&pair);
+    tls.client_ca = Some(zone_ca);
+    let server = Server::start(&[], Some(tls)).await;
+    let address = format!("grpcs://127.0.0.1:{}", server.addr.port());
+
+    let mut with_identity = settings(address.clone(), Some(ca_path.clone()));
+    with_identity.identity = Some(zone.clone());
+    assert_eq!(
+        check_health(&with_identity).await.unwrap(),
+        ServingStatus::Serving
+    );
+    // The certificate is optional: a client without one still gets through.
+    let anonymous = settings(address, Some(ca_path));
+    assert_eq!(
+        check_health(&anonymous).await.unwrap(),
+        ServingStatus::Serving
+    );
+
+    let peers = server.peers.lock().unwrap().clone();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    let presented = peers[0].peer_certificates.as_deref().unwrap();
+    assert_eq!(presented[0], zone.chain().unwrap()[0]);
+    assert!(peers[1].peer_certificates.is_none());
 }
