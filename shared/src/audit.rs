@@ -104,6 +104,16 @@ pub enum Event {
         /// From where.
         source: String,
     },
+    /// A listener closed connections from an address its allowlist does not admit. Written at
+    /// most once per second per listener, so a flood cannot fill the disk.
+    ConnectionRefused {
+        /// The listener's fixed name, e.g. `kds`.
+        listener: &'static str,
+        /// Peer address of the refusal that triggered this line.
+        source: String,
+        /// Refusals on this listener since the previous line that got no line of their own.
+        suppressed: u64,
+    },
 }
 
 /// Where audit lines go. Cloning is cheap; clones share the file.

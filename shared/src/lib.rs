@@ -11,6 +11,7 @@ pub mod ca;
 pub mod config;
 pub mod credentials;
 pub mod metrics;
+pub mod net;
 pub mod process;
 pub mod resources;
 pub mod runtime;

@@ -27,6 +27,13 @@ pub struct TokenKind {
     pub kind: &'static str,
 }
 
+/// Labels of a network listener's counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Listener {
+    /// The listener's fixed name, e.g. `kds` or `dp-server`.
+    pub listener: &'static str,
+}
+
 /// The counters and gauges of this process.
 #[derive(Clone)]
 pub struct Metrics {
@@ -37,6 +44,8 @@ struct Inner {
     registry: Registry,
     auth_failures: Family<AuthFailure, Counter>,
     tokens_issued: Family<TokenKind, Counter>,
+    connections_refused: Family<Listener, Counter>,
+    handshake_failures: Family<Listener, Counter>,
 }
 
 impl Metrics {
@@ -55,11 +64,25 @@ impl Metrics {
             "Tokens issued by this control plane",
             tokens_issued.clone(),
         );
+        let connections_refused = Family::<Listener, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed before TLS because the peer address is not allowed",
+            connections_refused.clone(),
+        );
+        let handshake_failures = Family::<Listener, Counter>::default();
+        registry.register(
+            "tls_handshake_failures",
+            "Accepted connections whose TLS handshake failed or timed out",
+            handshake_failures.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
                 auth_failures,
                 tokens_issued,
+                connections_refused,
+                handshake_failures,
             }),
         }
     }
@@ -88,6 +111,38 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one connection refused by `listener`'s address allowlist.
+    pub fn connection_refused(&self, listener: &'static str) {
+        self.inner
+            .connections_refused
+            .get_or_create(&Listener { listener })
+            .inc();
+    }
+
+    /// How many connections `listener` refused so far.
+    pub fn connections_refused(&self, listener: &'static str) -> u64 {
+        self.inner
+            .connections_refused
+            .get_or_create(&Listener { listener })
+            .get()
+    }
+
+    /// Counts one failed (or timed out) TLS handshake on `listener`.
+    pub fn tls_handshake_failed(&self, listener: &'static str) {
+        self.inner
+            .handshake_failures
+            .get_or_create(&Listener { listener })
+            .inc();
+    }
+
+    /// How many TLS handshakes failed on `listener` so far.
+    pub fn tls_handshake_failures(&self, listener: &'static str) -> u64 {
+        self.inner
+            .handshake_failures
+            .get_or_create(&Listener { listener })
+            .get()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -113,6 +168,8 @@ mod tests {
         metrics.auth_failed("user", "expired");
         metrics.auth_failed("user", "expired");
         metrics.token_issued("dataplane");
+        metrics.connection_refused("kds");
+        metrics.tls_handshake_failed("kds");
         let text = metrics.render();
         assert!(
             text.contains("kuma_auth_failures_total{subject=\"user\",reason=\"expired\"} 2"),
@@ -122,6 +179,16 @@ mod tests {
             text.contains("kuma_tokens_issued_total{kind=\"dataplane\"} 1"),
             "{text}"
         );
+        assert!(
+            text.contains("kuma_connections_refused_total{listener=\"kds\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kuma_tls_handshake_failures_total{listener=\"kds\"} 1"),
+            "{text}"
+        );
         assert_eq!(metrics.auth_failures("user", "expired"), 2);
+        assert_eq!(metrics.connections_refused("kds"), 1);
+        assert_eq!(metrics.tls_handshake_failures("kds"), 1);
     }
 }

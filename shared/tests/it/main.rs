@@ -4,6 +4,7 @@
 
 mod ca;
 mod helpers;
+mod net;
 mod store;
 mod store_postgres;
 mod store_sqlite;

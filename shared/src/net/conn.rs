@@ -1,0 +1,193 @@
+//! An accepted connection as tonic sees it: TLS or plain, with who is on the other end.
+//!
+//! tonic copies [`ConnInfo`] into every request's extensions, which is how services learn the
+//! peer address (for logs and the audit) and its certificate chain. tonic's own
+//! `Request::remote_addr()` does not know this type: read the extension instead.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls_pki_types::CertificateDer;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tonic::transport::server::Connected;
+
+/// An accepted connection whose peer the allowlist admitted and whose TLS handshake (if any)
+/// finished.
+#[derive(Debug)]
+pub struct Conn {
+    io: Io<TlsStream<TcpStream>>,
+    info: ConnInfo,
+}
+
+/// A TCP stream with or without TLS on top: `T` is tokio-rustls' server or client stream.
+#[derive(Debug)]
+pub(super) enum Io<T> {
+    Plain(TcpStream),
+    // Boxed: the TLS state is large, and most of a stream's life is spent in this variant anyway.
+    Tls(Box<T>),
+}
+
+/// What a service may know about the connection a request came on: found in the request
+/// extensions (`req.extensions().get::<ConnInfo>()`).
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The peer's address.
+    pub remote_addr: SocketAddr,
+    /// The listener's address the peer connected to.
+    pub local_addr: SocketAddr,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// The client's certificate chain, leaf first, when it presented one.
+    pub peer_certificates: Option<Arc<[CertificateDer<'static>]>>,
+}
+
+impl Conn {
+    pub(super) fn plain(
+        stream: TcpStream,
+        remote_addr: SocketAddr,
+        local_addr: SocketAddr,
+    ) -> Self {
+        Self {
+            io: Io::Plain(stream),
+            info: ConnInfo {
+                remote_addr,
+                local_addr,
+                tls: false,
+                peer_certificates: None,
+            },
+        }
+    }
+
+    pub(super) fn tls(
+        stream: TlsStream<TcpStream>,
+        remote_addr: SocketAddr,
+        local_addr: SocketAddr,
+    ) -> Self {
+        let peer_certificates = stream.get_ref().1.peer_certificates().map(Arc::from);
+        Self {
+            io: Io::Tls(Box::new(stream)),
+            info: ConnInfo {
+                remote_addr,
+                local_addr,
+                tls: true,
+                peer_certificates,
+            },
+        }
+    }
+
+    /// Who is on the other end.
+    pub fn info(&self) -> &ConnInfo {
+        &self.info
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = ConnInfo;
+
+    fn connect_info(&self) -> ConnInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Io<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Io<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
