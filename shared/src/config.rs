@@ -34,7 +34,8 @@ pub use api_server::{ApiServer, Authn, AuthnType, Https, Listener};
 pub use error::{Error, Origin, PostgresTlsProblem, Problem, ZoneNameProblem};
 pub use general::General;
 pub use multizone::{
-    GlobalAddress, GlobalScheme, KdsServer, Multizone, Zone, ZoneHealthCheck, ZoneName,
+    CpToken, GlobalAddress, GlobalScheme, KdsAuth, KdsServer, Multizone, Zone, ZoneHealthCheck,
+    ZoneName,
 };
 pub use servers::{Diagnostics, DpProxyAuthn, DpServer, Mads, ZoneProxyAuthn};
 pub use source::{Env, Source};
@@ -176,7 +177,8 @@ impl CpConfig {
     }
 
     /// The effective configuration in `kuma-cp.yaml` shape (camelCase keys, nested as in the
-    /// file), for `GET /config` and the startup log. The store password shows as `*****`.
+    /// file), for `GET /config` and the startup log. The store password and an inline zone CP
+    /// token show as `*****`.
     pub fn to_json(&self) -> Value {
         json!({
             "mode": self.mode.as_str(),

@@ -205,6 +205,15 @@ pub enum Problem {
         "invalid zoneHealthCheck config: timeout and pollInterval must both be either set or unset"
     )]
     ZoneHealthCheck,
+    /// A client CA file while the server's TLS is off: client certificates need TLS.
+    #[error("a client certificate needs TLS, but {0} is false")]
+    ClientCaWithoutTls(Origin),
+    /// Two settings of which at most one may be set.
+    #[error("cannot be set together with {0}; set only one")]
+    Exclusive(Origin),
+    /// Skip-verify together with a root CA, which would then go unused.
+    #[error("true contradicts {0}: skipping verification leaves the root CA unused")]
+    SkipVerifyWithRootCa(Origin),
 }
 
 /// Kuma's `store.postgres.tls` validation failures.

@@ -9,6 +9,7 @@ mod defaults;
 mod env_names;
 mod errors;
 mod file;
+mod kds_auth;
 mod kuma_file;
 mod tokens;
 

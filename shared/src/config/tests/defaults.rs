@@ -143,12 +143,16 @@ fn multizone_defaults_as_in_kuma() {
     assert!(g.allowed_cidrs.is_empty());
     assert_eq!(g.nack_backoff, Duration::from_secs(5));
     assert_eq!(g.zone_health_check, None);
+    assert_eq!(g.client_ca_file, None);
+    assert_eq!(g.auth, KdsAuth::ZoneToken);
     let z = &c.multizone.zone;
     assert_eq!(z.name.as_str(), "default");
     assert_eq!(z.global_address, None);
     assert_eq!(z.refresh_interval, Duration::from_secs(1));
     assert_eq!(z.root_ca_file, None);
     assert!(!z.tls_skip_verify);
+    assert_eq!(z.client_tls, None);
+    assert!(z.cp_token.is_none());
     assert_eq!(z.max_msg_size, 10_485_760);
     assert!(!c.is_federated_zone());
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
+
 use crate::store::PostgresTlsMode;
 
 use super::*;
@@ -414,6 +416,21 @@ const ROWS: &[Row] = &[
                 == ["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"]
         },
     ),
+    (
+        "KUMA_MULTIZONE_GLOBAL_KDS_TLS_CLIENT_CA_FILE",
+        "{ca}",
+        &[],
+        |c| {
+            c.multizone
+                .global
+                .client_ca_file
+                .as_ref()
+                .is_some_and(|f| f.ends_with("ca.pem"))
+        },
+    ),
+    ("KUMA_MULTIZONE_GLOBAL_KDS_AUTH_TYPE", "none", &[], |c| {
+        c.multizone.global.auth == KdsAuth::None
+    }),
     ("KUMA_MULTIZONE_GLOBAL_KDS_MAX_MSG_SIZE", "1024", &[], |c| {
         c.multizone.global.max_msg_size == 1024
     }),
@@ -476,6 +493,45 @@ const ROWS: &[Row] = &[
         "true",
         &[],
         |c| c.multizone.zone.tls_skip_verify,
+    ),
+    (
+        "KUMA_MULTIZONE_ZONE_KDS_TLS_CERT_FILE",
+        "{cert}",
+        &[("KUMA_MULTIZONE_ZONE_KDS_TLS_KEY_FILE", "{key}")],
+        |c| {
+            c.multizone
+                .zone
+                .client_tls
+                .as_ref()
+                .is_some_and(|f| f.cert.ends_with("cert.pem"))
+        },
+    ),
+    (
+        "KUMA_MULTIZONE_ZONE_KDS_TLS_KEY_FILE",
+        "{key}",
+        &[("KUMA_MULTIZONE_ZONE_KDS_TLS_CERT_FILE", "{cert}")],
+        |c| {
+            c.multizone
+                .zone
+                .client_tls
+                .as_ref()
+                .is_some_and(|f| f.key.ends_with("key.pem"))
+        },
+    ),
+    (
+        "KUMA_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_PATH",
+        "{ca}",
+        &[],
+        |c| matches!(&c.multizone.zone.cp_token, Some(CpToken::Path(p)) if p.ends_with("ca.pem")),
+    ),
+    (
+        "KUMA_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_INLINE",
+        "eyJhbGciOi.token",
+        &[],
+        |c| {
+            matches!(&c.multizone.zone.cp_token,
+                Some(CpToken::Inline(t)) if t.expose_secret() == "eyJhbGciOi.token")
+        },
     ),
     ("KUMA_MULTIZONE_ZONE_KDS_MAX_MSG_SIZE", "99", &[], |c| {
         c.multizone.zone.max_msg_size == 99
@@ -620,6 +676,7 @@ fn the_table_covers_every_declared_variable() {
         include_str!("../api_server.rs"),
         include_str!("../general.rs"),
         include_str!("../multizone.rs"),
+        include_str!("../multizone/zone.rs"),
         include_str!("../servers.rs"),
         include_str!("../store.rs"),
         include_str!("../tokens.rs"),
