@@ -37,6 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // BTreeMap keeps map fields (labels, tags) in key order, so encoding a message is
     // deterministic and content hashes are stable.
     config.btree_map(["."]);
+    // `prost::Name` gives each message its full name and `type.googleapis.com/...` type URL.
+    config.enable_type_names();
+    config.type_name_domain(["."], "type.googleapis.com");
 
     println!("cargo:rerun-if-changed={}", root.display());
     println!("cargo:rerun-if-env-changed=PROTOC");

@@ -62,7 +62,7 @@ fn python_grpc_tools_compile_the_protos_and_decode_a_kuma_resource() {
     let out = tempfile::tempdir().unwrap();
     let root = Path::new(proto::PROTO_DIR);
     let mut files = Vec::new();
-    collect_protos(root, &mut files);
+    collect_protos(root, &mut files).unwrap();
     assert!(files.len() >= 15, "found only {files:?}");
     let compile = Command::new("python3")
         .args(["-m", "grpc_tools.protoc"])
@@ -113,16 +113,17 @@ fn python_grpc_tools_compile_the_protos_and_decode_a_kuma_resource() {
     );
 }
 
-fn collect_protos(dir: &Path, files: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+fn collect_protos(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
         if path.is_dir() {
-            collect_protos(&path, files);
+            collect_protos(&path, files)?;
         } else if path.extension().is_some_and(|e| e == "proto") {
             files.push(path);
         }
     }
     files.sort();
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,0 +1,175 @@
+//! The `KumaResource` envelope: a resource's meta (`name`, `mesh`, `version: ""`, `labels`) plus
+//! its spec as a deterministic `Any`, and the delta xDS `Resource` that carries it.
+//!
+//! Decoding checks every type URL against the expected resource type and validates the spec, so a
+//! receiver can NACK with the error's text. Creation and modification times are not on the wire.
+
+use prost::{Message, Name};
+use prost_types::Any;
+use proto::envoy::service::discovery::v3 as discovery;
+use proto::kuma::mesh::v1alpha1 as mesh_pb;
+use proto::kuma::mesh::v1alpha1::KumaResource;
+use proto::kuma::mesh::v1alpha1::kuma_resource::Meta as PbMeta;
+use proto::kuma::system::v1alpha1 as system_pb;
+
+use super::Error;
+use super::naming::{content_version, resource_name};
+use crate::resources::{Meta, Resource, ResourceType, Scope, Spec};
+
+/// The `Any` type URL of a `KumaResource` inside a delta `Resource`.
+pub const KUMA_RESOURCE_TYPE_URL: &str = "type.googleapis.com/kuma.mesh.v1alpha1.KumaResource";
+
+/// The `Any` type URL of a resource type's spec, e.g.
+/// `type.googleapis.com/kuma.system.v1alpha1.Secret` for both `Secret` and `GlobalSecret`.
+pub fn spec_type_url(ty: ResourceType) -> &'static str {
+    match ty {
+        ResourceType::Mesh => "type.googleapis.com/kuma.mesh.v1alpha1.Mesh",
+        ResourceType::Secret | ResourceType::GlobalSecret => {
+            "type.googleapis.com/kuma.system.v1alpha1.Secret"
+        }
+        ResourceType::Zone => "type.googleapis.com/kuma.system.v1alpha1.Zone",
+        ResourceType::Dataplane => "type.googleapis.com/kuma.mesh.v1alpha1.Dataplane",
+        ResourceType::TrafficPermission => {
+            "type.googleapis.com/kuma.mesh.v1alpha1.TrafficPermission"
+        }
+    }
+}
+
+/// A spec as a deterministic `Any` (prost writes fields in declaration order and maps in key
+/// order, so equal specs give equal bytes).
+pub fn spec_to_any(spec: &Spec) -> Any {
+    let value = match spec {
+        Spec::Mesh(s) => mesh_pb::Mesh::from(s).encode_to_vec(),
+        Spec::Secret(s) | Spec::GlobalSecret(s) => system_pb::Secret::from(s).encode_to_vec(),
+        Spec::Zone(s) => system_pb::Zone::from(s).encode_to_vec(),
+        Spec::Dataplane(s) => mesh_pb::Dataplane::from(s).encode_to_vec(),
+        Spec::TrafficPermission(s) => mesh_pb::TrafficPermission::from(s).encode_to_vec(),
+    };
+    Any {
+        type_url: spec_type_url(spec.resource_type()).to_owned(),
+        value,
+    }
+}
+
+/// Decodes a `ty` spec from its `Any`, checking the type URL. It does not validate the spec.
+pub fn spec_from_any(ty: ResourceType, any: &Any) -> Result<Spec, Error> {
+    check_type_url(spec_type_url(ty), &any.type_url)?;
+    let bytes = any.value.as_slice();
+    Ok(match ty {
+        ResourceType::Mesh => Spec::Mesh(message::<mesh_pb::Mesh>(bytes)?.try_into()?),
+        ResourceType::Secret => Spec::Secret(message::<system_pb::Secret>(bytes)?.into()),
+        ResourceType::GlobalSecret => {
+            Spec::GlobalSecret(message::<system_pb::Secret>(bytes)?.into())
+        }
+        ResourceType::Zone => Spec::Zone(message::<system_pb::Zone>(bytes)?.into()),
+        ResourceType::Dataplane => {
+            Spec::Dataplane(message::<mesh_pb::Dataplane>(bytes)?.try_into()?)
+        }
+        ResourceType::TrafficPermission => {
+            Spec::TrafficPermission(message::<mesh_pb::TrafficPermission>(bytes)?.into())
+        }
+    })
+}
+
+/// A resource as a `KumaResource`: `meta.version` is always empty, as Kuma sends it.
+pub fn to_kuma_resource(resource: &Resource) -> KumaResource {
+    KumaResource {
+        meta: Some(PbMeta {
+            name: resource.meta.name.clone(),
+            mesh: resource.meta.mesh.clone().unwrap_or_default(),
+            version: String::new(),
+            labels: resource.meta.labels.clone(),
+        }),
+        spec: Some(spec_to_any(&resource.spec)),
+        status: None,
+    }
+}
+
+/// Reads a `ty` resource from a `KumaResource`: checks the meta against the type's scope, the
+/// spec's type URL, and validates the spec.
+pub fn from_kuma_resource(ty: ResourceType, kuma: KumaResource) -> Result<Resource, Error> {
+    let meta = kuma.meta.ok_or(Error::Missing { ty, field: "meta" })?;
+    if meta.name.is_empty() {
+        return Err(Error::Missing {
+            ty,
+            field: "meta.name",
+        });
+    }
+    let mesh = match (ty.scope(), meta.mesh.is_empty()) {
+        (Scope::Mesh, false) => Some(meta.mesh),
+        (Scope::Global, true) => None,
+        _ => {
+            return Err(Error::Scope {
+                ty,
+                name: meta.name,
+                mesh: meta.mesh,
+            });
+        }
+    };
+    let any = kuma.spec.ok_or(Error::Missing { ty, field: "spec" })?;
+    let spec = spec_from_any(ty, &any)?;
+    let violations = spec.validate();
+    if !violations.is_empty() {
+        return Err(Error::Invalid {
+            ty,
+            name: meta.name,
+            violations,
+        });
+    }
+    Ok(Resource {
+        meta: Meta {
+            name: meta.name,
+            mesh,
+            labels: meta.labels,
+            creation_time: None,
+            modification_time: None,
+        },
+        spec,
+    })
+}
+
+/// A resource as the `Any` a delta `Resource.resource` carries.
+pub fn encode(resource: &Resource) -> Any {
+    Any {
+        type_url: KUMA_RESOURCE_TYPE_URL.to_owned(),
+        value: to_kuma_resource(resource).encode_to_vec(),
+    }
+}
+
+/// Reads a `ty` resource from a delta `Resource.resource`; see [`from_kuma_resource`].
+pub fn decode(ty: ResourceType, any: &Any) -> Result<Resource, Error> {
+    check_type_url(KUMA_RESOURCE_TYPE_URL, &any.type_url)?;
+    from_kuma_resource(ty, message(&any.value)?)
+}
+
+/// The delta xDS `Resource` for a resource: name `<name>.<mesh>`, the content hash as version.
+pub fn delta_resource(resource: &Resource) -> discovery::Resource {
+    let any = encode(resource);
+    let meta = &resource.meta;
+    discovery::Resource {
+        version: content_version(&any.value),
+        name: resource_name(&meta.name, meta.mesh.as_deref()),
+        resource: Some(any),
+        ..discovery::Resource::default()
+    }
+}
+
+fn check_type_url(expected: &str, actual: &str) -> Result<(), Error> {
+    if actual == expected {
+        return Ok(());
+    }
+    Err(Error::WrongTypeUrl {
+        expected: expected.to_owned(),
+        actual: actual.to_owned(),
+    })
+}
+
+fn message<M: Message + Name + Default>(bytes: &[u8]) -> Result<M, Error> {
+    M::decode(bytes).map_err(|source| Error::Decode {
+        message: M::full_name(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests;
