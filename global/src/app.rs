@@ -14,14 +14,9 @@ impl App {
     /// Checks the mode, opens the store and binds every listener.
     pub async fn build(config: CpConfig) -> anyhow::Result<Self> {
         if config.mode != Mode::Global {
-            bail!(
-                "the global control plane needs KUMA_MODE=global, got {}",
-                config.mode.as_str()
-            );
+            bail!("the global control plane needs KUMA_MODE=global, got {}", config.mode.as_str());
         }
-        let runtime = Runtime::build(config)
-            .await
-            .context("starting the global control plane")?;
+        let runtime = Runtime::build(config).await.context("starting the global control plane")?;
         Ok(Self { runtime })
     }
 

@@ -27,10 +27,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let Command::Run {
-        config_file,
-        log_level,
-    } = Cli::parse().command;
+    let Command::Run { config_file, log_level } = Cli::parse().command;
     process::main(config_file.as_deref(), &log_level, |config| async move {
         let app = global::App::build(config).await?;
         app.run(process::shutdown_on_signal()).await

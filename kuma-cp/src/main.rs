@@ -33,10 +33,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let Command::Run {
-        config_file,
-        log_level,
-    } = Cli::parse().command;
+    let Command::Run { config_file, log_level } = Cli::parse().command;
     process::main(config_file.as_deref(), &log_level, |config| async move {
         let shutdown = process::shutdown_on_signal();
         match config.mode {

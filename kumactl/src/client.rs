@@ -84,10 +84,10 @@ impl Client {
         let api = &cp.coordinates.api_server;
         let token = bearer_token(api)?;
         let roots = match &api.ca_cert_file {
-            Some(path) => Some(std::fs::read(path).map_err(|source| Error::ReadCa {
-                path: path.clone(),
-                source,
-            })?),
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|source| Error::ReadCa { path: path.clone(), source })?,
+            ),
             None => None,
         };
         let tls = match (&api.client_cert_file, &api.client_key_file) {
@@ -99,15 +99,9 @@ impl Client {
             _ => return Err(Error::HalfClientCert),
         }
         .map_err(Error::Tls)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .build()
-            .map_err(Error::Build)?;
-        Ok(Self {
-            base: api.url.trim_end_matches('/').to_owned(),
-            http,
-            token,
-        })
+        let http =
+            reqwest::Client::builder().use_preconfigured_tls(tls).build().map_err(Error::Build)?;
+        Ok(Self { base: api.url.trim_end_matches('/').to_owned(), http, token })
     }
 
     /// `GET path`, decoded as JSON.
@@ -143,11 +137,8 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Vec<u8>, Error> {
         let url = format!("{}{path}", self.base);
-        let request_error = |source| Error::Request {
-            method: method.clone(),
-            url: url.clone(),
-            source,
-        };
+        let request_error =
+            |source| Error::Request { method: method.clone(), url: url.clone(), source };
         let mut request = self.http.request(method.clone(), &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose_secret());
@@ -243,10 +234,7 @@ mod tests {
         let api = &mut cp.coordinates.api_server;
         api.auth_type = Some("tokens".to_owned());
         let err = Client::new(&cp).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "--auth-conf is not valid: provide token=YOUR_TOKEN"
-        );
+        assert_eq!(err.to_string(), "--auth-conf is not valid: provide token=YOUR_TOKEN");
 
         let api = &mut cp.coordinates.api_server;
         api.auth_conf.insert("token".to_owned(), "t".to_owned());
@@ -255,10 +243,7 @@ mod tests {
 
         cp.coordinates.api_server.auth_type = Some("ldap".to_owned());
         let err = Client::new(&cp).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "authentication plugin of type \"ldap\" is not found"
-        );
+        assert_eq!(err.to_string(), "authentication plugin of type \"ldap\" is not found");
     }
 
     #[test]

@@ -127,10 +127,7 @@ impl Default for Config {
 impl Config {
     /// The default location, `~/.kumactl/config`.
     pub fn default_path() -> PathBuf {
-        std::env::home_dir()
-            .unwrap_or_default()
-            .join(".kumactl")
-            .join("config")
+        std::env::home_dir().unwrap_or_default().join(".kumactl").join("config")
     }
 
     /// Reads `path`; a missing file gives the default configuration.
@@ -139,16 +136,11 @@ impl Config {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(source) => {
-                return Err(Error::Read {
-                    path: path.to_owned(),
-                    source,
-                });
+                return Err(Error::Read { path: path.to_owned(), source });
             }
         };
-        serde_yaml_ng::from_str(&text).map_err(|source| Error::Parse {
-            path: path.to_owned(),
-            source,
-        })
+        serde_yaml_ng::from_str(&text)
+            .map_err(|source| Error::Parse { path: path.to_owned(), source })
     }
 
     /// Writes the file 0600, creating a missing directory 0700.
@@ -217,10 +209,7 @@ impl Config {
             .iter()
             .find(|c| c.name == self.current_context)
             .ok_or(Error::NoCurrent)?;
-        self.control_planes
-            .iter()
-            .find(|c| c.name == context.control_plane)
-            .ok_or(Error::NoCurrent)
+        self.control_planes.iter().find(|c| c.name == context.control_plane).ok_or(Error::NoCurrent)
     }
 
     fn put(&mut self, cp: ControlPlane) {
@@ -230,10 +219,7 @@ impl Config {
             None => self.control_planes.push(cp),
         }
         if !self.contexts.iter().any(|c| c.name == name) {
-            self.contexts.push(Context {
-                name: name.clone(),
-                control_plane: name.clone(),
-            });
+            self.contexts.push(Context { name: name.clone(), control_plane: name.clone() });
         }
         self.current_context = name;
     }

@@ -72,11 +72,7 @@ impl Table {
         let columns = self.headers.len();
         let widths: Vec<usize> = (0..columns)
             .map(|i| {
-                lines
-                    .iter()
-                    .map(|l| l.get(i).map_or(0, |c| c.chars().count()))
-                    .max()
-                    .unwrap_or(0)
+                lines.iter().map(|l| l.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0)
             })
             .collect();
         let mut out = String::new();
@@ -155,12 +151,7 @@ fn backend(item: &Value, section: &str, selector: &str) -> String {
 }
 
 fn on_off(value: &Value) -> String {
-    if value.as_bool() == Some(true) {
-        "on"
-    } else {
-        "off"
-    }
-    .to_owned()
+    if value.as_bool() == Some(true) { "on" } else { "off" }.to_owned()
 }
 
 #[cfg(test)]

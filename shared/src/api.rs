@@ -135,13 +135,7 @@ pub struct Services {
 impl ApiState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: ApiConfig, services: Services) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                config,
-                services,
-            }),
-        }
+        Self { inner: Arc::new(Inner { store, config, services }) }
     }
 
     fn credentials(&self) -> &Credentials {
@@ -183,10 +177,7 @@ impl ApiState {
 
 /// The REST API with Kuma's paths.
 pub fn router(state: ApiState) -> Router {
-    let limits = (
-        state.config().max_body_bytes,
-        state.config().request_timeout,
-    );
+    let limits = (state.config().max_body_bytes, state.config().request_timeout);
     Router::new()
         .route("/", get(index))
         .route("/config", get(config))
@@ -195,10 +186,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(zones::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.0))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.1,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.1))
         .with_state(state)
 }
 

@@ -27,11 +27,7 @@ pub struct Error {
 
 /// Something worth an audit line.
 #[derive(Debug, Clone, Serialize)]
-#[serde(
-    tag = "event",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "event", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Event {
     /// A token was issued.
     TokenIssued {
@@ -135,29 +131,20 @@ impl AuditLog {
             .append(true)
             .mode(0o600)
             .open(path)
-            .map_err(|source| Error {
-                path: path.to_owned(),
-                source,
-            })?;
-        Ok(Self {
-            sink: Arc::new(Mutex::new(Sink::File(file))),
-        })
+            .map_err(|source| Error { path: path.to_owned(), source })?;
+        Ok(Self { sink: Arc::new(Mutex::new(Sink::File(file))) })
     }
 
     /// A log kept in memory, for tests.
     pub fn memory() -> Self {
-        Self {
-            sink: Arc::new(Mutex::new(Sink::Memory(Vec::new()))),
-        }
+        Self { sink: Arc::new(Mutex::new(Sink::Memory(Vec::new()))) }
     }
 
     /// Appends one event, stamped with the current time. A failed write is logged, never fatal:
     /// refusing service because the audit disk is full would hand attackers an off switch.
     pub fn record(&self, event: Event) {
         let mut line = Map::new();
-        let time = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .unwrap_or_default();
+        let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
         line.insert("time".to_owned(), json!(time));
         if let Ok(Value::Object(fields)) = serde_json::to_value(&event) {
             line.extend(fields);
@@ -194,10 +181,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         let log = AuditLog::open(&path).unwrap();
-        log.record(Event::SigningKeyCreated {
-            name: "k-1".into(),
-            mesh: None,
-        });
+        log.record(Event::SigningKeyCreated { name: "k-1".into(), mesh: None });
         drop(log);
         let log = AuditLog::open(&path).unwrap();
         log.record(Event::AuthFailed {
@@ -207,19 +191,13 @@ mod tests {
             source: "127.0.0.1:1".into(),
         });
         let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["event"], "signingKeyCreated");
         assert_eq!(lines[1]["event"], "authFailed");
         assert_eq!(lines[1]["reason"], "expired");
         assert!(lines[1]["time"].as_str().unwrap().ends_with('Z'));
         let mode = std::fs::metadata(&path).unwrap();
-        assert_eq!(
-            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
-            0o600
-        );
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
     }
 }

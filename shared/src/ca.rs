@@ -141,11 +141,7 @@ pub fn rotation_at(
     jitter_fraction: f64,
 ) -> OffsetDateTime {
     let lifetime = not_after - issued_at;
-    let jitter = if jitter_fraction.is_nan() {
-        0.0
-    } else {
-        jitter_fraction.clamp(0.0, 1.0)
-    };
+    let jitter = if jitter_fraction.is_nan() { 0.0 } else { jitter_fraction.clamp(0.0, 1.0) };
     issued_at + lifetime * (0.8 - 0.1 * jitter)
 }
 
@@ -175,11 +171,7 @@ mod tests {
     fn rotation_is_due_after_four_fifths_of_the_lifetime() {
         let issued = datetime!(2025-01-01 00:00 UTC);
         let not_after = issued + time::Duration::days(30);
-        assert!(!rotation_due(
-            issued,
-            not_after,
-            issued + time::Duration::days(24)
-        ));
+        assert!(!rotation_due(issued, not_after, issued + time::Duration::days(24)));
         assert!(rotation_due(
             issued,
             not_after,
@@ -192,22 +184,10 @@ mod tests {
     fn jitter_moves_rotation_earlier_by_at_most_a_tenth() {
         let issued = datetime!(2025-01-01 00:00 UTC);
         let not_after = issued + time::Duration::days(10);
-        assert_eq!(
-            rotation_at(issued, not_after, 0.0),
-            issued + time::Duration::days(8)
-        );
-        assert_eq!(
-            rotation_at(issued, not_after, 1.0),
-            issued + time::Duration::days(7)
-        );
-        assert_eq!(
-            rotation_at(issued, not_after, 5.0),
-            rotation_at(issued, not_after, 1.0)
-        );
-        assert_eq!(
-            rotation_at(issued, not_after, f64::NAN),
-            rotation_at(issued, not_after, 0.0)
-        );
+        assert_eq!(rotation_at(issued, not_after, 0.0), issued + time::Duration::days(8));
+        assert_eq!(rotation_at(issued, not_after, 1.0), issued + time::Duration::days(7));
+        assert_eq!(rotation_at(issued, not_after, 5.0), rotation_at(issued, not_after, 1.0));
+        assert_eq!(rotation_at(issued, not_after, f64::NAN), rotation_at(issued, not_after, 0.0));
     }
 
     #[test]
@@ -225,9 +205,6 @@ mod tests {
         let now = datetime!(2025-01-01 00:00 UTC);
         let far = Duration::from_secs(10_000 * 365 * 24 * 3600);
         assert!(matches!(after(now, far), Err(Error::Validity(_))));
-        assert_eq!(
-            after(now, Duration::from_secs(60)).unwrap(),
-            now + time::Duration::minutes(1)
-        );
+        assert_eq!(after(now, Duration::from_secs(60)).unwrap(), now + time::Duration::minutes(1));
     }
 }

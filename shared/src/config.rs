@@ -44,14 +44,8 @@ pub use tokens::{DpTokens, StaticPublicKey, UserTokens, ZoneTokens};
 
 use source::{Loader, Setting};
 
-const MODE: Setting = Setting {
-    env: "KUMA_MODE",
-    yaml: "mode",
-};
-const ENVIRONMENT: Setting = Setting {
-    env: "KUMA_ENVIRONMENT",
-    yaml: "environment",
-};
+const MODE: Setting = Setting { env: "KUMA_MODE", yaml: "mode" };
+const ENVIRONMENT: Setting = Setting { env: "KUMA_ENVIRONMENT", yaml: "environment" };
 /// Read only to default the work directory to `$HOME/.kuma`.
 const HOME: &str = "HOME";
 
@@ -130,10 +124,7 @@ impl Environment {
         match value {
             "universal" => Ok(Self::Universal),
             "kubernetes" => Err(Problem::Kubernetes),
-            other => Err(Problem::OneOf {
-                value: other.to_owned(),
-                allowed: "universal",
-            }),
+            other => Err(Problem::OneOf { value: other.to_owned(), allowed: "universal" }),
         }
     }
 }

@@ -62,11 +62,7 @@ pub struct UseSecrets {
 
 impl Default for UseSecrets {
     fn default() -> Self {
-        Self {
-            user: true,
-            dataplane: true,
-            zone: true,
-        }
+        Self { user: true, dataplane: true, zone: true }
     }
 }
 
@@ -129,15 +125,8 @@ struct Inner {
 impl Credentials {
     /// A handle over `store`.
     pub fn new(store: Store, settings: Settings, audit: AuditLog) -> Self {
-        let inner = Inner {
-            store,
-            settings,
-            audit,
-            cache: Mutex::new(HashMap::new()),
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+        let inner = Inner { store, settings, audit, cache: Mutex::new(HashMap::new()) };
+        Self { inner: Arc::new(inner) }
     }
 
     /// Creates the control plane's token signing keys when none exist: user token keys on every
@@ -158,19 +147,9 @@ impl Credentials {
         if self.exists(&key).await? {
             return Ok(());
         }
-        let claims = UserClaims {
-            name: ADMIN.to_owned(),
-            groups: vec![ADMIN.to_owned()],
-        };
+        let claims = UserClaims { name: ADMIN.to_owned(), groups: vec![ADMIN.to_owned()] };
         let issued = self
-            .issue(
-                &KeyKind::User,
-                &claims,
-                DEFAULT_VALID_FOR,
-                "control-plane",
-                ADMIN,
-                now,
-            )
+            .issue(&KeyKind::User, &claims, DEFAULT_VALID_FOR, "control-plane", ADMIN, now)
             .await?;
         if self.create_secret(key, issued.token.as_bytes()).await? {
             tracing::info!(
@@ -189,10 +168,7 @@ impl Credentials {
         spec: &MeshSpec,
         now: OffsetDateTime,
     ) -> Result<(), Error> {
-        self.ensure_signing_key(&KeyKind::Dataplane {
-            mesh: mesh.to_owned(),
-        })
-        .await?;
+        self.ensure_signing_key(&KeyKind::Dataplane { mesh: mesh.to_owned() }).await?;
         let Some(mtls) = &spec.mtls else {
             return Ok(());
         };
@@ -205,26 +181,16 @@ impl Credentials {
             if self.exists(&cert_key).await? {
                 continue;
             }
-            let ca_error = |source| Error::Ca {
-                mesh: mesh.to_owned(),
-                backend: backend.name.clone(),
-                source,
-            };
+            let ca_error =
+                |source| Error::Ca { mesh: mesh.to_owned(), backend: backend.name.clone(), source };
             // The mesh was validated before it was stored, so its conf parses.
             let conf = ca::BuiltinConf::parse(backend.conf.as_ref(), "conf").unwrap_or_default();
             let pair = ca::generate_builtin_root(mesh, &conf, now).map_err(ca_error)?;
-            let key_key = Key::mesh_scoped(
-                "Secret",
-                mesh,
-                &ca::builtin_key_secret_name(mesh, &backend.name),
-            );
+            let key_key =
+                Key::mesh_scoped("Secret", mesh, &ca::builtin_key_secret_name(mesh, &backend.name));
             // Key first: a cert without its key would look like a finished CA.
-            self.create_secret(key_key, pair.key_pem.expose_secret().as_bytes())
-                .await?;
-            if self
-                .create_secret(cert_key, pair.cert_pem.as_bytes())
-                .await?
-            {
+            self.create_secret(key_key, pair.key_pem.expose_secret().as_bytes()).await?;
+            if self.create_secret(cert_key, pair.cert_pem.as_bytes()).await? {
                 self.inner.audit.record(Event::CaCreated {
                     mesh: mesh.to_owned(),
                     backend: backend.name.clone(),
@@ -260,9 +226,7 @@ impl Credentials {
                 Err(err) => return Err(err.into()),
             }
         }
-        Ok(ca::validate_mesh_backends(name, new, &|n| {
-            secrets.get(n).cloned()
-        }))
+        Ok(ca::validate_mesh_backends(name, new, &|n| secrets.get(n).cloned()))
     }
 
     /// Kuma's refusal to delete a Secret that a provided CA backend still uses.
@@ -298,9 +262,7 @@ impl Credentials {
             secrets.iter().map(|(n, d)| (n.as_str(), d.as_slice())),
         )?;
         let Some((serial, key)) = latest else {
-            return Err(Error::NoSigningKey {
-                prefix: kind.prefix(),
-            });
+            return Err(Error::NoSigningKey { prefix: kind.prefix() });
         };
         let kid = serial.to_string();
         let issued = Issuer.issue(claims, &key, &kid, valid_for, now)?;
@@ -328,10 +290,7 @@ impl Credentials {
         token: &str,
         now: OffsetDateTime,
     ) -> Result<Validated<UserClaims>, Error> {
-        Ok(self
-            .validator(TokenKind::User)
-            .await?
-            .validate(token, now)?)
+        Ok(self.validator(TokenKind::User).await?.validate(token, now)?)
     }
 
     /// The validator of `kind` over the keys and revocations stored now (cached until a secret
@@ -351,25 +310,18 @@ impl Credentials {
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TokenKind, (u64, Arc<Validator>)>> {
-        self.inner
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn build_validator(&self, kind: &TokenKind) -> Result<Validator, Error> {
         let settings = &self.inner.settings;
         let (key_kind, statics, use_secrets) = match kind {
-            TokenKind::User => (
-                KeyKind::User,
-                &settings.user_static_keys,
-                settings.use_secrets.user,
-            ),
-            TokenKind::Zone => (
-                KeyKind::Zone,
-                &settings.zone_static_keys,
-                settings.use_secrets.zone,
-            ),
+            TokenKind::User => {
+                (KeyKind::User, &settings.user_static_keys, settings.use_secrets.user)
+            }
+            TokenKind::Zone => {
+                (KeyKind::Zone, &settings.zone_static_keys, settings.use_secrets.zone)
+            }
             TokenKind::Dataplane { mesh } => (
                 KeyKind::Dataplane { mesh: mesh.clone() },
                 &settings.dataplane_static_keys,
@@ -383,18 +335,9 @@ impl Credentials {
         for key in statics {
             keys.insert_static(key.clone());
         }
-        let global = self
-            .inner
-            .store
-            .list(ResourceType::GlobalSecret.name(), None)
-            .await?;
+        let global = self.inner.store.list(ResourceType::GlobalSecret.name(), None).await?;
         let mesh_secrets = match key_kind.mesh() {
-            Some(mesh) => {
-                self.inner
-                    .store
-                    .list(ResourceType::Secret.name(), Some(mesh))
-                    .await?
-            }
+            Some(mesh) => self.inner.store.list(ResourceType::Secret.name(), Some(mesh)).await?,
             None => Vec::new(),
         };
         let key_secrets = match key_kind.mesh() {
@@ -415,10 +358,7 @@ impl Credentials {
         // count here.
         let revocations = key_kind.revocations_name();
         let mut revoked = std::collections::HashSet::new();
-        for record in global
-            .iter()
-            .chain(mesh_secrets.iter())
-            .filter(|r| r.key.name == revocations)
+        for record in global.iter().chain(mesh_secrets.iter()).filter(|r| r.key.name == revocations)
         {
             if let Some(data) = secret_bytes(record) {
                 revoked.extend(tokens::parse_revocations(&data));
@@ -437,14 +377,10 @@ impl Credentials {
             Some(mesh) => Key::mesh_scoped("Secret", mesh, &name),
             None => Key::global("GlobalSecret", &name),
         };
-        if self
-            .create_secret(store_key, key.to_pem().as_bytes())
-            .await?
-        {
-            self.inner.audit.record(Event::SigningKeyCreated {
-                name,
-                mesh: kind.mesh().map(str::to_owned),
-            });
+        if self.create_secret(store_key, key.to_pem().as_bytes()).await? {
+            self.inner
+                .audit
+                .record(Event::SigningKeyCreated { name, mesh: kind.mesh().map(str::to_owned) });
         }
         Ok(())
     }
@@ -489,6 +425,5 @@ fn secret_bytes(record: &store::Record) -> Option<Vec<u8>> {
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -98,9 +98,6 @@ impl Error {
     }
 
     fn unsupported(field: impl Into<String>, value: impl ToString) -> Self {
-        Self::Unsupported {
-            field: field.into(),
-            value: value.to_string(),
-        }
+        Self::Unsupported { field: field.into(), value: value.to_string() }
     }
 }

@@ -89,58 +89,37 @@ impl Metrics {
 
     /// Counts one rejected credential.
     pub fn auth_failed(&self, subject: &'static str, reason: &'static str) {
-        self.inner
-            .auth_failures
-            .get_or_create(&AuthFailure { subject, reason })
-            .inc();
+        self.inner.auth_failures.get_or_create(&AuthFailure { subject, reason }).inc();
     }
 
     /// How many credentials of `subject` were rejected for `reason` so far.
     pub fn auth_failures(&self, subject: &'static str, reason: &'static str) -> u64 {
-        self.inner
-            .auth_failures
-            .get_or_create(&AuthFailure { subject, reason })
-            .get()
+        self.inner.auth_failures.get_or_create(&AuthFailure { subject, reason }).get()
     }
 
     /// Counts one issued token.
     pub fn token_issued(&self, kind: &'static str) {
-        self.inner
-            .tokens_issued
-            .get_or_create(&TokenKind { kind })
-            .inc();
+        self.inner.tokens_issued.get_or_create(&TokenKind { kind }).inc();
     }
 
     /// Counts one connection refused by `listener`'s address allowlist.
     pub fn connection_refused(&self, listener: &'static str) {
-        self.inner
-            .connections_refused
-            .get_or_create(&Listener { listener })
-            .inc();
+        self.inner.connections_refused.get_or_create(&Listener { listener }).inc();
     }
 
     /// How many connections `listener` refused so far.
     pub fn connections_refused(&self, listener: &'static str) -> u64 {
-        self.inner
-            .connections_refused
-            .get_or_create(&Listener { listener })
-            .get()
+        self.inner.connections_refused.get_or_create(&Listener { listener }).get()
     }
 
     /// Counts one failed (or timed out) TLS handshake on `listener`.
     pub fn tls_handshake_failed(&self, listener: &'static str) {
-        self.inner
-            .handshake_failures
-            .get_or_create(&Listener { listener })
-            .inc();
+        self.inner.handshake_failures.get_or_create(&Listener { listener }).inc();
     }
 
     /// How many TLS handshakes failed on `listener` so far.
     pub fn tls_handshake_failures(&self, listener: &'static str) -> u64 {
-        self.inner
-            .handshake_failures
-            .get_or_create(&Listener { listener })
-            .get()
+        self.inner.handshake_failures.get_or_create(&Listener { listener }).get()
     }
 
     /// The Prometheus text exposition of every metric.
@@ -175,18 +154,9 @@ mod tests {
             text.contains("kuma_auth_failures_total{subject=\"user\",reason=\"expired\"} 2"),
             "{text}"
         );
-        assert!(
-            text.contains("kuma_tokens_issued_total{kind=\"dataplane\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("kuma_connections_refused_total{listener=\"kds\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("kuma_tls_handshake_failures_total{listener=\"kds\"} 1"),
-            "{text}"
-        );
+        assert!(text.contains("kuma_tokens_issued_total{kind=\"dataplane\"} 1"), "{text}");
+        assert!(text.contains("kuma_connections_refused_total{listener=\"kds\"} 1"), "{text}");
+        assert!(text.contains("kuma_tls_handshake_failures_total{listener=\"kds\"} 1"), "{text}");
         assert_eq!(metrics.auth_failures("user", "expired"), 2);
         assert_eq!(metrics.connections_refused("kds"), 1);
         assert_eq!(metrics.tls_handshake_failures("kds"), 1);

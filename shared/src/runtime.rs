@@ -139,11 +139,7 @@ impl Runtime {
     /// Prepares the work dir, the CP certificate and the store, and binds every listener.
     pub async fn build(config: CpConfig) -> Result<Self, Error> {
         let role = role(&config);
-        tracing::info!(
-            mode = config.mode.as_str(),
-            ?role,
-            "starting the control plane"
-        );
+        tracing::info!(mode = config.mode.as_str(), ?role, "starting the control plane");
         tracing::info!(config = %config.to_json(), "effective configuration");
         if !config.ignored_keys.is_empty() {
             tracing::warn!(keys = ?config.ignored_keys, "ignoring Kuma settings this control plane does not implement");
@@ -156,16 +152,10 @@ impl Runtime {
 
         let store = Store::connect(&config.store)
             .await
-            .map_err(|source| Error::Store {
-                backend: store_name(&config),
-                source,
-            })?;
+            .map_err(|source| Error::Store { backend: store_name(&config), source })?;
         let cluster_id = ensure_cluster_id(&store)
             .await
-            .map_err(|source| Error::Store {
-                backend: store.backend_name(),
-                source,
-            })?;
+            .map_err(|source| Error::Store { backend: store.backend_name(), source })?;
         tracing::info!(backend = store.backend_name(), %cluster_id, "store ready");
 
         let audit = AuditLog::open(&config.general.audit_log_file).map_err(Error::Audit)?;
@@ -173,11 +163,7 @@ impl Runtime {
         let settings = credential_settings(&config, role)?;
         let credentials = Credentials::new(store.clone(), settings, audit.clone());
         prepare_credentials(&config, &credentials).await?;
-        let services = Services {
-            credentials,
-            audit,
-            metrics: metrics.clone(),
-        };
+        let services = Services { credentials, audit, metrics: metrics.clone() };
 
         let api_server = &config.api_server;
         let api = api::router(ApiState::new(
@@ -223,19 +209,14 @@ impl Runtime {
                 };
                 let tls_config =
                     tls::server_config(&pair, &tls_options(&https.tls), client_auth, &HTTPS_ALPN)
-                        .map_err(|source| Error::ServerTls {
-                        server,
-                        source: Box::new(source),
-                    })?;
+                        .map_err(|source| Error::ServerTls { server, source: Box::new(source) })?;
                 let addr = SocketAddr::new(https.listener.interface, https.listener.port);
                 Some((bind(server, addr).await?, TlsAcceptor::from(tls_config)))
             }
             false => None,
         };
-        let diagnostics_addr = SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            config.diagnostics.server_port,
-        );
+        let diagnostics_addr =
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.diagnostics.server_port);
         let diagnostics = bind("diagnostics server", diagnostics_addr).await?;
         let diagnostics_tls = match config.diagnostics.tls_enabled {
             true => {
@@ -248,10 +229,7 @@ impl Runtime {
                     ClientAuth::None,
                     &HTTPS_ALPN,
                 )
-                .map_err(|source| Error::ServerTls {
-                    server,
-                    source: Box::new(source),
-                })?;
+                .map_err(|source| Error::ServerTls { server, source: Box::new(source) })?;
                 Some(TlsAcceptor::from(tls_config))
             }
             false => None,
@@ -304,30 +282,16 @@ impl Runtime {
 
     /// Serves until `shutdown` fires, then drains connections and closes the store.
     pub async fn run(self, shutdown: Shutdown) {
-        let limits = ConnLimits {
-            read_header_timeout: self.config.api_server.read_header_timeout,
-        };
+        let limits = ConnLimits { read_header_timeout: self.config.api_server.read_header_timeout };
         let mut tasks = tokio::task::JoinSet::new();
         if let (Some(listener), Some(addr)) = (self.http, self.addresses.http) {
             tracing::info!(%addr, "API server (HTTP) listening");
-            tasks.spawn(serve::serve(
-                listener,
-                None,
-                self.api.clone(),
-                limits,
-                shutdown.clone(),
-            ));
+            tasks.spawn(serve::serve(listener, None, self.api.clone(), limits, shutdown.clone()));
         }
         if let (Some((listener, acceptor)), Some(addr)) = (self.https, self.addresses.https) {
             tracing::info!(%addr, "API server (HTTPS) listening");
             let api = self.api.clone();
-            tasks.spawn(serve::serve(
-                listener,
-                Some(acceptor),
-                api,
-                limits,
-                shutdown.clone(),
-            ));
+            tasks.spawn(serve::serve(listener, Some(acceptor), api, limits, shutdown.clone()));
         }
         tracing::info!(addr = %self.addresses.diagnostics, "diagnostics server listening");
         let diagnostics = diagnostics::router(self.readiness.clone(), self.metrics.clone());
@@ -365,17 +329,10 @@ fn credential_settings(config: &CpConfig, role: Role) -> Result<credentials::Set
     let parse = |setting: &'static str, keys: &[StaticPublicKey]| {
         keys.iter()
             .map(|k| {
-                let key =
-                    PublicKey::from_pem(k.pem.as_bytes()).map_err(|source| Error::StaticKey {
-                        setting,
-                        kid: k.kid.clone(),
-                        source: Box::new(source),
-                    })?;
-                Ok(StaticKey {
-                    kid: k.kid.clone(),
-                    mesh: k.mesh.clone(),
-                    key,
-                })
+                let key = PublicKey::from_pem(k.pem.as_bytes()).map_err(|source| {
+                    Error::StaticKey { setting, kid: k.kid.clone(), source: Box::new(source) }
+                })?;
+                Ok(StaticKey { kid: k.kid.clone(), mesh: k.mesh.clone(), key })
             })
             .collect::<Result<Vec<_>, Error>>()
     };
@@ -384,10 +341,7 @@ fn credential_settings(config: &CpConfig, role: Role) -> Result<credentials::Set
     let zone = &config.dp_server.zone_token;
     Ok(credentials::Settings {
         federated_zone: role == Role::FederatedZone,
-        user_static_keys: parse(
-            "apiServer.authn.tokens.validator.publicKeys",
-            &user.public_keys,
-        )?,
+        user_static_keys: parse("apiServer.authn.tokens.validator.publicKeys", &user.public_keys)?,
         dataplane_static_keys: parse(
             "dpServer.authn.dpProxy.dpToken.validator.publicKeys",
             &dp.public_keys,
@@ -406,16 +360,10 @@ fn credential_settings(config: &CpConfig, role: Role) -> Result<credentials::Set
 
 /// Creates missing signing keys and, when asked for, the bootstrap admin token.
 async fn prepare_credentials(config: &CpConfig, credentials: &Credentials) -> Result<(), Error> {
-    credentials
-        .ensure_control_plane_keys()
-        .await
-        .map_err(|e| Error::Credentials(Box::new(e)))?;
+    credentials.ensure_control_plane_keys().await.map_err(|e| Error::Credentials(Box::new(e)))?;
     if config.api_server.authn.tokens.bootstrap_admin_token {
         let now = OffsetDateTime::now_utc();
-        credentials
-            .ensure_admin_token(now)
-            .await
-            .map_err(|e| Error::Credentials(Box::new(e)))?;
+        credentials.ensure_admin_token(now).await.map_err(|e| Error::Credentials(Box::new(e)))?;
     }
     Ok(())
 }
@@ -434,10 +382,7 @@ fn ensure_work_dir(path: &Path) -> Result<(), Error> {
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|source| Error::WorkDir {
-            path: path.to_owned(),
-            source,
-        })
+        .map_err(|source| Error::WorkDir { path: path.to_owned(), source })
 }
 
 fn cp_cert(config: &CpConfig) -> Result<CertPair, Error> {
@@ -469,10 +414,8 @@ fn server_cert(
     cp: &CertPair,
 ) -> Result<CertPair, Error> {
     match own {
-        Some(files) => tls::load_pair(&files.cert, &files.key).map_err(|source| Error::ServerTls {
-            server,
-            source: Box::new(source),
-        }),
+        Some(files) => tls::load_pair(&files.cert, &files.key)
+            .map_err(|source| Error::ServerTls { server, source: Box::new(source) }),
         None => Ok(cp.clone()),
     }
 }
@@ -491,18 +434,11 @@ pub fn tls_options(settings: &TlsSettings) -> ServerTlsOptions {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::ReadFile {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| Error::ReadFile { path: path.to_owned(), source })
 }
 
 async fn bind(server: &'static str, addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr).await.map_err(|source| Error::Bind {
-        server,
-        addr,
-        source,
-    })
+    TcpListener::bind(addr).await.map_err(|source| Error::Bind { server, addr, source })
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
@@ -517,22 +453,15 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
 /// Kuma keeps one cluster id per deployment; the first instance to start creates it.
 async fn ensure_cluster_id(store: &Store) -> Result<String, store::Error> {
     let key = Key::global("Config", CLUSTER_ID_KEY);
-    let read = |record: store::Record| {
-        record.spec["config"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let read =
+        |record: store::Record| record.spec["config"].as_str().unwrap_or_default().to_owned();
     match store.get(&key).await {
         Ok(record) => return Ok(read(record)),
         Err(store::Error::NotFound { .. }) => {}
         Err(err) => return Err(err),
     }
     let id = uuid::Uuid::new_v4().to_string();
-    match store
-        .create(key.clone(), json!({ "config": id }), BTreeMap::new())
-        .await
-    {
+    match store.create(key.clone(), json!({ "config": id }), BTreeMap::new()).await {
         Ok(_) => Ok(id),
         // Another instance won the race: use its id.
         Err(store::Error::AlreadyExists { .. }) => store.get(&key).await.map(read),
@@ -541,9 +470,7 @@ async fn ensure_cluster_id(store: &Store) -> Result<String, store::Error> {
 }
 
 fn index(cluster_id: String) -> Index {
-    let hostname = hostname::get()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let hostname = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..4];
     Index {
         instance_id: format!("{hostname}-{suffix}"),

@@ -178,11 +178,7 @@ impl Store {
 
     fn with_backend(backend: Backend) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
-        Self {
-            backend,
-            changes,
-            generations: Arc::default(),
-        }
+        Self { backend, changes, generations: Arc::default() }
     }
 
     /// A counter that grows with every committed write of `kind` made through this handle (or
@@ -194,9 +190,7 @@ impl Store {
 
     fn generations(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
         // The map holds plain counters; a panic cannot leave it inconsistent.
-        self.generations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.generations.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Which backend this is, for logs: `memory`, `sqlite` or `postgres`.
@@ -324,11 +318,7 @@ impl fmt::Display for Key {
         if self.mesh.is_empty() {
             write!(f, "type={:?} name={:?}", self.kind, self.name)
         } else {
-            write!(
-                f,
-                "type={:?} name={:?} mesh={:?}",
-                self.kind, self.name, self.mesh
-            )
+            write!(f, "type={:?} name={:?} mesh={:?}", self.kind, self.name, self.mesh)
         }
     }
 }
@@ -336,19 +326,11 @@ impl fmt::Display for Key {
 impl Key {
     /// A key for a mesh-scoped record.
     pub fn mesh_scoped(kind: &str, mesh: &str, name: &str) -> Self {
-        Self {
-            kind: kind.to_owned(),
-            mesh: mesh.to_owned(),
-            name: name.to_owned(),
-        }
+        Self { kind: kind.to_owned(), mesh: mesh.to_owned(), name: name.to_owned() }
     }
 
     /// A key for a global-scoped record.
     pub fn global(kind: &str, name: &str) -> Self {
-        Self {
-            kind: kind.to_owned(),
-            mesh: String::new(),
-            name: name.to_owned(),
-        }
+        Self { kind: kind.to_owned(), mesh: String::new(), name: name.to_owned() }
     }
 }

@@ -3,12 +3,11 @@
 //! without letting a peer touch what it does not own.
 //!
 //! This module reads and writes the store and knows the resource types; it knows nothing of gRPC
-//! or protobuf (`kds` converts [`Item`]s to and from `KumaResource`s) nor of who the peer is
+//! or protobuf (`kds` converts the [`Resource`](crate::resources::Resource)s it deals in to and
+//! from `KumaResource`s) nor of who the peer is
 //! beyond the zone name it is handed after authentication.
 
-use std::collections::BTreeMap;
-
-use crate::resources::{ResourceType, Spec};
+use crate::resources::ResourceType;
 
 mod apply;
 mod outgoing;
@@ -38,33 +37,6 @@ pub const GLOBAL_TO_ZONE: [ResourceType; 4] = [
 
 /// Types zones send to the global (Kuma's `ZoneToGlobal` flag).
 pub const ZONE_TO_GLOBAL: [ResourceType; 1] = [ResourceType::Dataplane];
-
-/// One resource as it crosses KDS.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Item {
-    /// Its type.
-    pub kind: ResourceType,
-    /// Its name on the receiving side (hash-suffixed where Kuma does so).
-    pub name: String,
-    /// Its mesh, empty for global-scoped types.
-    pub mesh: String,
-    /// Labels, including the origin stamps.
-    pub labels: BTreeMap<String, String>,
-    /// The spec.
-    pub spec: Spec,
-}
-
-impl Item {
-    /// Kuma's delta xDS resource name: `<name>.<mesh>` (`<name>.` for global-scoped types).
-    pub fn wire_name(&self) -> String {
-        format!("{}.{}", self.name, self.mesh)
-    }
-}
-
-/// Splits a delta xDS resource name on its last dot into `(name, mesh)`, as Kuma does.
-pub fn split_wire_name(wire: &str) -> (&str, &str) {
-    wire.rsplit_once('.').unwrap_or((wire, ""))
-}
 
 #[cfg(test)]
 mod tests;

@@ -166,37 +166,24 @@ pub fn load_pair(cert: &Path, key: &Path) -> Result<CertPair, Error> {
 }
 
 fn read_string(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })
 }
 
 /// Parses every `CERTIFICATE` block; `origin` names the source in errors.
 pub(crate) fn parse_certs(pem: &[u8], origin: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| Error::Pem {
-            origin: origin.to_owned(),
-            source,
-        })?;
+        .map_err(|source| Error::Pem { origin: origin.to_owned(), source })?;
     if certs.is_empty() {
-        return Err(Error::NoCertificate {
-            origin: origin.to_owned(),
-        });
+        return Err(Error::NoCertificate { origin: origin.to_owned() });
     }
     Ok(certs)
 }
 
 fn parse_key(pem: &[u8], origin: &str) -> Result<PrivateKeyDer<'static>, Error> {
     PrivateKeyDer::from_pem_slice(pem).map_err(|source| match source {
-        pem::Error::NoItemsFound => Error::NoKey {
-            origin: origin.to_owned(),
-        },
-        source => Error::Pem {
-            origin: origin.to_owned(),
-            source,
-        },
+        pem::Error::NoItemsFound => Error::NoKey { origin: origin.to_owned() },
+        source => Error::Pem { origin: origin.to_owned(), source },
     })
 }
 

@@ -71,9 +71,7 @@ pub struct HealthCheck {
 impl ZoneInsight {
     /// Online: the newest subscription has not ended.
     pub fn is_online(&self) -> bool {
-        self.subscriptions
-            .last()
-            .is_some_and(|s| s.disconnect_time.is_none())
+        self.subscriptions.last().is_some_and(|s| s.disconnect_time.is_none())
     }
 }
 
@@ -81,10 +79,7 @@ impl ZoneInsight {
 /// zone's first connection.
 pub async fn ensure_zone(store: &Store, zone: &str) -> Result<(), store::Error> {
     let key = Key::global("Zone", zone);
-    match store
-        .create(key, json!({ "enabled": true }), BTreeMap::new())
-        .await
-    {
+    match store.create(key, json!({ "enabled": true }), BTreeMap::new()).await {
         Ok(_) | Err(store::Error::AlreadyExists { .. }) => Ok(()),
         Err(err) => Err(err),
     }
@@ -100,18 +95,11 @@ pub async fn connected(
         // A previous connection of this zone that never said goodbye (the global restarted)
         // is over now.
         let now = rfc3339(OffsetDateTime::now_utc());
-        for old in insight
-            .subscriptions
-            .iter_mut()
-            .filter(|s| s.disconnect_time.is_none())
-        {
+        for old in insight.subscriptions.iter_mut().filter(|s| s.disconnect_time.is_none()) {
             old.disconnect_time = Some(now.clone());
         }
         insight.subscriptions.push(subscription.clone());
-        let excess = insight
-            .subscriptions
-            .len()
-            .saturating_sub(SUBSCRIPTION_LIMIT);
+        let excess = insight.subscriptions.len().saturating_sub(SUBSCRIPTION_LIMIT);
         insight.subscriptions.drain(..excess);
     })
     .await
@@ -134,10 +122,8 @@ pub async fn health_checked(
     zone: &str,
     now: OffsetDateTime,
 ) -> Result<(), store::Error> {
-    update(store, zone, |insight| {
-        insight.health_check = Some(HealthCheck { time: rfc3339(now) })
-    })
-    .await
+    update(store, zone, |insight| insight.health_check = Some(HealthCheck { time: rfc3339(now) }))
+        .await
 }
 
 /// The insight of `zone`, if it ever connected.
@@ -171,11 +157,7 @@ async fn update(
         let spec = serde_json::to_value(&insight).unwrap_or_default();
         let result = match current {
             None => store.create(key.clone(), spec, BTreeMap::new()).await,
-            Some(record) => {
-                store
-                    .update(key.clone(), spec, BTreeMap::new(), record.version)
-                    .await
-            }
+            Some(record) => store.update(key.clone(), spec, BTreeMap::new(), record.version).await,
         };
         match result {
             Ok(_) => return Ok(()),
@@ -222,11 +204,7 @@ mod tests {
         let insight = insight(&store, "z1").await.unwrap().unwrap();
         assert_eq!(insight.subscriptions.len(), SUBSCRIPTION_LIMIT);
         assert_eq!(insight.subscriptions.last().unwrap().id, "14");
-        let open = insight
-            .subscriptions
-            .iter()
-            .filter(|s| s.disconnect_time.is_none())
-            .count();
+        let open = insight.subscriptions.iter().filter(|s| s.disconnect_time.is_none()).count();
         assert_eq!(open, 1, "only the newest connection is open");
     }
 }

@@ -19,9 +19,7 @@ impl App {
                 config.mode.as_str()
             );
         }
-        let runtime = Runtime::build(config)
-            .await
-            .context("starting the zone control plane")?;
+        let runtime = Runtime::build(config).await.context("starting the zone control plane")?;
         Ok(Self { runtime })
     }
 

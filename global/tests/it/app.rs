@@ -6,9 +6,7 @@ use shared::testing::cp::{config, https_client};
 #[tokio::test]
 async fn global_takes_meshes_and_refuses_dataplanes() {
     let dir = tempfile::tempdir().unwrap();
-    let app = global::App::build(config(dir.path(), &[("KUMA_MODE", "global")]))
-        .await
-        .unwrap();
+    let app = global::App::build(config(dir.path(), &[("KUMA_MODE", "global")])).await.unwrap();
     let port = app.addresses().https.unwrap().port();
     let (trigger, shutdown) = shutdown::channel();
     let running = tokio::spawn(app.run(shutdown));
@@ -36,21 +34,10 @@ async fn global_takes_meshes_and_refuses_dataplanes() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("On global control plane")
-    );
+    assert!(body["detail"].as_str().unwrap().starts_with("On global control plane"));
 
-    let config: Value = client
-        .get(format!("{base}/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config: Value =
+        client.get(format!("{base}/config")).send().await.unwrap().json().await.unwrap();
     assert_eq!(config["mode"], "global");
 
     trigger.fire();
@@ -60,9 +47,6 @@ async fn global_takes_meshes_and_refuses_dataplanes() {
 #[tokio::test]
 async fn global_app_refuses_a_zone_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let err = global::App::build(config(dir.path(), &[]))
-        .await
-        .err()
-        .unwrap();
+    let err = global::App::build(config(dir.path(), &[])).await.err().unwrap();
     assert!(err.to_string().contains("KUMA_MODE=global"), "{err}");
 }

@@ -30,9 +30,7 @@ struct Document {
 pub async fn run(args: Args, client: &Client, _out: &mut impl Write) -> anyhow::Result<()> {
     let text = if args.file.as_os_str() == "-" {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading stdin")?;
+        std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
         text
     } else {
         std::fs::read_to_string(&args.file)
@@ -101,18 +99,8 @@ data: aGk=
 ";
         let docs = parse(text).unwrap();
         let paths: Vec<_> = docs.iter().map(|d| d.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "/meshes/default",
-                "/meshes/default/secrets/s1",
-                "/zones/zone-1"
-            ]
-        );
-        assert_eq!(
-            docs[2].body,
-            json!({"type":"Zone","name":"zone-1","enabled":true})
-        );
+        assert_eq!(paths, ["/meshes/default", "/meshes/default/secrets/s1", "/zones/zone-1"]);
+        assert_eq!(docs[2].body, json!({"type":"Zone","name":"zone-1","enabled":true}));
     }
 
     #[test]
@@ -122,10 +110,7 @@ data: aGk=
         let err = parse("type: Mesh\n").unwrap_err();
         assert_eq!(format!("{err:#}"), "document 1: name field is required");
         let err = parse("type: Dataplane\nname: dp\n").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "document 1: mesh field is required for Dataplane"
-        );
+        assert_eq!(format!("{err:#}"), "document 1: mesh field is required for Dataplane");
         let err = parse("type: Nope\nname: x\n").unwrap_err();
         assert_eq!(format!("{err:#}"), "document 1: unknown type \"Nope\"");
         assert!(parse("").is_err());

@@ -96,22 +96,11 @@ pub async fn run(cmd: Command, path: &Path, out: &mut impl Write) -> anyhow::Res
                 .control_planes
                 .iter()
                 .map(|cp| {
-                    let active = if cp.name == config.current_context {
-                        "*"
-                    } else {
-                        ""
-                    };
-                    vec![
-                        active.to_owned(),
-                        cp.name.clone(),
-                        cp.coordinates.api_server.url.clone(),
-                    ]
+                    let active = if cp.name == config.current_context { "*" } else { "" };
+                    vec![active.to_owned(), cp.name.clone(), cp.coordinates.api_server.url.clone()]
                 })
                 .collect();
-            let table = Table {
-                headers: vec!["ACTIVE", "NAME", "ADDRESS"],
-                rows,
-            };
+            let table = Table { headers: vec!["ACTIVE", "NAME", "ADDRESS"], rows };
             out.write_all(table.render().as_bytes())?;
         }
         ControlPlanes::Switch { name } => {
@@ -142,14 +131,8 @@ mod tests {
 
     #[test]
     fn auth_conf_takes_key_value_pairs() {
-        assert_eq!(
-            key_value("token=a.b=c").unwrap(),
-            ("token".to_owned(), "a.b=c".to_owned())
-        );
-        assert_eq!(
-            key_value("token").unwrap_err(),
-            "token must be formatted as key=value"
-        );
+        assert_eq!(key_value("token=a.b=c").unwrap(), ("token".to_owned(), "a.b=c".to_owned()));
+        assert_eq!(key_value("token").unwrap_err(), "token must be formatted as key=value");
         assert!(key_value("=x").is_err());
     }
 }

@@ -21,10 +21,7 @@ pub struct Args {
 pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::Result<()> {
     let (ty, _) = super::resource_type(&args.r#type)?;
     let mesh = (ty.scope() == Scope::Mesh).then_some(args.mesh.as_str());
-    match client
-        .delete(&super::path(ty, mesh, Some(&args.name)))
-        .await
-    {
+    match client.delete(&super::path(ty, mesh, Some(&args.name))).await {
         Ok(()) => {}
         Err(client::Error::Api(e)) if e.status == 404 => {
             bail!("there is no {ty} with name {:?}", args.name)

@@ -48,10 +48,7 @@ pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::R
                 Err(e) => return Err(e.into()),
             }
         }
-        (true, Some(_)) => bail!(
-            "use the singular form to get one resource: {}",
-            ty.singular()
-        ),
+        (true, Some(_)) => bail!("use the singular form to get one resource: {}", ty.singular()),
         (false, None) => bail!("a NAME is required with {}", ty.singular()),
     };
     let text = output::render(args.output, ty, &value, &items, OffsetDateTime::now_utc())?;
@@ -72,9 +69,6 @@ mod tests {
             path(ResourceType::TrafficPermission, Some("m"), Some("tp")),
             "/meshes/m/traffic-permissions/tp"
         );
-        assert_eq!(
-            path(ResourceType::GlobalSecret, Some("m"), None),
-            "/global-secrets"
-        );
+        assert_eq!(path(ResourceType::GlobalSecret, Some("m"), None), "/global-secrets");
     }
 }

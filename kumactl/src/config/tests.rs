@@ -59,25 +59,17 @@ fn adding_an_existing_name_needs_overwrite() {
     config.add(other, true).unwrap();
     assert_eq!(config.control_planes.len(), 1);
     assert_eq!(config.contexts.len(), 1);
-    assert_eq!(
-        config.current().unwrap().coordinates.api_server.url,
-        "http://other:5681"
-    );
+    assert_eq!(config.current().unwrap().coordinates.api_server.url, "http://other:5681");
 }
 
 #[test]
 fn switch_and_remove_need_a_known_name() {
     let mut config = Config::default();
-    config
-        .add(ControlPlane::new("b", "http://b", None), false)
-        .unwrap();
+    config.add(ControlPlane::new("b", "http://b", None), false).unwrap();
     config.switch("local").unwrap();
     assert_eq!(config.current().unwrap().name, "local");
     let err = config.switch("nope").unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "there is no Control Plane with name \"nope\""
-    );
+    assert_eq!(err.to_string(), "there is no Control Plane with name \"nope\"");
     assert!(matches!(config.remove("nope"), Err(Error::NotFound(_))));
 
     config.remove("local").unwrap();
@@ -103,8 +95,7 @@ fn auth_settings_use_kumas_names_and_debug_hides_the_token() {
     api.client_cert_file = Some("/c.pem".into());
     api.client_key_file = Some("/k.pem".into());
     api.auth_type = Some(AUTH_TYPE_TOKENS.to_owned());
-    api.auth_conf
-        .insert(AUTH_CONF_TOKEN.to_owned(), "secret-token".to_owned());
+    api.auth_conf.insert(AUTH_CONF_TOKEN.to_owned(), "secret-token".to_owned());
     let text = serde_yaml_ng::to_string(&cp).unwrap();
     let want = "\
 name: prod

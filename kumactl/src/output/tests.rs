@@ -29,10 +29,7 @@ fn mesh_scoped_and_global_tables() {
         json!({"type":"Secret","mesh":"default","name":"token-signing","creationTime":"2025-06-01T11:59:15Z"}),
     ];
     let want = "MESH      NAME            AGE\ndefault   token-signing   45s\n";
-    assert_eq!(
-        Table::of(ResourceType::Secret, &secrets, NOW).render(),
-        want
-    );
+    assert_eq!(Table::of(ResourceType::Secret, &secrets, NOW).render(), want);
 
     let zones = [json!({"type":"Zone","name":"zone-1"})];
     let want = "NAME     AGE\nzone-1   unknown\n";
@@ -70,10 +67,7 @@ fn yaml_and_json_print_the_server_document() {
     let list = json!({"total":1,"items":[{"type":"Zone","name":"z"}],"next":null});
     let items = list["items"].as_array().unwrap();
     let yaml = render(Format::Yaml, ResourceType::Zone, &list, items, NOW).unwrap();
-    assert_eq!(
-        yaml,
-        "total: 1\nitems:\n- type: Zone\n  name: z\nnext: null\n"
-    );
+    assert_eq!(yaml, "total: 1\nitems:\n- type: Zone\n  name: z\nnext: null\n");
     let json = render(Format::Json, ResourceType::Zone, &list, items, NOW).unwrap();
     assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), list);
 }

@@ -55,24 +55,11 @@ async fn mesh_survives_restart(extra: &[(&str, &str)]) {
     let out = kumactl(dir.path(), &["get", "meshes"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let table = stdout(&out);
-    assert!(
-        table
-            .lines()
-            .any(|l| l.starts_with("demo ") && l.contains("builtin/ca-1")),
-        "{table}"
-    );
+    assert!(table.lines().any(|l| l.starts_with("demo ") && l.contains("builtin/ca-1")), "{table}");
 
     let out = kumactl(
         dir.path(),
-        &[
-            "get",
-            "traffic-permission",
-            "allow-all",
-            "-m",
-            "demo",
-            "-o",
-            "json",
-        ],
+        &["get", "traffic-permission", "allow-all", "-m", "demo", "-o", "json"],
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -154,29 +141,16 @@ networking:
     assert!(out.status.success(), "{}", stderr(&out));
     let out = kumactl(dir.path(), &["get", "dataplanes"]).await;
     let table = stdout(&out);
-    assert!(
-        table
-            .lines()
-            .any(|l| l.starts_with("default ") && l.contains("web-1")),
-        "{table}"
-    );
+    assert!(table.lines().any(|l| l.starts_with("default ") && l.contains("web-1")), "{table}");
 
-    let out = kumactl(
-        dir.path(),
-        &["delete", "dataplane", "web-1", "-m", "default"],
-    )
-    .await;
+    let out = kumactl(dir.path(), &["delete", "dataplane", "web-1", "-m", "default"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "deleted Dataplane \"web-1\"");
     let out = kumactl(dir.path(), &["get", "dataplanes", "-o", "json"]).await;
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(list["total"], 0);
 
-    let out = kumactl(
-        dir.path(),
-        &["delete", "dataplane", "web-1", "-m", "default"],
-    )
-    .await;
+    let out = kumactl(dir.path(), &["delete", "dataplane", "web-1", "-m", "default"]).await;
     assert!(!out.status.success());
     cp.stop().await;
 }

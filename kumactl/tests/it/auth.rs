@@ -9,14 +9,7 @@ const NOT_LOCAL_ADMIN: (&str, &str) = ("KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN
 
 /// `kumactl generate tls-certificate --type client` into `dir`; returns (cert, key).
 async fn client_cert(dir: &Path) -> (String, String) {
-    let args = [
-        "generate",
-        "tls-certificate",
-        "--type",
-        "client",
-        "--hostname",
-        "kumactl",
-    ];
+    let args = ["generate", "tls-certificate", "--type", "client", "--hostname", "kumactl"];
     let out = kumactl(dir, &args).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
@@ -28,10 +21,7 @@ async fn client_certificate_makes_an_admin_who_may_read_secrets() {
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = client_cert(certs.path()).await;
     let work = tempfile::tempdir().unwrap();
-    let extra = [
-        NOT_LOCAL_ADMIN,
-        ("KUMA_API_SERVER_HTTPS_TLS_CA_FILE", &cert),
-    ];
+    let extra = [NOT_LOCAL_ADMIN, ("KUMA_API_SERVER_HTTPS_TLS_CA_FILE", &cert)];
     let cp = RunningCp::start(work.path(), &extra).await;
     let cp_ca = work.path().join("kuma-cp.crt");
 
@@ -46,10 +36,7 @@ async fn client_certificate_makes_an_admin_who_may_read_secrets() {
     let out = add_cp(admin.path(), &cp, &cp_ca, &flags).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let config = std::fs::read_to_string(admin.path().join("config")).unwrap();
-    assert!(
-        config.contains(&format!("clientCertFile: {cert}")),
-        "{config}"
-    );
+    assert!(config.contains(&format!("clientCertFile: {cert}")), "{config}");
     let out = kumactl(admin.path(), &["get", "global-secrets"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     cp.stop().await;
@@ -66,10 +53,7 @@ async fn auth_flag_errors_are_kumas_and_nothing_is_saved() {
             &["--client-cert-file", "/c.pem"],
             "Both --client-cert-file and --client-key-file needs to be specified",
         ),
-        (
-            &["--auth-type", "ldap"],
-            "authentication plugin of type \"ldap\" is not found",
-        ),
+        (&["--auth-type", "ldap"], "authentication plugin of type \"ldap\" is not found"),
         (
             &["--auth-type", "tokens", "--auth-conf", "tokenFile=/t"],
             "--auth-conf is not valid: provide token=YOUR_TOKEN",

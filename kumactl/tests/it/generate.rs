@@ -24,10 +24,7 @@ async fn tls_certificate_files_hold_a_matching_pair() {
     ];
     let out = kumactl(dir.path(), &args).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        "Private key saved in key.pem\nCertificate saved in cert.pem\n"
-    );
+    assert_eq!(stdout(&out), "Private key saved in key.pem\nCertificate saved in cert.pem\n");
 
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     assert_eq!(mode(&key), 0o400);
@@ -36,13 +33,7 @@ async fn tls_certificate_files_hold_a_matching_pair() {
     let chain = pair.chain().unwrap();
     assert_eq!(chain.len(), 2);
     let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
-    assert!(
-        leaf.extended_key_usage()
-            .unwrap()
-            .unwrap()
-            .value
-            .client_auth
-    );
+    assert!(leaf.extended_key_usage().unwrap().unwrap().value.client_auth);
     assert!(!leaf.is_ca());
 }
 
@@ -69,25 +60,12 @@ async fn tls_certificate_to_stdout_writes_no_files() {
 async fn tls_certificate_errors_are_kumas() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 3] = [
-        (
-            &["--type=peer", "--hostname=h"],
-            "Error: invalid certificate type \"peer\"\n",
-        ),
-        (
-            &["--type=server", "--hostname=h", "--key-type=dsa"],
-            "Error: invalid key type \"dsa\"\n",
-        ),
-        (
-            &["--type=server"],
-            "Error: at least one hostname must be given\n",
-        ),
+        (&["--type=peer", "--hostname=h"], "Error: invalid certificate type \"peer\"\n"),
+        (&["--type=server", "--hostname=h", "--key-type=dsa"], "Error: invalid key type \"dsa\"\n"),
+        (&["--type=server"], "Error: at least one hostname must be given\n"),
     ];
     for (args, want) in cases {
-        let out = kumactl(
-            dir.path(),
-            &[&["generate", "tls-certificate"][..], args].concat(),
-        )
-        .await;
+        let out = kumactl(dir.path(), &[&["generate", "tls-certificate"][..], args].concat()).await;
         assert!(!out.status.success());
         assert_eq!(stderr(&out), want);
     }

@@ -28,11 +28,7 @@ impl RunningCp {
         let port = app.addresses().https.unwrap().port();
         let (trigger, shutdown) = shutdown::channel();
         let task = tokio::spawn(app.run(shutdown));
-        Self {
-            https_url: format!("https://localhost:{port}"),
-            trigger,
-            task,
-        }
+        Self { https_url: format!("https://localhost:{port}"), trigger, task }
     }
 
     pub async fn stop(self) {
@@ -89,14 +85,9 @@ pub async fn http_cp() -> Cp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = axum_server::Handle::new();
-    let server = axum_server::from_tcp(listener)
-        .unwrap()
-        .handle(handle.clone());
+    let server = axum_server::from_tcp(listener).unwrap().handle(handle.clone());
     tokio::spawn(server.serve(router().into_make_service()));
-    Cp {
-        url: format!("http://127.0.0.1:{port}"),
-        handle,
-    }
+    Cp { url: format!("http://127.0.0.1:{port}"), handle }
 }
 
 /// Serves `GET /` over HTTPS with `pair`, at `https://localhost:{port}`.
@@ -108,14 +99,9 @@ pub async fn https_cp(pair: &CertPair) -> Cp {
     let port = listener.local_addr().unwrap().port();
     let handle = axum_server::Handle::new();
     let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    let server = axum_server::from_tcp_rustls(listener, config)
-        .unwrap()
-        .handle(handle.clone());
+    let server = axum_server::from_tcp_rustls(listener, config).unwrap().handle(handle.clone());
     tokio::spawn(server.serve(router().into_make_service()));
-    Cp {
-        url: format!("https://localhost:{port}"),
-        handle,
-    }
+    Cp { url: format!("https://localhost:{port}"), handle }
 }
 
 /// A server certificate for `localhost` and `127.0.0.1`.

@@ -12,12 +12,7 @@ async fn user_token_signed_offline_is_accepted_by_the_cp() {
     std::fs::write(&key, stdout(&out)).unwrap();
     let out = kumactl(
         dir.path(),
-        &[
-            "generate",
-            "public-key",
-            "--signing-key-path",
-            key.to_str().unwrap(),
-        ],
+        &["generate", "public-key", "--signing-key-path", key.to_str().unwrap()],
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -59,20 +54,10 @@ async fn user_token_signed_offline_is_accepted_by_the_cp() {
 
     let conf = format!("token={token}");
     let ca = work.join("kuma-cp.crt");
-    let out = add_cp(
-        dir.path(),
-        &cp,
-        &ca,
-        &["--auth-type", "tokens", "--auth-conf", &conf],
-    )
-    .await;
+    let out = add_cp(dir.path(), &cp, &ca, &["--auth-type", "tokens", "--auth-conf", &conf]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let out = kumactl(dir.path(), &["get", "global-secrets", "-o", "json"]).await;
-    assert!(
-        out.status.success(),
-        "the offline token must be accepted: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "the offline token must be accepted: {}", stderr(&out));
 
     // The same claims signed with another key under the same kid are refused.
     let other = dir.path().join("other.pem");
@@ -94,18 +79,9 @@ async fn user_token_signed_offline_is_accepted_by_the_cp() {
     ];
     let forged = stdout(&kumactl(dir.path(), &args).await).trim().to_owned();
     let conf = format!("token={forged}");
-    let out = add_cp(
-        dir.path(),
-        &cp,
-        &ca,
-        &["--auth-type", "tokens", "--auth-conf", &conf],
-    )
-    .await;
+    let out = add_cp(dir.path(), &cp, &ca, &["--auth-type", "tokens", "--auth-conf", &conf]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let out = kumactl(dir.path(), &["get", "global-secrets"]).await;
-    assert!(
-        !out.status.success(),
-        "a token signed with another key must be refused"
-    );
+    assert!(!out.status.success(), "a token signed with another key must be refused");
     cp.stop().await;
 }

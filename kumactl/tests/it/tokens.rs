@@ -23,30 +23,17 @@ async fn key_pair(dir: &Path) -> (PathBuf, PublicKey) {
     let path = dir.join("key.pem");
     std::fs::write(&path, &out.stdout).unwrap();
 
-    let args = [
-        "generate",
-        "public-key",
-        "--signing-key-path",
-        path.to_str().unwrap(),
-    ];
+    let args = ["generate", "public-key", "--signing-key-path", path.to_str().unwrap()];
     let out = kumactl(dir, &args).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.starts_with("-----BEGIN RSA PUBLIC KEY-----\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("-----BEGIN RSA PUBLIC KEY-----\n"), "{text}");
     (path, PublicKey::from_pem(text.as_bytes()).unwrap())
 }
 
 /// Runs `generate <cmd> <args> --signing-key-path key --kid kid` and returns the token line.
 async fn offline(dir: &Path, key: &Path, cmd: &str, args: &[&str]) -> String {
-    let signing = [
-        "--signing-key-path",
-        key.to_str().unwrap(),
-        "--kid",
-        "kid-1",
-    ];
+    let signing = ["--signing-key-path", key.to_str().unwrap(), "--kid", "kid-1"];
     let out = kumactl(dir, &[&["generate", cmd][..], args, &signing].concat()).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -58,14 +45,8 @@ async fn offline(dir: &Path, key: &Path, cmd: &str, args: &[&str]) -> String {
 /// Validates as the CP does with a static key from its config (`validator.publicKeys`).
 fn validate<C: DeserializeOwned>(kind: KeyKind, key: &PublicKey, token: &str) -> Validated<C> {
     let mut keys = KeySet::signing_keys(&kind);
-    keys.insert_static(StaticKey {
-        kid: "kid-1".to_owned(),
-        mesh: None,
-        key: key.clone(),
-    });
-    Validator::new(kind, keys, HashSet::new())
-        .validate(token, OffsetDateTime::now_utc())
-        .unwrap()
+    keys.insert_static(StaticKey { kid: "kid-1".to_owned(), mesh: None, key: key.clone() });
+    Validator::new(kind, keys, HashSet::new()).validate(token, OffsetDateTime::now_utc()).unwrap()
 }
 
 #[tokio::test]
@@ -79,11 +60,7 @@ async fn signing_key_defaults_to_base64_of_a_pkcs1_pem() {
 
     let out = kumactl(dir.path(), &["generate", "signing-key", "--format", "der"]).await;
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("invalid value 'der' for '--format"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("invalid value 'der' for '--format"), "{}", stderr(&out));
 }
 
 #[tokio::test]
@@ -105,24 +82,16 @@ async fn offline_dataplane_token_validates_with_the_public_key() {
         "24h",
     ];
     let token = offline(dir.path(), &key, "dataplane-token", &args).await;
-    let kind = KeyKind::Dataplane {
-        mesh: "demo".to_owned(),
-    };
+    let kind = KeyKind::Dataplane { mesh: "demo".to_owned() };
     let got: Validated<DataplaneClaims> = validate(kind, &public, &token);
     assert_eq!(got.kid, "kid-1");
     let claims = got.claims;
-    assert_eq!(
-        (claims.name.as_str(), claims.mesh.as_str()),
-        ("web-1", "demo")
-    );
+    assert_eq!((claims.name.as_str(), claims.mesh.as_str()), ("web-1", "demo"));
     assert_eq!(claims.tags["kuma.io/service"], ["web", "web-api"]);
     assert_eq!(claims.proxy_type, "dataplane");
     assert_eq!(claims.workload, "web");
     let lifetime = got.expires.unwrap() - got.not_before.unwrap();
-    assert_eq!(
-        lifetime,
-        time::Duration::hours(24) + time::Duration::seconds(5)
-    );
+    assert_eq!(lifetime, time::Duration::hours(24) + time::Duration::seconds(5));
 }
 
 #[tokio::test]
@@ -173,18 +142,10 @@ async fn public_key_refuses_what_is_not_a_pem_signing_key() {
     let (_, public) = key_pair(dir.path()).await;
     let path = dir.path().join("public.pem");
     std::fs::write(&path, public.to_pem()).unwrap();
-    let args = [
-        "generate",
-        "public-key",
-        "--signing-key-path",
-        path.to_str().unwrap(),
-    ];
+    let args = ["generate", "public-key", "--signing-key-path", path.to_str().unwrap()];
     let out = kumactl(dir.path(), &args).await;
     assert!(!out.status.success());
-    assert_eq!(
-        stderr(&out),
-        "Error: provided file is not a PEM-encoded signing key\n"
-    );
+    assert_eq!(stderr(&out), "Error: provided file is not a PEM-encoded signing key\n");
 }
 
 #[tokio::test]
@@ -194,57 +155,21 @@ async fn token_flag_errors_are_kumas() {
     let key = key.to_str().unwrap();
     let cases: [(&[&str], &str); 7] = [
         (
-            &[
-                "dataplane-token",
-                "--valid-for",
-                "1h",
-                "--signing-key-path",
-                key,
-            ],
+            &["dataplane-token", "--valid-for", "1h", "--signing-key-path", key],
             "--kid is required when --signing-key-path is used",
         ),
         (
-            &[
-                "user-token",
-                "--name",
-                "u",
-                "--valid-for",
-                "1h",
-                "--kid",
-                "1",
-            ],
+            &["user-token", "--name", "u", "--valid-for", "1h", "--kid", "1"],
             "--kid cannot be used when --signing-key-path is used",
         ),
         (
-            &[
-                "zone-token",
-                "--zone",
-                "z",
-                "--signing-key-path",
-                key,
-                "--kid",
-                "1",
-            ],
+            &["zone-token", "--zone", "z", "--signing-key-path", key, "--kid", "1"],
             "You must set a token validFor value",
         ),
+        (&["dataplane-token", "--valid-for", "0s"], "You must set a token validFor value"),
+        (&["user-token", "--name", "u"], "You must set a token validFor value"),
         (
-            &["dataplane-token", "--valid-for", "0s"],
-            "You must set a token validFor value",
-        ),
-        (
-            &["user-token", "--name", "u"],
-            "You must set a token validFor value",
-        ),
-        (
-            &[
-                "zone-token",
-                "--zone",
-                "z",
-                "--scope",
-                "ingress,mesh",
-                "--valid-for",
-                "1h",
-            ],
+            &["zone-token", "--zone", "z", "--scope", "ingress,mesh", "--valid-for", "1h"],
             "invalid --scope values: [mesh] (supported scopes: [ingress egress cp])",
         ),
         (
@@ -268,39 +193,19 @@ async fn token_flag_errors_are_kumas() {
         assert_eq!(stderr(&out), format!("Error: {want}\n"), "{args:?}");
         assert!(out.stdout.is_empty());
     }
-    assert!(
-        !dir.path().join("config").exists(),
-        "flag errors come before any config is read"
-    );
+    assert!(!dir.path().join("config").exists(), "flag errors come before any config is read");
 }
 
 #[tokio::test]
 async fn deprecated_type_flag_warns_and_still_works() {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = key_pair(dir.path()).await;
-    let signing = [
-        "--signing-key-path",
-        key.to_str().unwrap(),
-        "--kid",
-        "kid-1",
-    ];
-    let args = [
-        "generate",
-        "dataplane-token",
-        "--type",
-        "ingress",
-        "--valid-for",
-        "1h",
-    ];
+    let signing = ["--signing-key-path", key.to_str().unwrap(), "--kid", "kid-1"];
+    let args = ["generate", "dataplane-token", "--type", "ingress", "--valid-for", "1h"];
     let out = kumactl(dir.path(), &[&args[..], &signing].concat()).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        stderr(&out),
-        "Flag --type has been deprecated, please use --proxy-type instead\n"
-    );
-    let kind = KeyKind::Dataplane {
-        mesh: "default".to_owned(),
-    };
+    assert_eq!(stderr(&out), "Flag --type has been deprecated, please use --proxy-type instead\n");
+    let kind = KeyKind::Dataplane { mesh: "default".to_owned() };
     let got: Validated<DataplaneClaims> = validate(kind, &public, stdout(&out).trim_end());
     assert_eq!(got.claims.proxy_type, "ingress");
     assert_eq!(got.claims.mesh, "default");

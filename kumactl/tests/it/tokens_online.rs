@@ -55,35 +55,21 @@ async fn dataplane_token_from_the_control_plane_carries_the_flags_as_claims() {
     assert!(out.status.success(), "{}", stderr(&out));
     let secret: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let pem = STANDARD.decode(secret["data"].as_str().unwrap()).unwrap();
-    let kind = KeyKind::Dataplane {
-        mesh: "default".to_owned(),
-    };
+    let kind = KeyKind::Dataplane { mesh: "default".to_owned() };
     let mut keys = KeySet::signing_keys(&kind);
     assert!(keys.insert_secret(key_name, &pem).unwrap());
     let validator = Validator::new(kind, keys, HashSet::new());
-    let got = validator
-        .validate::<DataplaneClaims>(&token, OffsetDateTime::now_utc())
-        .unwrap();
+    let got = validator.validate::<DataplaneClaims>(&token, OffsetDateTime::now_utc()).unwrap();
     assert_eq!(got.claims.name, "web-1");
     assert_eq!(got.claims.mesh, "default");
     assert_eq!(got.claims.tags["kuma.io/service"], ["web", "web-api"]);
     assert_eq!(got.claims.proxy_type, "dataplane");
 
-    let args = [
-        "generate",
-        "dataplane-token",
-        "-m",
-        "nope",
-        "--valid-for",
-        "1h",
-    ];
+    let args = ["generate", "dataplane-token", "-m", "nope", "--valid-for", "1h"];
     let out = kumactl(dir.path(), &args).await;
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(
-        err.starts_with("Error: failed to generate a dataplane token: "),
-        "{err}"
-    );
+    assert!(err.starts_with("Error: failed to generate a dataplane token: "), "{err}");
     assert!(err.contains("mesh of name \"nope\" is not found"), "{err}");
     cp.stop().await;
 }
@@ -102,15 +88,7 @@ async fn user_token_makes_kumactl_an_admin_where_localhost_is_not() {
     let user_token = |name: &'static str, group: &'static str| {
         let local = local.clone();
         async move {
-            let args = [
-                "user-token",
-                "--name",
-                name,
-                "--group",
-                group,
-                "--valid-for",
-                "1h",
-            ];
+            let args = ["user-token", "--name", name, "--group", group, "--valid-for", "1h"];
             generate(&local, &args).await
         }
     };
@@ -134,20 +112,9 @@ async fn user_token_makes_kumactl_an_admin_where_localhost_is_not() {
     assert!(config.contains("authType: tokens"), "{config}");
     let out = kumactl(&admin, &["get", "global-secrets"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let args = [
-        "generate",
-        "zone-token",
-        "--zone",
-        "z1",
-        "--valid-for",
-        "1h",
-    ];
+    let args = ["generate", "zone-token", "--zone", "z1", "--valid-for", "1h"];
     let out = kumactl(&admin, &args).await;
-    assert!(
-        out.status.success(),
-        "the admin token may issue: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "the admin token may issue: {}", stderr(&out));
 
     let bob = as_token("bob", &user_only).await;
     let out = kumactl(&bob, &["get", "global-secrets"]).await;
@@ -158,21 +125,11 @@ async fn user_token_makes_kumactl_an_admin_where_localhost_is_not() {
     let out = kumactl(&local, &["get", "global-secrets"]).await;
     assert!(!out.status.success(), "localhost alone is no longer admin");
     assert!(stderr(&out).contains("Access Denied"), "{}", stderr(&out));
-    let args = [
-        "generate",
-        "user-token",
-        "--name",
-        "eve",
-        "--valid-for",
-        "1h",
-    ];
+    let args = ["generate", "user-token", "--name", "eve", "--valid-for", "1h"];
     let out = kumactl(&local, &args).await;
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(
-        err.starts_with("Error: failed to generate a user token: Access Denied"),
-        "{err}"
-    );
+    assert!(err.starts_with("Error: failed to generate a user token: Access Denied"), "{err}");
 
     let forged = as_token("forged", "not.a.token").await;
     let out = kumactl(&forged, &["get", "meshes"]).await;

@@ -94,10 +94,7 @@ impl FromRequestParts<ApiState> for User {
     /// Client certificate, then Kuma's localhost rule, then a bearer user token; else anonymous.
     /// A bearer token that fails validation is a 401, never a silent downgrade to anonymous.
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         if parts.extensions.get::<VerifiedClientCert>().is_some() {
             return Ok(User::admin().from(peer));
         }
@@ -113,10 +110,7 @@ impl FromRequestParts<ApiState> for User {
         let token = authorization
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
         let Some(token) = token else {
             state.auth_failed(
@@ -126,19 +120,11 @@ impl FromRequestParts<ApiState> for User {
             );
             return Err(ApiError::Unauthenticated);
         };
-        match state
-            .credentials()
-            .authenticate_user(token, OffsetDateTime::now_utc())
-            .await
-        {
+        match state.credentials().authenticate_user(token, OffsetDateTime::now_utc()).await {
             Ok(valid) => {
                 let mut groups = valid.claims.groups;
                 groups.push(AUTHENTICATED.to_owned());
-                Ok(User {
-                    name: valid.claims.name,
-                    groups,
-                    source,
-                })
+                Ok(User { name: valid.claims.name, groups, source })
             }
             Err(credentials::Error::Token(err)) => {
                 state.auth_failed(err.reason(), err.to_string(), &source);
@@ -155,20 +141,14 @@ pub fn is_local_request(peer: IpAddr, headers: &HeaderMap) -> bool {
     if !peer.to_canonical().is_loopback() {
         return false;
     }
-    if ["forwarded", "x-forwarded-for", "x-real-ip"]
-        .iter()
-        .any(|h| headers.contains_key(*h))
-    {
+    if ["forwarded", "x-forwarded-for", "x-real-ip"].iter().any(|h| headers.contains_key(*h)) {
         return false;
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if !header("host").is_some_and(is_loopback_host) {
         return false;
     }
-    if !matches!(
-        header("sec-fetch-site"),
-        None | Some("" | "same-origin" | "none")
-    ) {
+    if !matches!(header("sec-fetch-site"), None | Some("" | "same-origin" | "none")) {
         return false;
     }
     match header("origin") {
@@ -181,16 +161,12 @@ pub fn is_local_request(peer: IpAddr, headers: &HeaderMap) -> bool {
 fn is_loopback_host(host: &str) -> bool {
     let host = strip_port(host);
     host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// An `Origin` passes when it names the same loopback host and port as `Host`.
 fn origin_is_loopback(origin: &str, host: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
+    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"))
     else {
         return false;
     };
@@ -224,27 +200,15 @@ mod tests {
 
     #[test]
     fn plain_local_request_is_admin() {
-        assert!(is_local_request(
-            LOOPBACK,
-            &headers(&[("host", "localhost:5681")])
-        ));
-        assert!(is_local_request(
-            LOOPBACK,
-            &headers(&[("host", "127.0.0.1:5682")])
-        ));
-        assert!(is_local_request(
-            "::1".parse().unwrap(),
-            &headers(&[("host", "[::1]:5681")])
-        ));
+        assert!(is_local_request(LOOPBACK, &headers(&[("host", "localhost:5681")])));
+        assert!(is_local_request(LOOPBACK, &headers(&[("host", "127.0.0.1:5682")])));
+        assert!(is_local_request("::1".parse().unwrap(), &headers(&[("host", "[::1]:5681")])));
     }
 
     #[test]
     fn remote_peer_is_not_admin() {
         let peer: IpAddr = "10.0.0.5".parse().unwrap();
-        assert!(!is_local_request(
-            peer,
-            &headers(&[("host", "localhost:5681")])
-        ));
+        assert!(!is_local_request(peer, &headers(&[("host", "localhost:5681")])));
     }
 
     #[test]
@@ -257,10 +221,7 @@ mod tests {
 
     #[test]
     fn foreign_host_header_is_not_admin() {
-        assert!(!is_local_request(
-            LOOPBACK,
-            &headers(&[("host", "evil.example:5681")])
-        ));
+        assert!(!is_local_request(LOOPBACK, &headers(&[("host", "evil.example:5681")])));
         assert!(!is_local_request(LOOPBACK, &headers(&[])));
     }
 
@@ -268,15 +229,9 @@ mod tests {
     fn cross_site_browser_request_is_not_admin() {
         let map = headers(&[("host", "localhost:5681"), ("sec-fetch-site", "cross-site")]);
         assert!(!is_local_request(LOOPBACK, &map));
-        let map = headers(&[
-            ("host", "localhost:5681"),
-            ("origin", "http://evil.example"),
-        ]);
+        let map = headers(&[("host", "localhost:5681"), ("origin", "http://evil.example")]);
         assert!(!is_local_request(LOOPBACK, &map));
-        let map = headers(&[
-            ("host", "localhost:5681"),
-            ("origin", "http://localhost:5681"),
-        ]);
+        let map = headers(&[("host", "localhost:5681"), ("origin", "http://localhost:5681")]);
         assert!(is_local_request(LOOPBACK, &map));
     }
 

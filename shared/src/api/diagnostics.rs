@@ -49,19 +49,13 @@ pub fn router(readiness: Readiness, metrics: Metrics) -> Router {
         .route("/metrics", get(render_metrics))
         // Probes send no body and answer at once: anything else is not a probe.
         .layer(DefaultBodyLimit::max(1024))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            PROBE_TIMEOUT,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, PROBE_TIMEOUT))
         .with_state(Probes { readiness, metrics })
 }
 
 async fn render_metrics(State(state): State<Probes>) -> impl IntoResponse {
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    (
-        [(header::CONTENT_TYPE, content_type)],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, content_type)], state.metrics.render())
 }
 
 async fn ready(State(state): State<Probes>) -> (StatusCode, &'static str) {
@@ -81,11 +75,7 @@ mod tests {
     use super::*;
 
     async fn status(router: Router, path: &str) -> StatusCode {
-        router
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
-            .await
-            .unwrap()
-            .status()
+        router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap().status()
     }
 
     #[tokio::test]
@@ -94,10 +84,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.token_issued("user");
         let app = router(readiness.clone(), metrics);
-        assert_eq!(
-            status(app.clone(), "/ready").await,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+        assert_eq!(status(app.clone(), "/ready").await, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(status(app.clone(), "/healthy").await, StatusCode::OK);
         readiness.set(true);
         assert_eq!(status(app.clone(), "/ready").await, StatusCode::OK);

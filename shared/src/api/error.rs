@@ -105,10 +105,7 @@ impl IntoResponse for ApiError {
             Self::Invalid(e) => e
                 .violations
                 .iter()
-                .map(|v| InvalidParameter {
-                    field: v.field.clone(),
-                    reason: v.message.clone(),
-                })
+                .map(|v| InvalidParameter { field: v.field.clone(), reason: v.message.clone() })
                 .collect(),
             _ => Vec::new(),
         };
@@ -135,14 +132,10 @@ impl From<store::Error> for ApiError {
     fn from(err: store::Error) -> Self {
         match err {
             store::Error::NotFound { .. } => Self::NotFound,
-            store::Error::AlreadyExists { key } => Self::Conflict {
-                detail: format!("resource already exists: {key}"),
-            },
-            store::Error::Conflict {
-                key,
-                expected,
-                actual,
-            } => Self::Conflict {
+            store::Error::AlreadyExists { key } => {
+                Self::Conflict { detail: format!("resource already exists: {key}") }
+            }
+            store::Error::Conflict { key, expected, actual } => Self::Conflict {
                 detail: format!(
                     "resource {key} was modified concurrently: expected version {expected}, \
                      found {actual}; read it again and retry"

@@ -44,20 +44,14 @@ struct Page {
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/meshes", get(list_meshes))
-        .route(
-            "/meshes/{name}",
-            get(get_mesh).put(put_mesh).delete(delete_mesh),
-        )
+        .route("/meshes/{name}", get(get_mesh).put(put_mesh).delete(delete_mesh))
         .route("/meshes/{mesh}/{plural}", get(list_in_mesh))
         .route(
             "/meshes/{mesh}/{plural}/{name}",
             get(get_in_mesh).put(put_in_mesh).delete(delete_in_mesh),
         )
         .route("/{plural}", get(list_top))
-        .route(
-            "/{plural}/{name}",
-            get(get_top).put(put_top).delete(delete_top),
-        )
+        .route("/{plural}/{name}", get(get_top).put(put_top).delete(delete_top))
 }
 
 // --- routing glue: each path shape resolves to a Target, then one generic handler runs ---
@@ -75,16 +69,7 @@ async fn get_mesh(
     user: User,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    read(
-        state,
-        user,
-        Target {
-            ty: ResourceType::Mesh,
-            mesh: None,
-            name,
-        },
-    )
-    .await
+    read(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }).await
 }
 
 async fn put_mesh(
@@ -94,18 +79,7 @@ async fn put_mesh(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    write(
-        state,
-        user,
-        Target {
-            ty: ResourceType::Mesh,
-            mesh: None,
-            name,
-        },
-        headers,
-        body,
-    )
-    .await
+    write(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }, headers, body).await
 }
 
 async fn delete_mesh(
@@ -113,16 +87,7 @@ async fn delete_mesh(
     user: User,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    remove(
-        state,
-        user,
-        Target {
-            ty: ResourceType::Mesh,
-            mesh: None,
-            name,
-        },
-    )
-    .await
+    remove(state, user, Target { ty: ResourceType::Mesh, mesh: None, name }).await
 }
 
 async fn list_in_mesh(
@@ -141,16 +106,7 @@ async fn get_in_mesh(
     Path((mesh, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let ty = mesh_scoped(&plural)?;
-    read(
-        state,
-        user,
-        Target {
-            ty,
-            mesh: Some(mesh),
-            name,
-        },
-    )
-    .await
+    read(state, user, Target { ty, mesh: Some(mesh), name }).await
 }
 
 async fn put_in_mesh(
@@ -161,18 +117,7 @@ async fn put_in_mesh(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ty = mesh_scoped(&plural)?;
-    write(
-        state,
-        user,
-        Target {
-            ty,
-            mesh: Some(mesh),
-            name,
-        },
-        headers,
-        body,
-    )
-    .await
+    write(state, user, Target { ty, mesh: Some(mesh), name }, headers, body).await
 }
 
 async fn delete_in_mesh(
@@ -181,16 +126,7 @@ async fn delete_in_mesh(
     Path((mesh, plural, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let ty = mesh_scoped(&plural)?;
-    remove(
-        state,
-        user,
-        Target {
-            ty,
-            mesh: Some(mesh),
-            name,
-        },
-    )
-    .await
+    remove(state, user, Target { ty, mesh: Some(mesh), name }).await
 }
 
 /// `/dataplanes`, `/secrets`, … list across meshes; `/zones`, `/global-secrets` list globals.
@@ -210,16 +146,7 @@ async fn get_top(
     Path((plural, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let ty = global_scoped(&plural)?;
-    read(
-        state,
-        user,
-        Target {
-            ty,
-            mesh: None,
-            name,
-        },
-    )
-    .await
+    read(state, user, Target { ty, mesh: None, name }).await
 }
 
 async fn put_top(
@@ -230,18 +157,7 @@ async fn put_top(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ty = global_scoped(&plural)?;
-    write(
-        state,
-        user,
-        Target {
-            ty,
-            mesh: None,
-            name,
-        },
-        headers,
-        body,
-    )
-    .await
+    write(state, user, Target { ty, mesh: None, name }, headers, body).await
 }
 
 async fn delete_top(
@@ -250,22 +166,11 @@ async fn delete_top(
     Path((plural, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let ty = global_scoped(&plural)?;
-    remove(
-        state,
-        user,
-        Target {
-            ty,
-            mesh: None,
-            name,
-        },
-    )
-    .await
+    remove(state, user, Target { ty, mesh: None, name }).await
 }
 
 fn mesh_scoped(plural: &str) -> Result<ResourceType, ApiError> {
-    ResourceType::from_plural(plural)
-        .filter(|t| t.scope() == Scope::Mesh)
-        .ok_or(ApiError::NotFound)
+    ResourceType::from_plural(plural).filter(|t| t.scope() == Scope::Mesh).ok_or(ApiError::NotFound)
 }
 
 fn global_scoped(plural: &str) -> Result<ResourceType, ApiError> {
@@ -284,10 +189,7 @@ async fn list(
     page: Page,
 ) -> Result<Response, ApiError> {
     authorize_read(&state, &user, ty)?;
-    let size = page
-        .size
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE);
+    let size = page.size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let offset = page.offset.unwrap_or(0);
     let records = state.store().list(ty.name(), mesh.as_deref()).await?;
     audit_secret(&state, &user, ty, "list", mesh.clone(), "*");
@@ -315,14 +217,7 @@ async fn read(
 ) -> Result<Response, ApiError> {
     authorize_read(&state, &user, target.ty)?;
     let record = state.store().get(&key(&target)).await?;
-    audit_secret(
-        &state,
-        &user,
-        target.ty,
-        "read",
-        target.mesh.clone(),
-        &target.name,
-    );
+    audit_secret(&state, &user, target.ty, "read", target.mesh.clone(), &target.name);
     let etag = etag(record.version);
     let body = resources::encode(&to_resource(target.ty, record)?);
     Ok(([(header::ETAG, etag)], Json(body)).into_response())
@@ -352,19 +247,13 @@ async fn write(
         Err(err) => return Err(err.into()),
     };
     if let Spec::Mesh(new) = &resource.spec {
-        let old = current
-            .as_ref()
-            .map(|r| to_resource(target.ty, r.clone()))
-            .transpose()?;
+        let old = current.as_ref().map(|r| to_resource(target.ty, r.clone())).transpose()?;
         let old = old.as_ref().and_then(|r| match &r.spec {
             Spec::Mesh(m) => Some(m),
             _ => None,
         });
-        let checked = state
-            .credentials()
-            .check_mesh(&target.name, old, new)
-            .await
-            .map_err(internal)?;
+        let checked =
+            state.credentials().check_mesh(&target.name, old, new).await.map_err(internal)?;
         for warning in checked? {
             tracing::warn!(mesh = %target.name, field = %warning.field, "{}", warning.message);
         }
@@ -374,38 +263,17 @@ async fn write(
     let expected = if_match(&headers)?;
     let (status, record) = match (current, expected) {
         (None, Some(_)) => return Err(ApiError::NotFound),
-        (None, None) => (
-            StatusCode::CREATED,
-            state.store().create(key, spec, labels).await?,
-        ),
+        (None, None) => (StatusCode::CREATED, state.store().create(key, spec, labels).await?),
         (Some(current), expected) => {
             let version = expected.unwrap_or(current.version);
-            (
-                StatusCode::OK,
-                state.store().update(key, spec, labels, version).await?,
-            )
+            (StatusCode::OK, state.store().update(key, spec, labels, version).await?)
         }
     };
-    let action = if status == StatusCode::CREATED {
-        "create"
-    } else {
-        "update"
-    };
-    audit_secret(
-        &state,
-        &user,
-        target.ty,
-        action,
-        target.mesh.clone(),
-        &target.name,
-    );
+    let action = if status == StatusCode::CREATED { "create" } else { "update" };
+    audit_secret(&state, &user, target.ty, action, target.mesh.clone(), &target.name);
     if let Spec::Mesh(mesh) = &resource.spec {
         let now = time::OffsetDateTime::now_utc();
-        state
-            .credentials()
-            .ensure_mesh(&target.name, mesh, now)
-            .await
-            .map_err(internal)?;
+        state.credentials().ensure_mesh(&target.name, mesh, now).await.map_err(internal)?;
     }
     let etag = etag(record.version);
     let body = resources::encode(&to_resource(target.ty, record)?);
@@ -423,11 +291,8 @@ async fn remove(
             state.store().delete_mesh(&target.name).await?;
         }
         (ResourceType::Secret, Some(mesh)) => {
-            let in_use = state
-                .credentials()
-                .secret_in_use(mesh, &target.name)
-                .await
-                .map_err(internal)?;
+            let in_use =
+                state.credentials().secret_in_use(mesh, &target.name).await.map_err(internal)?;
             if let Some(message) = in_use {
                 return Err(ValidationError::single("name", message).into());
             }
@@ -435,14 +300,7 @@ async fn remove(
         }
         _ => state.store().delete(&key(&target)).await?,
     }
-    audit_secret(
-        &state,
-        &user,
-        target.ty,
-        "delete",
-        target.mesh.clone(),
-        &target.name,
-    );
+    audit_secret(&state, &user, target.ty, "delete", target.mesh.clone(), &target.name);
     Ok(Json(json!({})).into_response())
 }
 
@@ -453,9 +311,7 @@ pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
     } else {
-        ApiError::BadRequest {
-            detail: rejection.body_text(),
-        }
+        ApiError::BadRequest { detail: rejection.body_text() }
     }
 }
 
@@ -482,12 +338,12 @@ fn authorize_write(state: &ApiState, user: &User, ty: ResourceType) -> Result<()
         });
     }
     match (state.config().role, ty.origin()) {
-        (Role::Global, Origin::Zone) => Err(ApiError::MethodNotAllowed {
-            detail: GLOBAL_READ_ONLY.to_owned(),
-        }),
-        (Role::FederatedZone, Origin::Global) => Err(ApiError::MethodNotAllowed {
-            detail: ZONE_READ_ONLY.to_owned(),
-        }),
+        (Role::Global, Origin::Zone) => {
+            Err(ApiError::MethodNotAllowed { detail: GLOBAL_READ_ONLY.to_owned() })
+        }
+        (Role::FederatedZone, Origin::Global) => {
+            Err(ApiError::MethodNotAllowed { detail: ZONE_READ_ONLY.to_owned() })
+        }
         _ => Ok(()),
     }
 }
@@ -530,10 +386,7 @@ fn check_matches_path(target: &Target, resource: &Resource) -> Result<(), ApiErr
 }
 
 async fn ensure_mesh_exists(store: &store::Store, mesh: &str) -> Result<(), ApiError> {
-    match store
-        .get(&Key::global(ResourceType::Mesh.name(), mesh))
-        .await
-    {
+    match store.get(&Key::global(ResourceType::Mesh.name(), mesh)).await {
         Ok(_) => Ok(()),
         Err(store::Error::NotFound { .. }) => {
             let mut err = ValidationError::default();

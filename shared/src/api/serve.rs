@@ -48,10 +48,7 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.read_header_timeout);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.read_header_timeout);
     loop {
         let (tcp, peer) = tokio::select! {
             () = shutdown.wait() => break,
@@ -106,10 +103,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after the drain timeout; closing them");
     }
 }

@@ -15,10 +15,7 @@ pub(super) const LOCAL: &str = "127.0.0.1:40000";
 pub(super) const REMOTE: &str = "192.0.2.7:40000";
 
 fn admins() -> crate::config::Allowed {
-    crate::config::Allowed {
-        users: vec![],
-        groups: vec!["mesh-system:admin".into()],
-    }
+    crate::config::Allowed { users: vec![], groups: vec!["mesh-system:admin".into()] }
 }
 
 /// Router state over a memory store; its audit log is in memory ([`audit_events`]).
@@ -29,21 +26,14 @@ pub(super) fn state(role: Role) -> ApiState {
 pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
     let config = ApiConfig {
         role,
-        auth: AuthSettings {
-            localhost_is_admin,
-            anonymous_can_write: false,
-        },
+        auth: AuthSettings { localhost_is_admin, anonymous_can_write: false },
         access: crate::config::Access {
             admin_resources: admins(),
             generate_dp_token: admins(),
             generate_user_token: admins(),
             generate_zone_token: admins(),
         },
-        issuers: Issuers {
-            user: true,
-            dataplane: true,
-            zone: true,
-        },
+        issuers: Issuers { user: true, dataplane: true, zone: true },
         read_only: false,
         max_body_bytes: 4096,
         request_timeout: Duration::from_secs(5),
@@ -62,15 +52,7 @@ pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
     let store = Store::memory();
     let audit = AuditLog::memory();
     let credentials = Credentials::new(store.clone(), Default::default(), audit.clone());
-    ApiState::new(
-        store,
-        config,
-        Services {
-            credentials,
-            audit,
-            metrics: Metrics::new(),
-        },
-    )
+    ApiState::new(store, config, Services { credentials, audit, metrics: Metrics::new() })
 }
 
 /// The audit events recorded so far.
@@ -103,23 +85,16 @@ pub(super) async fn call_with(
     headers: &[(&str, &str)],
 ) -> Reply {
     let peer: SocketAddr = from.parse().unwrap();
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, "localhost:5681");
+    let mut req =
+        Request::builder().method(method).uri(path).header(header::HOST, "localhost:5681");
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut req = req
-        .body(body.map(Body::from).unwrap_or_else(Body::empty))
-        .unwrap();
+    let mut req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
     req.extensions_mut().insert(ConnectInfo(peer));
     let resp = router(state.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
-    let etag = resp
-        .headers()
-        .get(header::ETAG)
-        .map(|v| v.to_str().unwrap().to_owned());
+    let etag = resp.headers().get(header::ETAG).map(|v| v.to_str().unwrap().to_owned());
     let bytes = to_bytes(resp.into_body(), usize::MAX).await.unwrap();
     let body = if bytes.is_empty() {
         Value::Null
@@ -157,24 +132,10 @@ async fn index_and_config_are_served() {
 #[tokio::test]
 async fn mesh_is_created_then_updated_with_versions() {
     let s = state(Role::Zone);
-    let r = call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/default",
-        Some(mesh("default")),
-    )
-    .await;
+    let r = call(&s, LOCAL, Method::PUT, "/meshes/default", Some(mesh("default"))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.etag.as_deref(), Some("\"1\""));
-    let r = call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/default",
-        Some(mesh("default")),
-    )
-    .await;
+    let r = call(&s, LOCAL, Method::PUT, "/meshes/default", Some(mesh("default"))).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.etag.as_deref(), Some("\"2\""));
 
@@ -196,15 +157,7 @@ async fn stale_if_match_is_a_conflict_and_changes_nothing() {
     call(&s, LOCAL, Method::PUT, "/meshes/m1", Some(mesh("m1"))).await;
     call(&s, LOCAL, Method::PUT, "/meshes/m1", Some(mesh("m1"))).await;
     let body = Some(json!({"type": "Mesh", "name": "m1", "labels": {"a": "b"}}).to_string());
-    let r = call_with(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/m1",
-        body,
-        &[("if-match", "\"1\"")],
-    )
-    .await;
+    let r = call_with(&s, LOCAL, Method::PUT, "/meshes/m1", body, &[("if-match", "\"1\"")]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.body["status"], 409);
     let r = call(&s, LOCAL, Method::GET, "/meshes/m1", None).await;
@@ -215,14 +168,7 @@ async fn stale_if_match_is_a_conflict_and_changes_nothing() {
 #[tokio::test]
 async fn anonymous_callers_read_but_do_not_write() {
     let s = state(Role::Zone);
-    let r = call(
-        &s,
-        REMOTE,
-        Method::PUT,
-        "/meshes/default",
-        Some(mesh("default")),
-    )
-    .await;
+    let r = call(&s, REMOTE, Method::PUT, "/meshes/default", Some(mesh("default"))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.body["title"], "Access Denied");
     let r = call(&s, REMOTE, Method::GET, "/meshes", None).await;
@@ -242,40 +188,18 @@ async fn proxied_local_request_is_anonymous() {
 #[tokio::test]
 async fn secrets_are_admin_only() {
     let s = state(Role::Zone);
-    call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/default",
-        Some(mesh("default")),
-    )
-    .await;
+    call(&s, LOCAL, Method::PUT, "/meshes/default", Some(mesh("default"))).await;
     let secret = json!({"type": "Secret", "mesh": "default", "name": "s1", "data": "c2VjcmV0"});
-    let r = call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/default/secrets/s1",
-        Some(secret),
-    )
-    .await;
+    let r = call(&s, LOCAL, Method::PUT, "/meshes/default/secrets/s1", Some(secret)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
-    for path in [
-        "/secrets",
-        "/meshes/default/secrets",
-        "/meshes/default/secrets/s1",
-        "/global-secrets",
-    ] {
+    for path in
+        ["/secrets", "/meshes/default/secrets", "/meshes/default/secrets/s1", "/global-secrets"]
+    {
         let r = call(&s, REMOTE, Method::GET, path, None).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(
-            r.body["detail"]
-                .as_str()
-                .unwrap()
-                .split(" cannot")
-                .next()
-                .unwrap(),
+            r.body["detail"].as_str().unwrap().split(" cannot").next().unwrap(),
             "user \"mesh-system:anonymous/mesh-system:unauthenticated\""
         );
         let r = call(&s, LOCAL, Method::GET, path, None).await;
@@ -307,22 +231,9 @@ async fn invalid_resource_names_the_field_and_stores_nothing() {
 #[tokio::test]
 async fn malformed_json_and_oversized_bodies_are_refused() {
     let s = state(Role::Zone);
-    let r = call_with(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/m",
-        Some("{not json".into()),
-        &[],
-    )
-    .await;
+    let r = call_with(&s, LOCAL, Method::PUT, "/meshes/m", Some("{not json".into()), &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not valid JSON")
-    );
+    assert!(r.body["detail"].as_str().unwrap().contains("not valid JSON"));
 
     let big = json!({"type": "Mesh", "name": "m", "labels": {"k": "v".repeat(8192)}}).to_string();
     let r = call_with(&s, LOCAL, Method::PUT, "/meshes/m", Some(big), &[]).await;
@@ -341,14 +252,9 @@ async fn body_must_match_the_path() {
 #[tokio::test]
 async fn resource_in_a_missing_mesh_is_refused() {
     let s = state(Role::Zone);
-    let r = call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/nope/dataplanes/dp",
-        Some(dataplane("nope", "dp")),
-    )
-    .await;
+    let r =
+        call(&s, LOCAL, Method::PUT, "/meshes/nope/dataplanes/dp", Some(dataplane("nope", "dp")))
+            .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["invalid_parameters"][0]["field"], "mesh");
 }
@@ -356,14 +262,7 @@ async fn resource_in_a_missing_mesh_is_refused() {
 #[tokio::test]
 async fn global_refuses_dataplane_writes_with_kumas_message() {
     let s = state(Role::Global);
-    call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/default",
-        Some(mesh("default")),
-    )
-    .await;
+    call(&s, LOCAL, Method::PUT, "/meshes/default", Some(mesh("default"))).await;
     let r = call(
         &s,
         LOCAL,
@@ -384,14 +283,7 @@ async fn global_refuses_dataplane_writes_with_kumas_message() {
 #[tokio::test]
 async fn federated_zone_refuses_global_types_but_takes_dataplanes() {
     let s = state(Role::FederatedZone);
-    let r = call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/default",
-        Some(mesh("default")),
-    )
-    .await;
+    let r = call(&s, LOCAL, Method::PUT, "/meshes/default", Some(mesh("default"))).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(
         r.body["detail"]
@@ -405,14 +297,7 @@ async fn federated_zone_refuses_global_types_but_takes_dataplanes() {
 async fn dataplanes_are_listed_per_mesh_and_across_meshes() {
     let s = state(Role::Zone);
     for m in ["a", "b"] {
-        call(
-            &s,
-            LOCAL,
-            Method::PUT,
-            &format!("/meshes/{m}"),
-            Some(mesh(m)),
-        )
-        .await;
+        call(&s, LOCAL, Method::PUT, &format!("/meshes/{m}"), Some(mesh(m))).await;
         let r = call(
             &s,
             LOCAL,
@@ -437,14 +322,7 @@ async fn dataplanes_are_listed_per_mesh_and_across_meshes() {
 async fn deleting_a_mesh_deletes_what_it_holds() {
     let s = state(Role::Zone);
     call(&s, LOCAL, Method::PUT, "/meshes/m", Some(mesh("m"))).await;
-    call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/m/dataplanes/dp",
-        Some(dataplane("m", "dp")),
-    )
-    .await;
+    call(&s, LOCAL, Method::PUT, "/meshes/m/dataplanes/dp", Some(dataplane("m", "dp"))).await;
     let r = call(&s, LOCAL, Method::DELETE, "/meshes/m", None).await;
     assert_eq!(r.status, StatusCode::OK);
     let r = call(&s, LOCAL, Method::GET, "/dataplanes", None).await;
@@ -456,12 +334,7 @@ async fn deleting_a_mesh_deletes_what_it_holds() {
 #[tokio::test]
 async fn unknown_paths_and_types_are_not_found() {
     let s = state(Role::Zone);
-    for path in [
-        "/nope",
-        "/meshes/default/nope",
-        "/meshes/default/nope/x",
-        "/zones/a/b/c",
-    ] {
+    for path in ["/nope", "/meshes/default/nope", "/meshes/default/nope/x", "/zones/a/b/c"] {
         let r = call(&s, LOCAL, Method::GET, path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
@@ -470,25 +343,18 @@ async fn unknown_paths_and_types_are_not_found() {
 #[tokio::test]
 async fn zone_overview_joins_zones_and_insights() {
     let s = state(Role::Global);
-    crate::zones::ensure_zone(s.store(), "zone-1")
-        .await
-        .unwrap();
+    crate::zones::ensure_zone(s.store(), "zone-1").await.unwrap();
     let sub = crate::zones::Subscription {
         id: "s1".into(),
         global_instance_id: "g".into(),
         ..Default::default()
     };
-    crate::zones::connected(s.store(), "zone-1", sub)
-        .await
-        .unwrap();
+    crate::zones::connected(s.store(), "zone-1", sub).await.unwrap();
     let r = call(&s, REMOTE, Method::GET, "/zones/_overview", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["items"][0]["name"], "zone-1");
     assert_eq!(r.body["items"][0]["zone"]["enabled"], true);
-    assert_eq!(
-        r.body["items"][0]["zoneInsight"]["subscriptions"][0]["id"],
-        "s1"
-    );
+    assert_eq!(r.body["items"][0]["zoneInsight"]["subscriptions"][0]["id"], "s1");
     let r = call(&s, REMOTE, Method::GET, "/zone-insights/zone-1", None).await;
     assert_eq!(r.body["type"], "ZoneInsight");
     let r = call(&s, REMOTE, Method::GET, "/zones/zone-1", None).await;

@@ -43,19 +43,8 @@ async fn dataplane(
     let request: DataplaneTokenRequest = parse(body)?;
     let (claims, valid_for) = request.validate()?;
     ensure_mesh(&state, &claims.mesh).await?;
-    let kind = KeyKind::Dataplane {
-        mesh: claims.mesh.clone(),
-    };
-    issue(
-        &state,
-        &user,
-        &kind,
-        &claims,
-        valid_for,
-        &claims.name,
-        "dataplane",
-    )
-    .await
+    let kind = KeyKind::Dataplane { mesh: claims.mesh.clone() };
+    issue(&state, &user, &kind, &claims, valid_for, &claims.name, "dataplane").await
 }
 
 async fn zone(
@@ -70,16 +59,7 @@ async fn zone(
     }
     let request: ZoneTokenRequest = parse(body)?;
     let (claims, valid_for) = request.validate()?;
-    issue(
-        &state,
-        &user,
-        &KeyKind::Zone,
-        &claims,
-        valid_for,
-        &claims.zone,
-        "zone",
-    )
-    .await
+    issue(&state, &user, &KeyKind::Zone, &claims, valid_for, &claims.zone, "zone").await
 }
 
 async fn user_token(
@@ -94,16 +74,7 @@ async fn user_token(
     }
     let request: UserTokenRequest = parse(body)?;
     let (claims, valid_for) = request.validate()?;
-    issue(
-        &state,
-        &user,
-        &KeyKind::User,
-        &claims,
-        valid_for,
-        &claims.name,
-        "user",
-    )
-    .await
+    issue(&state, &user, &KeyKind::User, &claims, valid_for, &claims.name, "user").await
 }
 
 /// Refuses, audits and logs a caller that `allowed` does not name.
@@ -127,23 +98,17 @@ pub(super) fn authorize(
 
 fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let body = body.map_err(super::handlers::body_rejection)?;
-    serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
-        detail: format!("request body is not valid: {err}"),
-    })
+    serde_json::from_slice(&body)
+        .map_err(|err| ApiError::BadRequest { detail: format!("request body is not valid: {err}") })
 }
 
 async fn ensure_mesh(state: &ApiState, mesh: &str) -> Result<(), ApiError> {
-    match state
-        .store()
-        .get(&Key::global(ResourceType::Mesh.name(), mesh))
-        .await
-    {
+    match state.store().get(&Key::global(ResourceType::Mesh.name(), mesh)).await {
         Ok(_) => Ok(()),
-        Err(store::Error::NotFound { .. }) => Err(ValidationError::single(
-            "mesh",
-            format!("mesh of name {mesh:?} is not found"),
-        )
-        .into()),
+        Err(store::Error::NotFound { .. }) => {
+            Err(ValidationError::single("mesh", format!("mesh of name {mesh:?} is not found"))
+                .into())
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -163,18 +128,13 @@ async fn issue<C: serde::Serialize>(
         .issue(kind, claims, valid_for, &user.name, subject, now)
         .await
         .map_err(|err| match err {
-            credentials::Error::NoSigningKey { .. } => ApiError::SigningKeyNotFound {
-                detail: err.to_string(),
-            },
+            credentials::Error::NoSigningKey { .. } => {
+                ApiError::SigningKeyNotFound { detail: err.to_string() }
+            }
             other => ApiError::Internal(Box::new(other)),
         })?;
     state.metrics().token_issued(label);
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain")],
-        issued.token,
-    )
-        .into_response())
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], issued.token).into_response())
 }
 
 #[cfg(test)]

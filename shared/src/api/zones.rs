@@ -25,19 +25,14 @@ pub(super) fn routes() -> Router<ApiState> {
 async fn list_insights(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let records = state.store().list(zones::INSIGHT_KIND, None).await?;
     let items: Vec<Value> = records.iter().map(insight_json).collect();
-    Ok(Json(
-        json!({ "total": items.len(), "items": items, "next": null }),
-    ))
+    Ok(Json(json!({ "total": items.len(), "items": items, "next": null })))
 }
 
 async fn get_insight(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = state
-        .store()
-        .get(&Key::global(zones::INSIGHT_KIND, &name))
-        .await?;
+    let record = state.store().get(&Key::global(zones::INSIGHT_KIND, &name)).await?;
     Ok(Json(insight_json(&record)))
 }
 
@@ -46,28 +41,19 @@ async fn list_overviews(State(state): State<ApiState>) -> Result<Json<Value>, Ap
     for zone in state.store().list(ResourceType::Zone.name(), None).await? {
         items.push(overview(&state, zone).await?);
     }
-    Ok(Json(
-        json!({ "total": items.len(), "items": items, "next": null }),
-    ))
+    Ok(Json(json!({ "total": items.len(), "items": items, "next": null })))
 }
 
 async fn get_overview(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let zone = state
-        .store()
-        .get(&Key::global(ResourceType::Zone.name(), &name))
-        .await?;
+    let zone = state.store().get(&Key::global(ResourceType::Zone.name(), &name)).await?;
     Ok(Json(overview(&state, zone).await?))
 }
 
 async fn overview(state: &ApiState, zone: Record) -> Result<Value, ApiError> {
-    let insight = match state
-        .store()
-        .get(&Key::global(zones::INSIGHT_KIND, &zone.key.name))
-        .await
-    {
+    let insight = match state.store().get(&Key::global(zones::INSIGHT_KIND, &zone.key.name)).await {
         Ok(record) => record.spec,
         Err(store::Error::NotFound { .. }) => json!({}),
         Err(err) => return Err(err.into()),
@@ -87,14 +73,8 @@ fn insight_json(record: &Record) -> Value {
     let mut out = Map::new();
     out.insert("type".into(), json!("ZoneInsight"));
     out.insert("name".into(), json!(record.key.name));
-    out.insert(
-        "creationTime".into(),
-        json!(zones::rfc3339(record.creation_time)),
-    );
-    out.insert(
-        "modificationTime".into(),
-        json!(zones::rfc3339(record.modification_time)),
-    );
+    out.insert("creationTime".into(), json!(zones::rfc3339(record.creation_time)));
+    out.insert("modificationTime".into(), json!(zones::rfc3339(record.modification_time)));
     if let Ok(Value::Object(fields)) = serde_json::to_value(insight) {
         out.extend(fields);
     }

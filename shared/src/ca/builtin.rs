@@ -73,27 +73,18 @@ impl BuiltinConf {
         if let Some(bits) = rsa_bits
             && rsa_key_size(bits).is_none()
         {
-            err.push(
-                format!("{at}.caCert.RSAbits"),
-                "must be one of 2048, 3072 or 4096",
-            );
+            err.push(format!("{at}.caCert.RSAbits"), "must be one of 2048, 3072 or 4096");
         }
         let expiration = match ca_cert.expiration.as_deref() {
             None | Some("") => None,
             Some(text) => KumaDuration::parse(text)
                 .inspect_err(|_| {
-                    err.push(
-                        format!("{at}.caCert.expiration"),
-                        "has to be a valid format",
-                    );
+                    err.push(format!("{at}.caCert.expiration"), "has to be a valid format");
                 })
                 .ok(),
         };
         err.into_result()?;
-        Ok(Self {
-            rsa_bits,
-            expiration,
-        })
+        Ok(Self { rsa_bits, expiration })
     }
 }
 
@@ -139,26 +130,17 @@ pub fn generate_builtin_root(
 
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Kuma");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationalUnitName, "Mesh");
+    params.distinguished_name.push(DnType::OrganizationName, "Kuma");
+    params.distinguished_name.push(DnType::OrganizationalUnitName, "Mesh");
     params.distinguished_name.push(DnType::CommonName, mesh);
     let spiffe = format!("spiffe://{mesh}");
-    let uri = spiffe.clone().try_into().map_err(|source| Error::Tag {
-        tag: spiffe,
-        source,
-    })?;
+    let uri = spiffe.clone().try_into().map_err(|source| Error::Tag { tag: spiffe, source })?;
     params.subject_alt_names = vec![SanType::URI(uri)];
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.serial_number = Some(random_serial()?);
     params.not_before = now - BACKDATE;
-    let validity = conf
-        .expiration
-        .map_or(DEFAULT_ROOT_VALIDITY, |e| e.as_std());
+    let validity = conf.expiration.map_or(DEFAULT_ROOT_VALIDITY, |e| e.as_std());
     params.not_after = after(now, validity)?;
     let cert = params.self_signed(&key).map_err(Error::Generate)?;
 
@@ -169,10 +151,7 @@ pub fn generate_builtin_root(
     } else {
         key.serialize_pem()
     };
-    Ok(CaKeyPair {
-        cert_pem: cert.pem(),
-        key_pem: SecretString::from(key_pem),
-    })
+    Ok(CaKeyPair { cert_pem: cert.pem(), key_pem: SecretString::from(key_pem) })
 }
 
 fn rsa_key_size(bits: u32) -> Option<RsaKeySize> {

@@ -60,10 +60,7 @@ pub fn identity(
             .ok_or_else(|| Error::NoIdentity(name.to_owned()))?;
         tags.insert(SERVICE_TAG.to_owned(), BTreeSet::from([workload.clone()]));
     }
-    Ok(Identity {
-        mesh: mesh.to_owned(),
-        tags,
-    })
+    Ok(Identity { mesh: mesh.to_owned(), tags })
 }
 
 #[cfg(test)]
@@ -90,10 +87,7 @@ mod tests {
         assert_eq!(
             id.tags,
             BTreeMap::from([
-                (
-                    SERVICE_TAG.to_owned(),
-                    BTreeSet::from(["web".to_owned(), "web-api".to_owned()])
-                ),
+                (SERVICE_TAG.to_owned(), BTreeSet::from(["web".to_owned(), "web-api".to_owned()])),
                 ("version".to_owned(), BTreeSet::from(["v1".to_owned()])),
             ])
         );
@@ -119,10 +113,7 @@ mod tests {
         let gw = dp(json!({"networking": {"address": "10.0.0.2", "gateway": {
             "type": "BUILTIN", "tags": {"kuma.io/service": "edge"}}}}));
         let id = identity("default", "edge-01", &gw, &BTreeMap::new()).unwrap();
-        assert_eq!(
-            id.uris(),
-            ["spiffe://default/edge", "kuma://kuma.io/service/edge"]
-        );
+        assert_eq!(id.uris(), ["spiffe://default/edge", "kuma://kuma.io/service/edge"]);
     }
 
     #[test]
@@ -133,11 +124,7 @@ mod tests {
         let id = identity("mesh-1", "be-01", &bare, &labels).unwrap();
         assert_eq!(
             id.uris(),
-            [
-                "spiffe://mesh-1/backend",
-                "kuma://kuma.io/service/backend",
-                "kuma://zone/east",
-            ]
+            ["spiffe://mesh-1/backend", "kuma://kuma.io/service/backend", "kuma://zone/east",]
         );
     }
 

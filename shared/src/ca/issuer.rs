@@ -68,12 +68,8 @@ impl Issuer {
             return Err(Error::KeyMismatch);
         }
         let subject = first.subject().as_raw().to_vec();
-        let signer = rcgen::Issuer::from_ca_cert_der(chain.first(), key).map_err(|e| {
-            Error::CaCertParse {
-                index: 0,
-                reason: e.to_string(),
-            }
-        })?;
+        let signer = rcgen::Issuer::from_ca_cert_der(chain.first(), key)
+            .map_err(|e| Error::CaCertParse { index: 0, reason: e.to_string() })?;
         let pem = |der: &[u8]| crate::tls::encode("CERTIFICATE", der);
         Ok(Self {
             signer,
@@ -104,10 +100,7 @@ impl Issuer {
         now: OffsetDateTime,
     ) -> Result<IssuedCert, Error> {
         let der = if crate::tls::is_pem(csr) {
-            crate::tls::decode_csr(csr)
-                .map_err(Error::CsrPem)?
-                .as_ref()
-                .to_vec()
+            crate::tls::decode_csr(csr).map_err(Error::CsrPem)?.as_ref().to_vec()
         } else {
             csr.to_vec()
         };
@@ -120,9 +113,7 @@ impl Issuer {
         };
         let spki = &request.certification_request_info.subject_pki;
         check_key(spki)?;
-        request
-            .verify_signature()
-            .map_err(|_| Error::CsrSignature)?;
+        request.verify_signature().map_err(|_| Error::CsrSignature)?;
         let public_key = rcgen::SubjectPublicKeyInfo::from_der(spki.raw)
             .map_err(|e| Error::UnsupportedKey(e.to_string()))?;
 
@@ -142,18 +133,14 @@ impl Issuer {
             KeyUsagePurpose::KeyEncipherment,
             KeyUsagePurpose::KeyAgreement,
         ];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
+        params.extended_key_usages =
+            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
         params.use_authority_key_identifier_extension = true;
         let serial = random_serial()?;
         params.serial_number = Some(serial.clone());
         params.not_before = now - BACKDATE;
         params.not_after = after(now, validity)?;
-        let cert = params
-            .signed_by(&public_key, &self.signer)
-            .map_err(Error::Generate)?;
+        let cert = params.signed_by(&public_key, &self.signer).map_err(Error::Generate)?;
 
         // rcgen rebuilds the issuer name from its parsed form; a CA subject it cannot reproduce
         // byte for byte (e.g. repeated attributes) would give a leaf no verifier can chain.
@@ -176,9 +163,7 @@ impl Issuer {
 
 impl fmt::Debug for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Issuer")
-            .field("trust_bundle_pem", &self.bundle_pem)
-            .finish_non_exhaustive()
+        f.debug_struct("Issuer").field("trust_bundle_pem", &self.bundle_pem).finish_non_exhaustive()
     }
 }
 
@@ -186,17 +171,11 @@ impl fmt::Debug for Issuer {
 fn check_key(spki: &SubjectPublicKeyInfo<'_>) -> Result<(), Error> {
     let algorithm = &spki.algorithm.algorithm;
     if *algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY {
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.as_oid().ok());
+        let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
         return match curve {
             Some(c) if c == OID_EC_P256 || c == OID_NIST_EC_P384 => Ok(()),
             Some(c) => Err(Error::UnsupportedKey(format!("ECDSA curve {c}"))),
-            None => Err(Error::UnsupportedKey(
-                "ECDSA without a named curve".to_owned(),
-            )),
+            None => Err(Error::UnsupportedKey("ECDSA without a named curve".to_owned())),
         };
     }
     if *algorithm == OID_PKCS1_RSAENCRYPTION {
@@ -215,10 +194,7 @@ fn check_key(spki: &SubjectPublicKeyInfo<'_>) -> Result<(), Error> {
 
 /// Bit length of a big-endian unsigned integer (leading zero bytes ignored).
 fn modulus_bits(modulus: &[u8]) -> usize {
-    let start = modulus
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(modulus.len());
+    let start = modulus.iter().position(|b| *b != 0).unwrap_or(modulus.len());
     match modulus.get(start) {
         Some(first) => (modulus.len() - start) * 8 - first.leading_zeros() as usize,
         None => 0,

@@ -101,12 +101,8 @@ pub fn secret_in_use_message(secret: &str, mesh: &str, backend: &str) -> String 
 
 /// Kuma's update guard: while mTLS stays on, the enabled backend may not change.
 pub fn check_backend_change(old: &MeshSpec, new: &MeshSpec) -> Result<(), ValidationError> {
-    let enabled = |m: &MeshSpec| {
-        m.mtls
-            .as_ref()
-            .map(|t| t.enabled_backend.clone())
-            .filter(|b| !b.is_empty())
-    };
+    let enabled =
+        |m: &MeshSpec| m.mtls.as_ref().map(|t| t.enabled_backend.clone()).filter(|b| !b.is_empty());
     match (enabled(old), enabled(new)) {
         (Some(before), Some(after)) if before != after => Err(ValidationError::single(
             "mtls.enabledBackend",

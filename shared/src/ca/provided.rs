@@ -58,14 +58,11 @@ impl DataSource {
         resolve_secret: &dyn Fn(&str) -> Option<Vec<u8>>,
     ) -> Result<Vec<u8>, Error> {
         match self {
-            Self::Secret(name) => resolve_secret(name).ok_or_else(|| Error::SecretNotFound {
-                name: name.clone(),
-                mesh: mesh.to_owned(),
-            }),
-            Self::File(path) => std::fs::read(path).map_err(|source| Error::ReadFile {
-                path: path.clone(),
-                source,
-            }),
+            Self::Secret(name) => resolve_secret(name)
+                .ok_or_else(|| Error::SecretNotFound { name: name.clone(), mesh: mesh.to_owned() }),
+            Self::File(path) => {
+                std::fs::read(path).map_err(|source| Error::ReadFile { path: path.clone(), source })
+            }
             Self::Inline(bytes) => Ok(bytes.clone()),
             Self::InlineString(text) => Ok(text.clone().into_bytes()),
         }
@@ -114,11 +111,9 @@ impl DataSource {
         Ok(Some(match name {
             "secret" => Self::Secret(text.to_owned()),
             "file" => Self::File(PathBuf::from(text)),
-            "inline" => Self::Inline(
-                STANDARD
-                    .decode(text)
-                    .map_err(|e| format!("{path}.inline: {e}"))?,
-            ),
+            "inline" => {
+                Self::Inline(STANDARD.decode(text).map_err(|e| format!("{path}.inline: {e}"))?)
+            }
             _ => Self::InlineString(text.to_owned()),
         }))
     }
@@ -233,10 +228,7 @@ fn check_ca(
         err.push(path, KEY_AGREEMENT);
     }
     let mut warn = |message: &str| {
-        warnings.push(Violation {
-            field: path.to_owned(),
-            message: message.to_owned(),
-        });
+        warnings.push(Violation { field: path.to_owned(), message: message.to_owned() });
     };
     if usage.is_some_and(|u| u.digital_signature()) {
         warn(DIGITAL_SIGNATURE);

@@ -34,9 +34,7 @@ impl Chain {
 
     /// The certificates a peer needs besides its trust anchors: all but the self-issued ones.
     pub(super) fn intermediates(&self) -> impl Iterator<Item = &CertificateDer<'static>> {
-        self.certs
-            .iter()
-            .filter(|der| parse(der).is_ok_and(|c| !self_issued(&c)))
+        self.certs.iter().filter(|der| parse(der).is_ok_and(|c| !self_issued(&c)))
     }
 }
 

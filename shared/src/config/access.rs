@@ -13,38 +13,22 @@ const fn a(env: &'static str, yaml: &'static str) -> Setting {
 }
 
 const TYPE: Setting = a("KUMA_ACCESS_TYPE", "access.type");
-const ADMIN_USERS: Setting = a(
-    "KUMA_ACCESS_STATIC_ADMIN_RESOURCES_USERS",
-    "access.static.adminResources.users",
-);
-const ADMIN_GROUPS: Setting = a(
-    "KUMA_ACCESS_STATIC_ADMIN_RESOURCES_GROUPS",
-    "access.static.adminResources.groups",
-);
-const DP_TOKEN_USERS: Setting = a(
-    "KUMA_ACCESS_STATIC_GENERATE_DP_TOKEN_USERS",
-    "access.static.generateDpToken.users",
-);
-const DP_TOKEN_GROUPS: Setting = a(
-    "KUMA_ACCESS_STATIC_GENERATE_DP_TOKEN_GROUPS",
-    "access.static.generateDpToken.groups",
-);
-const USER_TOKEN_USERS: Setting = a(
-    "KUMA_ACCESS_STATIC_GENERATE_USER_TOKEN_USERS",
-    "access.static.generateUserToken.users",
-);
-const USER_TOKEN_GROUPS: Setting = a(
-    "KUMA_ACCESS_STATIC_GENERATE_USER_TOKEN_GROUPS",
-    "access.static.generateUserToken.groups",
-);
-const ZONE_TOKEN_USERS: Setting = a(
-    "KUMA_ACCESS_STATIC_GENERATE_ZONE_TOKEN_USERS",
-    "access.static.generateZoneToken.users",
-);
-const ZONE_TOKEN_GROUPS: Setting = a(
-    "KUMA_ACCESS_STATIC_GENERATE_ZONE_TOKEN_GROUPS",
-    "access.static.generateZoneToken.groups",
-);
+const ADMIN_USERS: Setting =
+    a("KUMA_ACCESS_STATIC_ADMIN_RESOURCES_USERS", "access.static.adminResources.users");
+const ADMIN_GROUPS: Setting =
+    a("KUMA_ACCESS_STATIC_ADMIN_RESOURCES_GROUPS", "access.static.adminResources.groups");
+const DP_TOKEN_USERS: Setting =
+    a("KUMA_ACCESS_STATIC_GENERATE_DP_TOKEN_USERS", "access.static.generateDpToken.users");
+const DP_TOKEN_GROUPS: Setting =
+    a("KUMA_ACCESS_STATIC_GENERATE_DP_TOKEN_GROUPS", "access.static.generateDpToken.groups");
+const USER_TOKEN_USERS: Setting =
+    a("KUMA_ACCESS_STATIC_GENERATE_USER_TOKEN_USERS", "access.static.generateUserToken.users");
+const USER_TOKEN_GROUPS: Setting =
+    a("KUMA_ACCESS_STATIC_GENERATE_USER_TOKEN_GROUPS", "access.static.generateUserToken.groups");
+const ZONE_TOKEN_USERS: Setting =
+    a("KUMA_ACCESS_STATIC_GENERATE_ZONE_TOKEN_USERS", "access.static.generateZoneToken.users");
+const ZONE_TOKEN_GROUPS: Setting =
+    a("KUMA_ACCESS_STATIC_GENERATE_ZONE_TOKEN_GROUPS", "access.static.generateZoneToken.groups");
 
 const ADMIN_GROUP: &str = "mesh-system:admin";
 
@@ -89,10 +73,7 @@ impl Access {
     pub(super) fn load(loader: &Loader<'_>) -> Result<Self, Error> {
         loader.value(&TYPE, |v| match v {
             "static" => Ok(()),
-            other => Err(Problem::OneOf {
-                value: other.to_owned(),
-                allowed: "static",
-            }),
+            other => Err(Problem::OneOf { value: other.to_owned(), allowed: "static" }),
         })?;
         Ok(Self {
             admin_resources: Allowed::load(loader, &ADMIN_USERS, &ADMIN_GROUPS)?,

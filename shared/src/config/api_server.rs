@@ -23,59 +23,30 @@ const HTTP_ENABLED: Setting = api("KUMA_API_SERVER_HTTP_ENABLED", "apiServer.htt
 const HTTP_INTERFACE: Setting = api("KUMA_API_SERVER_HTTP_INTERFACE", "apiServer.http.interface");
 const HTTP_PORT: Setting = api("KUMA_API_SERVER_HTTP_PORT", "apiServer.http.port");
 const HTTPS_ENABLED: Setting = api("KUMA_API_SERVER_HTTPS_ENABLED", "apiServer.https.enabled");
-const HTTPS_INTERFACE: Setting = api(
-    "KUMA_API_SERVER_HTTPS_INTERFACE",
-    "apiServer.https.interface",
-);
+const HTTPS_INTERFACE: Setting =
+    api("KUMA_API_SERVER_HTTPS_INTERFACE", "apiServer.https.interface");
 const HTTPS_PORT: Setting = api("KUMA_API_SERVER_HTTPS_PORT", "apiServer.https.port");
-const HTTPS_CERT: Setting = api(
-    "KUMA_API_SERVER_HTTPS_TLS_CERT_FILE",
-    "apiServer.https.tlsCertFile",
-);
-const HTTPS_KEY: Setting = api(
-    "KUMA_API_SERVER_HTTPS_TLS_KEY_FILE",
-    "apiServer.https.tlsKeyFile",
-);
+const HTTPS_CERT: Setting =
+    api("KUMA_API_SERVER_HTTPS_TLS_CERT_FILE", "apiServer.https.tlsCertFile");
+const HTTPS_KEY: Setting = api("KUMA_API_SERVER_HTTPS_TLS_KEY_FILE", "apiServer.https.tlsKeyFile");
 const HTTPS_TLS: TlsKeys = TlsKeys {
-    min: api(
-        "KUMA_API_SERVER_HTTPS_TLS_MIN_VERSION",
-        "apiServer.https.tlsMinVersion",
-    ),
-    max: api(
-        "KUMA_API_SERVER_HTTPS_TLS_MAX_VERSION",
-        "apiServer.https.tlsMaxVersion",
-    ),
-    ciphers: api(
-        "KUMA_API_SERVER_HTTPS_TLS_CIPHER_SUITES",
-        "apiServer.https.tlsCipherSuites",
-    ),
+    min: api("KUMA_API_SERVER_HTTPS_TLS_MIN_VERSION", "apiServer.https.tlsMinVersion"),
+    max: api("KUMA_API_SERVER_HTTPS_TLS_MAX_VERSION", "apiServer.https.tlsMaxVersion"),
+    ciphers: api("KUMA_API_SERVER_HTTPS_TLS_CIPHER_SUITES", "apiServer.https.tlsCipherSuites"),
 };
-const HTTPS_REQUIRE_CLIENT_CERT: Setting = api(
-    "KUMA_API_SERVER_HTTPS_REQUIRE_CLIENT_CERT",
-    "apiServer.https.requireClientCert",
-);
-const HTTPS_CA_FILE: Setting = api(
-    "KUMA_API_SERVER_HTTPS_TLS_CA_FILE",
-    "apiServer.https.tlsCaFile",
-);
+const HTTPS_REQUIRE_CLIENT_CERT: Setting =
+    api("KUMA_API_SERVER_HTTPS_REQUIRE_CLIENT_CERT", "apiServer.https.requireClientCert");
+const HTTPS_CA_FILE: Setting =
+    api("KUMA_API_SERVER_HTTPS_TLS_CA_FILE", "apiServer.https.tlsCaFile");
 const AUTHN_TYPE: Setting = api("KUMA_API_SERVER_AUTHN_TYPE", "apiServer.authn.type");
-const LOCALHOST_IS_ADMIN: Setting = api(
-    "KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN",
-    "apiServer.authn.localhostIsAdmin",
-);
-const ANONYMOUS_CAN_WRITE: Setting = api(
-    "KUMA_API_SERVER_AUTHN_ANONYMOUS_CAN_WRITE",
-    "apiServer.authn.anonymousCanWrite",
-);
+const LOCALHOST_IS_ADMIN: Setting =
+    api("KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN", "apiServer.authn.localhostIsAdmin");
+const ANONYMOUS_CAN_WRITE: Setting =
+    api("KUMA_API_SERVER_AUTHN_ANONYMOUS_CAN_WRITE", "apiServer.authn.anonymousCanWrite");
 const READ_ONLY: Setting = api("KUMA_API_SERVER_READ_ONLY", "apiServer.readOnly");
-const CORS: Setting = api(
-    "KUMA_API_SERVER_CORS_ALLOWED_DOMAINS",
-    "apiServer.corsAllowedDomains",
-);
-const READ_HEADER_TIMEOUT: Setting = api(
-    "KUMA_API_SERVER_READ_HEADER_TIMEOUT",
-    "apiServer.readHeaderTimeout",
-);
+const CORS: Setting = api("KUMA_API_SERVER_CORS_ALLOWED_DOMAINS", "apiServer.corsAllowedDomains");
+const READ_HEADER_TIMEOUT: Setting =
+    api("KUMA_API_SERVER_READ_HEADER_TIMEOUT", "apiServer.readHeaderTimeout");
 const READ_TIMEOUT: Setting = api("KUMA_API_SERVER_READ_TIMEOUT", "apiServer.readTimeout");
 const WRITE_TIMEOUT: Setting = api("KUMA_API_SERVER_WRITE_TIMEOUT", "apiServer.writeTimeout");
 const IDLE_TIMEOUT: Setting = api("KUMA_API_SERVER_IDLE_TIMEOUT", "apiServer.idleTimeout");
@@ -170,10 +141,9 @@ impl AuthnType {
         match value {
             "tokens" => Ok(Self::Tokens),
             "adminClientCerts" => Ok(Self::AdminClientCerts),
-            other => Err(Problem::OneOf {
-                value: other.to_owned(),
-                allowed: "tokens, adminClientCerts",
-            }),
+            other => {
+                Err(Problem::OneOf { value: other.to_owned(), allowed: "tokens, adminClientCerts" })
+            }
         }
     }
 

@@ -13,36 +13,18 @@ use super::parse::{self, format_duration};
 use super::source::{Loader, Setting};
 use super::tls::{CertKeyFiles, TlsKeys, TlsSettings};
 
-const WORK_DIR: Setting = Setting {
-    env: "KUMA_GENERAL_WORK_DIR",
-    yaml: "general.workDir",
-};
-const TLS_CERT_FILE: Setting = Setting {
-    env: "KUMA_GENERAL_TLS_CERT_FILE",
-    yaml: "general.tlsCertFile",
-};
-const TLS_KEY_FILE: Setting = Setting {
-    env: "KUMA_GENERAL_TLS_KEY_FILE",
-    yaml: "general.tlsKeyFile",
-};
+const WORK_DIR: Setting = Setting { env: "KUMA_GENERAL_WORK_DIR", yaml: "general.workDir" };
+const TLS_CERT_FILE: Setting =
+    Setting { env: "KUMA_GENERAL_TLS_CERT_FILE", yaml: "general.tlsCertFile" };
+const TLS_KEY_FILE: Setting =
+    Setting { env: "KUMA_GENERAL_TLS_KEY_FILE", yaml: "general.tlsKeyFile" };
 const TLS: TlsKeys = TlsKeys {
-    min: Setting {
-        env: "KUMA_GENERAL_TLS_MIN_VERSION",
-        yaml: "general.tlsMinVersion",
-    },
-    max: Setting {
-        env: "KUMA_GENERAL_TLS_MAX_VERSION",
-        yaml: "general.tlsMaxVersion",
-    },
-    ciphers: Setting {
-        env: "KUMA_GENERAL_TLS_CIPHER_SUITES",
-        yaml: "general.tlsCipherSuites",
-    },
+    min: Setting { env: "KUMA_GENERAL_TLS_MIN_VERSION", yaml: "general.tlsMinVersion" },
+    max: Setting { env: "KUMA_GENERAL_TLS_MAX_VERSION", yaml: "general.tlsMaxVersion" },
+    ciphers: Setting { env: "KUMA_GENERAL_TLS_CIPHER_SUITES", yaml: "general.tlsCipherSuites" },
 };
-const DNS_CACHE_TTL: Setting = Setting {
-    env: "KUMA_GENERAL_DNS_CACHE_TTL",
-    yaml: "general.dnsCacheTTL",
-};
+const DNS_CACHE_TTL: Setting =
+    Setting { env: "KUMA_GENERAL_DNS_CACHE_TTL", yaml: "general.dnsCacheTTL" };
 const BASE_BACKOFF: Setting = Setting {
     env: "KUMA_GENERAL_RESILIENT_COMPONENT_BASE_BACKOFF",
     yaml: "general.resilientComponentBaseBackoff",
@@ -51,10 +33,8 @@ const MAX_BACKOFF: Setting = Setting {
     env: "KUMA_GENERAL_RESILIENT_COMPONENT_MAX_BACKOFF",
     yaml: "general.resilientComponentMaxBackoff",
 };
-const AUDIT_LOG_FILE: Setting = Setting {
-    env: "KUMA_GENERAL_AUDIT_LOG_FILE",
-    yaml: "general.auditLogFile",
-};
+const AUDIT_LOG_FILE: Setting =
+    Setting { env: "KUMA_GENERAL_AUDIT_LOG_FILE", yaml: "general.auditLogFile" };
 
 /// The audit log's file name in the work directory, when `KUMA_GENERAL_AUDIT_LOG_FILE` is unset.
 const AUDIT_LOG_NAME: &str = "audit.log";

@@ -90,21 +90,17 @@ const IRREGULAR_ENV: &[&str] = &[
 /// Whether the dotted file key `key` is a Kuma setting we ignore.
 pub(super) fn is_kuma_key(key: &str) -> bool {
     KUMA_KEYS.iter().any(|entry| match entry.strip_suffix('.') {
-        Some(section) => key
-            .strip_prefix(section)
-            .is_some_and(|rest| rest.starts_with('.')),
+        Some(section) => key.strip_prefix(section).is_some_and(|rest| rest.starts_with('.')),
         None => key == *entry,
     })
 }
 
 /// Whether the variable `name` sets a Kuma setting we ignore.
 pub(super) fn is_kuma_env(name: &str) -> bool {
-    let irregular = IRREGULAR_ENV
-        .iter()
-        .any(|entry| match entry.ends_with('_') {
-            true => name.starts_with(entry) && name.len() > entry.len(),
-            false => name == *entry,
-        });
+    let irregular = IRREGULAR_ENV.iter().any(|entry| match entry.ends_with('_') {
+        true => name.starts_with(entry) && name.len() > entry.len(),
+        false => name == *entry,
+    });
     irregular || KUMA_KEYS.iter().any(|key| env_names_key(name, key))
 }
 
@@ -121,10 +117,7 @@ pub(super) fn env_names_key(name: &str, key: &str) -> bool {
         Some(path) => (path, true),
         None => (key, false),
     };
-    let mut wanted = path
-        .chars()
-        .filter(|c| *c != '.')
-        .map(|c| c.to_ascii_lowercase());
+    let mut wanted = path.chars().filter(|c| *c != '.').map(|c| c.to_ascii_lowercase());
     let mut chars = rest.char_indices().filter(|(_, c)| *c != '_');
     let mut end = 0;
     for want in wanted.by_ref() {
@@ -167,28 +160,16 @@ mod tests {
             "KUMA_RUNTIME_KUBERNETES_SIDECAR_TRAFFIC_EXCLUDE_INBOUND_IPS",
             "runtime."
         ));
-        assert!(env_names_key(
-            "KUMA_STORE_UNSAFE_DELETE",
-            "store.unsafeDelete"
-        ));
+        assert!(env_names_key("KUMA_STORE_UNSAFE_DELETE", "store.unsafeDelete"));
         assert!(env_names_key(
             "KUMA_STORE_POSTGRES_TLS_DISABLE_SSLSNI",
             "store.postgres.tls.disableSSLSNI"
         ));
-        assert!(!env_names_key(
-            "KUMA_STORE_UNSAFE_DELETES",
-            "store.unsafeDelete"
-        ));
-        assert!(!env_names_key(
-            "KUMA_DP_SERVER_HDSX_ENABLED",
-            "dpServer.hds."
-        ));
+        assert!(!env_names_key("KUMA_STORE_UNSAFE_DELETES", "store.unsafeDelete"));
+        assert!(!env_names_key("KUMA_DP_SERVER_HDSX_ENABLED", "dpServer.hds."));
         assert!(!env_names_key("KUMA_DP_SERVER_HDS", "dpServer.hds."));
         assert!(!env_names_key("DP_SERVER_HDS_ENABLED", "dpServer.hds."));
-        assert!(!env_names_key(
-            "KUMA_dp_server_hds_enabled",
-            "dpServer.hds."
-        ));
+        assert!(!env_names_key("KUMA_dp_server_hds_enabled", "dpServer.hds."));
     }
 
     #[test]
@@ -204,12 +185,7 @@ mod tests {
         ] {
             assert!(is_kuma_env(name), "{name}");
         }
-        for name in [
-            "KUMA_API_SERVER_HTTP_PROT",
-            "KUMA_INJECTOR_",
-            "HOME",
-            "KUMA_",
-        ] {
+        for name in ["KUMA_API_SERVER_HTTP_PROT", "KUMA_INJECTOR_", "HOME", "KUMA_"] {
             assert!(!is_kuma_env(name), "{name}");
         }
     }

@@ -22,60 +22,33 @@ const fn m(env: &'static str, yaml: &'static str) -> Setting {
     Setting { env, yaml }
 }
 
-const GRPC_PORT: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT",
-    "multizone.global.kds.grpcPort",
-);
-const GLOBAL_REFRESH: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_REFRESH_INTERVAL",
-    "multizone.global.kds.refreshInterval",
-);
-const TLS_ENABLED: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED",
-    "multizone.global.kds.tlsEnabled",
-);
-const CERT: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_TLS_CERT_FILE",
-    "multizone.global.kds.tlsCertFile",
-);
-const KEY: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_TLS_KEY_FILE",
-    "multizone.global.kds.tlsKeyFile",
-);
-const CLIENT_CA_FILE: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_TLS_CLIENT_CA_FILE",
-    "multizone.global.kds.tlsClientCaFile",
-);
-const AUTH_TYPE: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_AUTH_TYPE",
-    "multizone.global.kds.authType",
-);
+const GRPC_PORT: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "multizone.global.kds.grpcPort");
+const GLOBAL_REFRESH: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_REFRESH_INTERVAL", "multizone.global.kds.refreshInterval");
+const TLS_ENABLED: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED", "multizone.global.kds.tlsEnabled");
+const CERT: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_TLS_CERT_FILE", "multizone.global.kds.tlsCertFile");
+const KEY: Setting = m("KUMA_MULTIZONE_GLOBAL_KDS_TLS_KEY_FILE", "multizone.global.kds.tlsKeyFile");
+const CLIENT_CA_FILE: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_TLS_CLIENT_CA_FILE", "multizone.global.kds.tlsClientCaFile");
+const AUTH_TYPE: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_AUTH_TYPE", "multizone.global.kds.authType");
 const TLS: TlsKeys = TlsKeys {
-    min: m(
-        "KUMA_MULTIZONE_GLOBAL_KDS_TLS_MIN_VERSION",
-        "multizone.global.kds.tlsMinVersion",
-    ),
-    max: m(
-        "KUMA_MULTIZONE_GLOBAL_KDS_TLS_MAX_VERSION",
-        "multizone.global.kds.tlsMaxVersion",
-    ),
+    min: m("KUMA_MULTIZONE_GLOBAL_KDS_TLS_MIN_VERSION", "multizone.global.kds.tlsMinVersion"),
+    max: m("KUMA_MULTIZONE_GLOBAL_KDS_TLS_MAX_VERSION", "multizone.global.kds.tlsMaxVersion"),
     ciphers: m(
         "KUMA_MULTIZONE_GLOBAL_KDS_TLS_CIPHER_SUITES",
         "multizone.global.kds.tlsCipherSuites",
     ),
 };
-const GLOBAL_MAX_MSG: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_MAX_MSG_SIZE",
-    "multizone.global.kds.maxMsgSize",
-);
-const ALLOWED_CIDRS: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_ALLOWED_CIDRS",
-    "multizone.global.kds.allowedCidrs",
-);
-const NACK_BACKOFF: Setting = m(
-    "KUMA_MULTIZONE_GLOBAL_KDS_NACK_BACKOFF",
-    "multizone.global.kds.nackBackoff",
-);
+const GLOBAL_MAX_MSG: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_MAX_MSG_SIZE", "multizone.global.kds.maxMsgSize");
+const ALLOWED_CIDRS: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_ALLOWED_CIDRS", "multizone.global.kds.allowedCidrs");
+const NACK_BACKOFF: Setting =
+    m("KUMA_MULTIZONE_GLOBAL_KDS_NACK_BACKOFF", "multizone.global.kds.nackBackoff");
 const HEALTH_POLL: Setting = m(
     "KUMA_MULTIZONE_GLOBAL_KDS_ZONE_HEALTH_CHECK_POLL_INTERVAL",
     "multizone.global.kds.zoneHealthCheck.pollInterval",
@@ -155,10 +128,7 @@ impl KdsAuth {
         match value {
             "zoneToken" => Ok(Self::ZoneToken),
             "none" => Ok(Self::None),
-            other => Err(Problem::OneOf {
-                value: other.to_owned(),
-                allowed: "zoneToken, none",
-            }),
+            other => Err(Problem::OneOf { value: other.to_owned(), allowed: "zoneToken, none" }),
         }
     }
 
@@ -173,19 +143,15 @@ impl KdsAuth {
 
 impl Multizone {
     pub(super) fn load(loader: &Loader<'_>, general: &TlsSettings) -> Result<Self, Error> {
-        Ok(Self {
-            global: KdsServer::load(loader, general)?,
-            zone: Zone::load(loader)?,
-        })
+        Ok(Self { global: KdsServer::load(loader, general)?, zone: Zone::load(loader)? })
     }
 
     pub(super) fn to_json(&self) -> Value {
         let g = &self.global;
         let (cert, key) = CertKeyFiles::json_pair(g.tls_files.as_ref());
-        let health = g.zone_health_check.unwrap_or(ZoneHealthCheck {
-            poll_interval: Duration::ZERO,
-            timeout: Duration::ZERO,
-        });
+        let health = g
+            .zone_health_check
+            .unwrap_or(ZoneHealthCheck { poll_interval: Duration::ZERO, timeout: Duration::ZERO });
         let mut kds = json!({
             "grpcPort": g.grpc_port,
             "refreshInterval": format_duration(g.refresh_interval),
@@ -216,16 +182,9 @@ impl KdsServer {
         let timeout = loader.or(&HEALTH_TIMEOUT, Duration::ZERO, parse::duration)?;
         let zone_health_check = match (poll.is_zero(), timeout.is_zero()) {
             (true, true) => None,
-            (false, false) => Some(ZoneHealthCheck {
-                poll_interval: poll,
-                timeout,
-            }),
+            (false, false) => Some(ZoneHealthCheck { poll_interval: poll, timeout }),
             (poll_unset, _) => {
-                let missing = if poll_unset {
-                    &HEALTH_POLL
-                } else {
-                    &HEALTH_TIMEOUT
-                };
+                let missing = if poll_unset { &HEALTH_POLL } else { &HEALTH_TIMEOUT };
                 return Err(Error::Invalid {
                     at: loader.origin(missing),
                     problem: Problem::ZoneHealthCheck,
@@ -249,9 +208,7 @@ impl KdsServer {
             client_ca_file,
             auth: loader.or(&AUTH_TYPE, KdsAuth::ZoneToken, KdsAuth::parse)?,
             max_msg_size: loader.or(&GLOBAL_MAX_MSG, DEFAULT_MAX_MSG, parse::number)?,
-            allowed_cidrs: loader
-                .list(&ALLOWED_CIDRS, parse::cidr)?
-                .unwrap_or_default(),
+            allowed_cidrs: loader.list(&ALLOWED_CIDRS, parse::cidr)?.unwrap_or_default(),
             nack_backoff: loader.or(&NACK_BACKOFF, DEFAULT_NACK_BACKOFF, parse::duration)?,
             zone_health_check,
         })

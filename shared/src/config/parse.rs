@@ -65,17 +65,13 @@ pub(super) fn duration(value: &str) -> Result<Duration, Problem> {
         return Err(bad());
     }
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
         if digits == 0 {
             return Err(bad());
         }
         let amount: f64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let nanos_per_unit = match &rest[..unit_len] {
             "ns" => 1e0,
             "us" | "µs" | "μs" => 1e3,
@@ -151,11 +147,7 @@ mod tests {
     #[test]
     fn malformed_durations_are_rejected() {
         for text in ["", "5", "s", "5x", "-5s", "1h 30m", "abc"] {
-            assert_eq!(
-                duration(text),
-                Err(Problem::Duration(text.into())),
-                "{text}"
-            );
+            assert_eq!(duration(text), Err(Problem::Duration(text.into())), "{text}");
         }
     }
 
@@ -186,9 +178,6 @@ mod tests {
     fn cidr_accepts_a_bare_address() {
         assert_eq!(cidr("10.1.2.3"), Ok("10.1.2.3/32".parse().unwrap()));
         assert_eq!(cidr("10.0.0.0/8"), Ok("10.0.0.0/8".parse().unwrap()));
-        assert_eq!(
-            cidr("10.0.0.0/33"),
-            Err(Problem::Cidr("10.0.0.0/33".into()))
-        );
+        assert_eq!(cidr("10.0.0.0/33"), Err(Problem::Cidr("10.0.0.0/33".into())));
     }
 }

@@ -22,63 +22,35 @@ const DP_KEY: Setting = s("KUMA_DP_SERVER_TLS_KEY_FILE", "dpServer.tlsKeyFile");
 const DP_TLS: TlsKeys = TlsKeys {
     min: s("KUMA_DP_SERVER_TLS_MIN_VERSION", "dpServer.tlsMinVersion"),
     max: s("KUMA_DP_SERVER_TLS_MAX_VERSION", "dpServer.tlsMaxVersion"),
-    ciphers: s(
-        "KUMA_DP_SERVER_TLS_CIPHER_SUITES",
-        "dpServer.tlsCipherSuites",
-    ),
+    ciphers: s("KUMA_DP_SERVER_TLS_CIPHER_SUITES", "dpServer.tlsCipherSuites"),
 };
-const DP_READ_HEADER_TIMEOUT: Setting = s(
-    "KUMA_DP_SERVER_READ_HEADER_TIMEOUT",
-    "dpServer.readHeaderTimeout",
-);
-const DP_PROXY_AUTHN: Setting = s(
-    "KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE",
-    "dpServer.authn.dpProxy.type",
-);
-const ZONE_PROXY_AUTHN: Setting = s(
-    "KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE",
-    "dpServer.authn.zoneProxy.type",
-);
+const DP_READ_HEADER_TIMEOUT: Setting =
+    s("KUMA_DP_SERVER_READ_HEADER_TIMEOUT", "dpServer.readHeaderTimeout");
+const DP_PROXY_AUTHN: Setting =
+    s("KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE", "dpServer.authn.dpProxy.type");
+const ZONE_PROXY_AUTHN: Setting =
+    s("KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE", "dpServer.authn.zoneProxy.type");
 
 const DIAG_PORT: Setting = s("KUMA_DIAGNOSTICS_SERVER_PORT", "diagnostics.serverPort");
 const DIAG_TLS_ENABLED: Setting = s("KUMA_DIAGNOSTICS_TLS_ENABLED", "diagnostics.tlsEnabled");
 const DIAG_CERT: Setting = s("KUMA_DIAGNOSTICS_TLS_CERT_FILE", "diagnostics.tlsCertFile");
 const DIAG_KEY: Setting = s("KUMA_DIAGNOSTICS_TLS_KEY_FILE", "diagnostics.tlsKeyFile");
 const DIAG_TLS: TlsKeys = TlsKeys {
-    min: s(
-        "KUMA_DIAGNOSTICS_TLS_MIN_VERSION",
-        "diagnostics.tlsMinVersion",
-    ),
-    max: s(
-        "KUMA_DIAGNOSTICS_TLS_MAX_VERSION",
-        "diagnostics.tlsMaxVersion",
-    ),
-    ciphers: s(
-        "KUMA_DIAGNOSTICS_TLS_CIPHER_SUITES",
-        "diagnostics.tlsCipherSuites",
-    ),
+    min: s("KUMA_DIAGNOSTICS_TLS_MIN_VERSION", "diagnostics.tlsMinVersion"),
+    max: s("KUMA_DIAGNOSTICS_TLS_MAX_VERSION", "diagnostics.tlsMaxVersion"),
+    ciphers: s("KUMA_DIAGNOSTICS_TLS_CIPHER_SUITES", "diagnostics.tlsCipherSuites"),
 };
 
-const MADS_ENABLED: Setting = s(
-    "KUMA_MONITORING_ASSIGNMENT_SERVER_ENABLED",
-    "monitoringAssignmentServer.enabled",
-);
-const MADS_PORT: Setting = s(
-    "KUMA_MONITORING_ASSIGNMENT_SERVER_PORT",
-    "monitoringAssignmentServer.port",
-);
-const MADS_TLS_ENABLED: Setting = s(
-    "KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_ENABLED",
-    "monitoringAssignmentServer.tlsEnabled",
-);
-const MADS_CERT: Setting = s(
-    "KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_CERT_FILE",
-    "monitoringAssignmentServer.tlsCertFile",
-);
-const MADS_KEY: Setting = s(
-    "KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_KEY_FILE",
-    "monitoringAssignmentServer.tlsKeyFile",
-);
+const MADS_ENABLED: Setting =
+    s("KUMA_MONITORING_ASSIGNMENT_SERVER_ENABLED", "monitoringAssignmentServer.enabled");
+const MADS_PORT: Setting =
+    s("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "monitoringAssignmentServer.port");
+const MADS_TLS_ENABLED: Setting =
+    s("KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_ENABLED", "monitoringAssignmentServer.tlsEnabled");
+const MADS_CERT: Setting =
+    s("KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_CERT_FILE", "monitoringAssignmentServer.tlsCertFile");
+const MADS_KEY: Setting =
+    s("KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_KEY_FILE", "monitoringAssignmentServer.tlsKeyFile");
 const MADS_TLS: TlsKeys = TlsKeys {
     min: s(
         "KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_MIN_VERSION",
@@ -171,10 +143,7 @@ impl DpProxyAuthn {
         match value {
             "dpToken" => Ok(Self::DpToken),
             "none" => Ok(Self::None),
-            other => Err(Problem::OneOf {
-                value: other.to_owned(),
-                allowed: "dpToken, none",
-            }),
+            other => Err(Problem::OneOf { value: other.to_owned(), allowed: "dpToken, none" }),
         }
     }
 
@@ -192,10 +161,7 @@ impl ZoneProxyAuthn {
         match value {
             "zoneToken" => Ok(Self::ZoneToken),
             "none" => Ok(Self::None),
-            other => Err(Problem::OneOf {
-                value: other.to_owned(),
-                allowed: "zoneToken, none",
-            }),
+            other => Err(Problem::OneOf { value: other.to_owned(), allowed: "zoneToken, none" }),
         }
     }
 

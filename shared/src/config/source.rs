@@ -39,9 +39,7 @@ impl Source for Env {
     }
 
     fn keys(&self) -> Vec<String> {
-        std::env::vars_os()
-            .map(|(k, _)| k.to_string_lossy().into_owned())
-            .collect()
+        std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).collect()
     }
 }
 
@@ -109,15 +107,10 @@ impl<'a> Loader<'a> {
         let file = match file {
             None => None,
             Some(path) => {
-                let text = fs::read_to_string(path).map_err(|source| Error::ReadFile {
-                    path: path.to_owned(),
-                    source,
-                })?;
+                let text = fs::read_to_string(path)
+                    .map_err(|source| Error::ReadFile { path: path.to_owned(), source })?;
                 let values = yaml::flatten(path, &text)?;
-                Some(File {
-                    path: path.to_owned(),
-                    values,
-                })
+                Some(File { path: path.to_owned(), values })
             }
         };
         Ok(Self {
@@ -141,17 +134,13 @@ impl<'a> Loader<'a> {
         if matches!(raw, Raw::Scalar(s) if s.is_empty()) {
             return None;
         }
-        let origin = Origin::File {
-            path: file.path.clone(),
-            key: setting.yaml,
-        };
+        let origin = Origin::File { path: file.path.clone(), key: setting.yaml };
         Some((raw.clone(), origin))
     }
 
     /// Where `setting` was set, or its environment variable when it was not set at all.
     pub fn origin(&self, setting: &Setting) -> Origin {
-        self.lookup(setting)
-            .map_or(Origin::Env(setting.env), |(_, origin)| origin)
+        self.lookup(setting).map_or(Origin::Env(setting.env), |(_, origin)| origin)
     }
 
     /// Parses `setting` if it is set.
@@ -167,10 +156,7 @@ impl<'a> Loader<'a> {
             Raw::Scalar(value) => parse(&value),
             Raw::List(_) | Raw::Records(_) | Raw::Nested => Err(Problem::NotScalar),
         };
-        parsed.map(Some).map_err(|problem| Error::Invalid {
-            at: origin,
-            problem,
-        })
+        parsed.map(Some).map_err(|problem| Error::Invalid { at: origin, problem })
     }
 
     /// Parses `setting`, or returns `default` when it is unset.
@@ -207,10 +193,7 @@ impl<'a> Loader<'a> {
             .map(|item| parse(item))
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
-            .map_err(|problem| Error::Invalid {
-                at: origin,
-                problem,
-            })
+            .map_err(|problem| Error::Invalid { at: origin, problem })
     }
 
     /// The entries of the YAML-only list of mappings at `key` (such as `publicKeys`); `None` when
@@ -220,12 +203,7 @@ impl<'a> Loader<'a> {
         let Some(file) = self.file.as_ref() else {
             return Ok(None);
         };
-        let records = |entries| {
-            Ok(Some(Records {
-                path: &file.path,
-                entries,
-            }))
-        };
+        let records = |entries| Ok(Some(Records { path: &file.path, entries }));
         match file.values.get(key) {
             None => Ok(None),
             Some(Raw::Scalar(s)) if s.is_empty() => Ok(None),
@@ -256,12 +234,7 @@ impl<'a> Loader<'a> {
     ) -> Result<PathBuf, Error> {
         match fs::File::open(&path) {
             Ok(_) => Ok(path),
-            Err(source) => Err(Error::File {
-                at: self.origin(setting),
-                what,
-                path,
-                source,
-            }),
+            Err(source) => Err(Error::File { at: self.origin(setting), what, path, source }),
         }
     }
 
@@ -283,18 +256,11 @@ impl<'a> Loader<'a> {
             .collect();
         env.sort();
         let Some(file) = self.file else {
-            return Ok(Ignored {
-                keys: Vec::new(),
-                env,
-            });
+            return Ok(Ignored { keys: Vec::new(), env });
         };
         let mut keys = Vec::new();
         let mut unknown: Vec<&String> = Vec::new();
-        for (key, value) in file
-            .values
-            .iter()
-            .filter(|(k, _)| !used.contains(k.as_str()))
-        {
+        for (key, value) in file.values.iter().filter(|(k, _)| !used.contains(k.as_str())) {
             match kuma_keys::is_kuma_key(key) {
                 // An empty value sets nothing (Kuma's defaults file is full of them): no warning.
                 true if is_empty(value) => {}
@@ -304,10 +270,7 @@ impl<'a> Loader<'a> {
         }
         unknown.sort();
         if let Some(key) = unknown.first() {
-            return Err(Error::UnknownKey {
-                path: file.path.clone(),
-                key: (*key).clone(),
-            });
+            return Err(Error::UnknownKey { path: file.path.clone(), key: (*key).clone() });
         }
         keys.sort();
         Ok(Ignored { keys, env })
@@ -325,15 +288,8 @@ fn is_empty(value: &Raw) -> bool {
 /// A file value of the wrong shape for the setting that reads it.
 fn shape(origin: Origin, expected: &'static str) -> Error {
     match origin {
-        Origin::File { path, key } => Error::Shape {
-            path,
-            key: key.to_owned(),
-            expected,
-        },
+        Origin::File { path, key } => Error::Shape { path, key: key.to_owned(), expected },
         // Environment values are always scalars; this arm only keeps the match total.
-        Origin::Env(_) => Error::Invalid {
-            at: origin,
-            problem: Problem::NotScalar,
-        },
+        Origin::Env(_) => Error::Invalid { at: origin, problem: Problem::NotScalar },
     }
 }

@@ -27,43 +27,23 @@ const PORT: Setting = pg("KUMA_STORE_POSTGRES_PORT", "store.postgres.port");
 const USER: Setting = pg("KUMA_STORE_POSTGRES_USER", "store.postgres.user");
 const PASSWORD: Setting = pg("KUMA_STORE_POSTGRES_PASSWORD", "store.postgres.password");
 const DB_NAME: Setting = pg("KUMA_STORE_POSTGRES_DB_NAME", "store.postgres.dbName");
-const CONNECTION_TIMEOUT: Setting = pg(
-    "KUMA_STORE_POSTGRES_CONNECTION_TIMEOUT",
-    "store.postgres.connectionTimeout",
-);
-const MIN_OPEN: Setting = pg(
-    "KUMA_STORE_POSTGRES_MIN_OPEN_CONNECTIONS",
-    "store.postgres.minOpenConnections",
-);
-const MAX_OPEN: Setting = pg(
-    "KUMA_STORE_POSTGRES_MAX_OPEN_CONNECTIONS",
-    "store.postgres.maxOpenConnections",
-);
-const MAX_IDLE_TIME: Setting = pg(
-    "KUMA_STORE_POSTGRES_MAX_CONNECTION_IDLE_TIME",
-    "store.postgres.maxConnectionIdleTime",
-);
-const MAX_LIFETIME: Setting = pg(
-    "KUMA_STORE_POSTGRES_MAX_CONNECTION_LIFETIME",
-    "store.postgres.maxConnectionLifetime",
-);
+const CONNECTION_TIMEOUT: Setting =
+    pg("KUMA_STORE_POSTGRES_CONNECTION_TIMEOUT", "store.postgres.connectionTimeout");
+const MIN_OPEN: Setting =
+    pg("KUMA_STORE_POSTGRES_MIN_OPEN_CONNECTIONS", "store.postgres.minOpenConnections");
+const MAX_OPEN: Setting =
+    pg("KUMA_STORE_POSTGRES_MAX_OPEN_CONNECTIONS", "store.postgres.maxOpenConnections");
+const MAX_IDLE_TIME: Setting =
+    pg("KUMA_STORE_POSTGRES_MAX_CONNECTION_IDLE_TIME", "store.postgres.maxConnectionIdleTime");
+const MAX_LIFETIME: Setting =
+    pg("KUMA_STORE_POSTGRES_MAX_CONNECTION_LIFETIME", "store.postgres.maxConnectionLifetime");
 const TLS_MODE: Setting = pg("KUMA_STORE_POSTGRES_TLS_MODE", "store.postgres.tls.mode");
-const TLS_CERT_PATH: Setting = pg(
-    "KUMA_STORE_POSTGRES_TLS_CERT_PATH",
-    "store.postgres.tls.certPath",
-);
-const TLS_KEY_PATH: Setting = pg(
-    "KUMA_STORE_POSTGRES_TLS_KEY_PATH",
-    "store.postgres.tls.keyPath",
-);
-const TLS_CA_PATH: Setting = pg(
-    "KUMA_STORE_POSTGRES_TLS_CA_PATH",
-    "store.postgres.tls.caPath",
-);
-const TLS_DISABLE_SSLSNI: Setting = pg(
-    "KUMA_STORE_POSTGRES_TLS_DISABLE_SSLSNI",
-    "store.postgres.tls.disableSSLSNI",
-);
+const TLS_CERT_PATH: Setting =
+    pg("KUMA_STORE_POSTGRES_TLS_CERT_PATH", "store.postgres.tls.certPath");
+const TLS_KEY_PATH: Setting = pg("KUMA_STORE_POSTGRES_TLS_KEY_PATH", "store.postgres.tls.keyPath");
+const TLS_CA_PATH: Setting = pg("KUMA_STORE_POSTGRES_TLS_CA_PATH", "store.postgres.tls.caPath");
+const TLS_DISABLE_SSLSNI: Setting =
+    pg("KUMA_STORE_POSTGRES_TLS_DISABLE_SSLSNI", "store.postgres.tls.disableSSLSNI");
 
 const DEFAULT_HOST: &str = "127.0.0.1";
 const DEFAULT_PORT: u16 = 15432;
@@ -98,9 +78,10 @@ pub(super) fn to_json(store: &StoreConfig) -> Value {
         StoreConfig::Memory => json!({ "type": "memory" }),
         StoreConfig::Sqlite { path } => json!({ "type": "sqlite", "sqlite": { "path": path } }),
         StoreConfig::Postgres(pg) => {
-            let (cert, key) = pg.tls.client_cert.as_ref().map_or((None, None), |c| {
-                (Some(c.cert_path.clone()), Some(c.key_path.clone()))
-            });
+            let (cert, key) =
+                pg.tls.client_cert.as_ref().map_or((None, None), |c| {
+                    (Some(c.cert_path.clone()), Some(c.key_path.clone()))
+                });
             json!({
                 "type": "postgres",
                 "postgres": {
@@ -141,10 +122,9 @@ impl Kind {
             "sqlite" => Ok(Self::Sqlite),
             "postgres" => Ok(Self::Postgres),
             "kubernetes" => Err(Problem::Kubernetes),
-            other => Err(Problem::OneOf {
-                value: other.to_owned(),
-                allowed: "sqlite, memory, postgres",
-            }),
+            other => {
+                Err(Problem::OneOf { value: other.to_owned(), allowed: "sqlite, memory, postgres" })
+            }
         }
     }
 }
@@ -152,11 +132,7 @@ impl Kind {
 /// Reads every postgres setting; applies Kuma's validation only when `check` (type postgres).
 fn postgres(loader: &Loader<'_>, check: bool) -> Result<PostgresConfig, Error> {
     let password = loader.or(&PASSWORD, DEFAULT_PASSWORD.to_owned(), parse::text)?;
-    let timeout = loader.or(
-        &CONNECTION_TIMEOUT,
-        DEFAULT_CONNECTION_TIMEOUT_SECS,
-        parse::number,
-    )?;
+    let timeout = loader.or(&CONNECTION_TIMEOUT, DEFAULT_CONNECTION_TIMEOUT_SECS, parse::number)?;
     Ok(PostgresConfig {
         host: loader.or(&HOST, DEFAULT_HOST.to_owned(), parse::text)?,
         port: loader.or(&PORT, DEFAULT_PORT, parse::port)?,
@@ -195,17 +171,9 @@ fn tls(loader: &Loader<'_>, check: bool) -> Result<PostgresTls, Error> {
         },
     };
     if !check {
-        return Ok(PostgresTls {
-            mode,
-            ca_path: ca,
-            client_cert: None,
-            disable_sslsni,
-        });
+        return Ok(PostgresTls { mode, ca_path: ca, client_cert: None, disable_sslsni });
     }
-    let needs_ca = matches!(
-        mode,
-        PostgresTlsMode::VerifyCa | PostgresTlsMode::VerifyFull
-    );
+    let needs_ca = matches!(mode, PostgresTlsMode::VerifyCa | PostgresTlsMode::VerifyFull);
     if needs_ca && ca.is_none() {
         return Err(fail(&TLS_CA_PATH, PostgresTlsProblem::CaPathEmpty));
     }
@@ -222,12 +190,7 @@ fn tls(loader: &Loader<'_>, check: bool) -> Result<PostgresTls, Error> {
         Some(ca) => Some(loader.exists(&TLS_CA_PATH, ca, "CA certificate")?),
         None => None,
     };
-    Ok(PostgresTls {
-        mode,
-        ca_path,
-        client_cert,
-        disable_sslsni,
-    })
+    Ok(PostgresTls { mode, ca_path, client_cert, disable_sslsni })
 }
 
 /// The password in plain text, for tests that check it was read.

@@ -87,11 +87,7 @@ impl fmt::Display for TlsVersion {
 
 impl Default for TlsSettings {
     fn default() -> Self {
-        Self {
-            min_version: TlsVersion::Tls12,
-            max_version: None,
-            cipher_suites: Vec::new(),
-        }
+        Self { min_version: TlsVersion::Tls12, max_version: None, cipher_suites: Vec::new() }
     }
 }
 
@@ -99,28 +95,16 @@ impl TlsSettings {
     /// Reads one server's settings; what the server leaves unset comes from `general`.
     pub(super) fn load(loader: &Loader<'_>, keys: &TlsKeys, general: &Self) -> Result<Self, Error> {
         let min_version = loader.or(&keys.min, general.min_version, TlsVersion::parse)?;
-        let max_version = loader
-            .value(&keys.max, TlsVersion::parse)?
-            .or(general.max_version);
+        let max_version = loader.value(&keys.max, TlsVersion::parse)?.or(general.max_version);
         let cipher_suites = loader
             .list(&keys.ciphers, cipher)?
             .filter(|list| !list.is_empty())
             .unwrap_or_else(|| general.cipher_suites.clone());
         if let Some(max) = max_version.filter(|max| *max < min_version) {
-            let problem = Problem::TlsVersionOrder {
-                min: min_version.as_str(),
-                max: max.as_str(),
-            };
-            return Err(Error::Invalid {
-                at: loader.origin(&keys.max),
-                problem,
-            });
+            let problem = Problem::TlsVersionOrder { min: min_version.as_str(), max: max.as_str() };
+            return Err(Error::Invalid { at: loader.origin(&keys.max), problem });
         }
-        Ok(Self {
-            min_version,
-            max_version,
-            cipher_suites,
-        })
+        Ok(Self { min_version, max_version, cipher_suites })
     }
 
     pub(super) fn to_json(&self) -> Value {
@@ -144,14 +128,12 @@ impl CertKeyFiles {
         match (cert_path, key_path) {
             (Some(cert), Some(key)) => Ok(Some(Self { cert, key })),
             (None, None) => Ok(None),
-            (None, Some(_)) => Err(Error::Invalid {
-                at: loader.origin(cert),
-                problem: Problem::CertMissing,
-            }),
-            (Some(_), None) => Err(Error::Invalid {
-                at: loader.origin(key),
-                problem: Problem::KeyMissing,
-            }),
+            (None, Some(_)) => {
+                Err(Error::Invalid { at: loader.origin(cert), problem: Problem::CertMissing })
+            }
+            (Some(_), None) => {
+                Err(Error::Invalid { at: loader.origin(key), problem: Problem::KeyMissing })
+            }
         }
     }
 

@@ -24,10 +24,8 @@ const USER_BOOTSTRAP_ADMIN_TOKEN: Setting = t(
     "KUMA_API_SERVER_AUTHN_TOKENS_BOOTSTRAP_ADMIN_TOKEN",
     "apiServer.authn.tokens.bootstrapAdminToken",
 );
-const USER_ENABLE_ISSUER: Setting = t(
-    "KUMA_API_SERVER_AUTHN_TOKENS_ENABLE_ISSUER",
-    "apiServer.authn.tokens.enableIssuer",
-);
+const USER_ENABLE_ISSUER: Setting =
+    t("KUMA_API_SERVER_AUTHN_TOKENS_ENABLE_ISSUER", "apiServer.authn.tokens.enableIssuer");
 const USER_USE_SECRETS: Setting = t(
     "KUMA_API_SERVER_AUTHN_TOKENS_VALIDATOR_USE_SECRETS",
     "apiServer.authn.tokens.validator.useSecrets",
@@ -230,10 +228,7 @@ fn field_key(at: &str, field: &str) -> String {
 /// Fails on the first field (sorted) that no public key has, as the strict loader does.
 fn reject_unknown(file: &Path, at: &str, rest: &BTreeMap<String, String>) -> Result<(), Error> {
     match rest.keys().next() {
-        Some(field) => Err(Error::UnknownKey {
-            path: file.to_owned(),
-            key: field_key(at, field),
-        }),
+        Some(field) => Err(Error::UnknownKey { path: file.to_owned(), key: field_key(at, field) }),
         None => Ok(()),
     }
 }

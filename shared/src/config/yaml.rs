@@ -56,11 +56,7 @@ fn walk(
                 let Value::String(key) = key else {
                     return Err(shape(path, prefix, "string keys"));
                 };
-                let full = if prefix.is_empty() {
-                    key
-                } else {
-                    format!("{prefix}.{key}")
-                };
+                let full = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
                 walk(path, &full, child, out)?;
             }
         }
@@ -112,11 +108,7 @@ fn scalar(value: Value) -> Option<String> {
 }
 
 fn shape(path: &Path, key: &str, expected: &'static str) -> Error {
-    Error::Shape {
-        path: path.to_owned(),
-        key: key.to_owned(),
-        expected,
-    }
+    Error::Shape { path: path.to_owned(), key: key.to_owned(), expected }
 }
 
 #[cfg(test)]
@@ -144,10 +136,7 @@ mod tests {
         assert_eq!(records[0]["kid"], "1");
         assert!(!records[0].contains_key("mesh"), "null fields are dropped");
         assert_eq!(records[1]["keyFile"], "/k");
-        assert_eq!(
-            flatten(Path::new("f"), "a: []\n").unwrap()["a"],
-            Raw::List(vec![])
-        );
+        assert_eq!(flatten(Path::new("f"), "a: []\n").unwrap()["a"], Raw::List(vec![]));
     }
 
     #[test]
@@ -162,14 +151,8 @@ mod tests {
     fn invalid_yaml_names_file_and_line() {
         let err = flatten(Path::new("/etc/kuma.yaml"), "a: 1\nb: [\n").unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.starts_with("/etc/kuma.yaml: invalid yaml at line "),
-            "{text}"
-        );
-        assert!(
-            matches!(err, Error::Yaml { line, .. } if line >= 2),
-            "{err:?}"
-        );
+        assert!(text.starts_with("/etc/kuma.yaml: invalid yaml at line "), "{text}");
+        assert!(matches!(err, Error::Yaml { line, .. } if line >= 2), "{err:?}");
     }
 
     #[test]

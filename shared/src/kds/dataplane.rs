@@ -120,10 +120,7 @@ fn inbound_to_proto(i: &Inbound) -> net::Inbound {
         service_port: i.service_port.unwrap_or_default(),
         address: i.address.clone().unwrap_or_default(),
         service_address: i.service_address.clone().unwrap_or_default(),
-        health: i
-            .health
-            .as_ref()
-            .map(|h| inbound::Health { ready: h.ready }),
+        health: i.health.as_ref().map(|h| inbound::Health { ready: h.ready }),
         service_probe: i.service_probe.as_ref().map(|p| {
             let r = Reader(p);
             inbound::ServiceProbe {
@@ -217,14 +214,10 @@ fn transparent_proxying_to_proto(r: &Reader<'_>) -> net::TransparentProxying {
         redirect_port_outbound: r.u32("redirectPortOutbound"),
         direct_access_services: r.strings("directAccessServices"),
         reachable_services: r.strings("reachableServices"),
-        ip_family_mode: tp::IpFamilyMode::from_str_name(&mode)
-            .unwrap_or_default()
-            .into(),
-        reachable_backends: r
-            .object("reachableBackends")
-            .map(|b| tp::ReachableBackends {
-                refs: Reader(b).objects("refs").map(reference).collect(),
-            }),
+        ip_family_mode: tp::IpFamilyMode::from_str_name(&mode).unwrap_or_default().into(),
+        reachable_backends: r.object("reachableBackends").map(|b| tp::ReachableBackends {
+            refs: Reader(b).objects("refs").map(reference).collect(),
+        }),
     }
 }
 

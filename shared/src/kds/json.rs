@@ -13,20 +13,12 @@ use serde_json::{Map, Number, Value};
 
 /// JSON object → `google.protobuf.Struct`.
 pub(super) fn to_struct(object: &Map<String, Value>) -> Struct {
-    Struct {
-        fields: object
-            .iter()
-            .map(|(k, v)| (k.clone(), to_pb_value(v)))
-            .collect(),
-    }
+    Struct { fields: object.iter().map(|(k, v)| (k.clone(), to_pb_value(v))).collect() }
 }
 
 /// `google.protobuf.Struct` → JSON object.
 pub(super) fn from_struct(s: Struct) -> Map<String, Value> {
-    s.fields
-        .into_iter()
-        .map(|(k, v)| (k, from_pb_value(v)))
-        .collect()
+    s.fields.into_iter().map(|(k, v)| (k, from_pb_value(v))).collect()
 }
 
 fn to_pb_value(value: &Value) -> PbValue {
@@ -36,9 +28,9 @@ fn to_pb_value(value: &Value) -> PbValue {
         // Struct numbers are doubles: integers above 2^53 lose precision, as in Kuma.
         Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
         Value::String(s) => Kind::StringValue(s.clone()),
-        Value::Array(items) => Kind::ListValue(ListValue {
-            values: items.iter().map(to_pb_value).collect(),
-        }),
+        Value::Array(items) => {
+            Kind::ListValue(ListValue { values: items.iter().map(to_pb_value).collect() })
+        }
         Value::Object(object) => Kind::StructValue(to_struct(object)),
     };
     PbValue { kind: Some(kind) }
@@ -84,10 +76,7 @@ pub(super) fn parse_duration(text: &str) -> Option<Duration> {
     let seconds: i64 = whole.parse().ok()?;
     let nanos: i32 = format!("{frac:0<9}").parse().ok()?;
     Some(if negative {
-        Duration {
-            seconds: -seconds,
-            nanos: -nanos,
-        }
+        Duration { seconds: -seconds, nanos: -nanos }
     } else {
         Duration { seconds, nanos }
     })
@@ -95,11 +84,7 @@ pub(super) fn parse_duration(text: &str) -> Option<Duration> {
 
 /// protojson's duration text: `"10s"`, or 3, 6 or 9 fractional digits as needed.
 pub(super) fn format_duration(d: &Duration) -> String {
-    let sign = if d.seconds < 0 || d.nanos < 0 {
-        "-"
-    } else {
-        ""
-    };
+    let sign = if d.seconds < 0 || d.nanos < 0 { "-" } else { "" };
     let (seconds, nanos) = (d.seconds.unsigned_abs(), d.nanos.unsigned_abs());
     match nanos {
         0 => format!("{sign}{seconds}s"),
@@ -128,16 +113,11 @@ pub(super) struct Reader<'a>(pub(super) &'a Map<String, Value>);
 
 impl<'a> Reader<'a> {
     pub(super) fn string(&self, name: &str) -> String {
-        get(self.0, name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+        get(self.0, name).and_then(Value::as_str).unwrap_or_default().to_owned()
     }
 
     pub(super) fn bool(&self, name: &str) -> bool {
-        get(self.0, name)
-            .and_then(Value::as_bool)
-            .unwrap_or_default()
+        get(self.0, name).and_then(Value::as_bool).unwrap_or_default()
     }
 
     pub(super) fn opt_bool(&self, name: &str) -> Option<bool> {
@@ -145,9 +125,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn opt_u32(&self, name: &str) -> Option<u32> {
-        get(self.0, name)
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
+        get(self.0, name).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok())
     }
 
     pub(super) fn u32(&self, name: &str) -> u32 {
@@ -159,9 +137,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn duration(&self, name: &str) -> Option<Duration> {
-        get(self.0, name)
-            .and_then(Value::as_str)
-            .and_then(parse_duration)
+        get(self.0, name).and_then(Value::as_str).and_then(parse_duration)
     }
 
     pub(super) fn object(&self, name: &str) -> Option<&'a Map<String, Value>> {
@@ -170,11 +146,7 @@ impl<'a> Reader<'a> {
 
     pub(super) fn objects(&self, name: &str) -> impl Iterator<Item = Reader<'a>> {
         let items = get(self.0, name).and_then(Value::as_array);
-        items
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object)
-            .map(Reader)
+        items.into_iter().flatten().filter_map(Value::as_object).map(Reader)
     }
 
     pub(super) fn strings(&self, name: &str) -> Vec<String> {
@@ -185,9 +157,7 @@ impl<'a> Reader<'a> {
 
     pub(super) fn tags(&self, name: &str) -> BTreeMap<String, String> {
         let entries = self.object(name).into_iter().flatten();
-        entries
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-            .collect()
+        entries.filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()
     }
 }
 
@@ -239,8 +209,7 @@ impl Writer {
     pub(super) fn tags(mut self, name: &str, tags: BTreeMap<String, String>) -> Self {
         if !tags.is_empty() {
             let object = tags.into_iter().map(|(k, v)| (k, Value::String(v)));
-            self.0
-                .insert(name.to_owned(), Value::Object(object.collect()));
+            self.0.insert(name.to_owned(), Value::Object(object.collect()));
         }
         self
     }
@@ -269,24 +238,11 @@ mod tests {
 
     #[test]
     fn durations_follow_protojson() {
-        for text in [
-            "10s",
-            "0s",
-            "1.500s",
-            "0.000001s",
-            "2.000000001s",
-            "-0.250s",
-        ] {
+        for text in ["10s", "0s", "1.500s", "0.000001s", "2.000000001s", "-0.250s"] {
             let d = parse_duration(text).unwrap();
             assert_eq!(format_duration(&d), text);
         }
-        assert_eq!(
-            parse_duration("1.5s"),
-            Some(Duration {
-                seconds: 1,
-                nanos: 500_000_000
-            })
-        );
+        assert_eq!(parse_duration("1.5s"), Some(Duration { seconds: 1, nanos: 500_000_000 }));
         for bad in ["", "10", "s", "1.s5", "1m", "1.0000000001s", "+1s"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }

@@ -116,10 +116,7 @@ impl TryFrom<pb::Mesh> for MeshSpec {
             }),
             routing: mesh.routing.map(|r| {
                 Writer::default()
-                    .bool(
-                        "localityAwareLoadBalancing",
-                        r.locality_aware_load_balancing,
-                    )
+                    .bool("localityAwareLoadBalancing", r.locality_aware_load_balancing)
                     .bool("zoneEgress", r.zone_egress)
                     .bool(
                         "defaultForbidMeshExternalServiceAccess",
@@ -193,9 +190,10 @@ fn mtls_to_proto(mtls: &Mtls) -> PbMtls {
         }
         .to_owned(),
         dp_cert: b.dp_cert.as_ref().map(|d| ca::DpCert {
-            rotation: d.rotation.as_ref().map(|r| ca::dp_cert::Rotation {
-                expiration: r.expiration.clone(),
-            }),
+            rotation: d
+                .rotation
+                .as_ref()
+                .map(|r| ca::dp_cert::Rotation { expiration: r.expiration.clone() }),
             // Our spec keeps the text unchecked; one that is not a protobuf duration is not sent.
             request_timeout: d.request_timeout.as_deref().and_then(parse_duration),
         }),
@@ -205,9 +203,10 @@ fn mtls_to_proto(mtls: &Mtls) -> PbMtls {
             Mode::Permissive => ca::Mode::Permissive,
         }
         .into(),
-        root_chain: b.root_chain.as_ref().map(|r| ca::RootChain {
-            request_timeout: Reader(r).duration("requestTimeout"),
-        }),
+        root_chain: b
+            .root_chain
+            .as_ref()
+            .map(|r| ca::RootChain { request_timeout: Reader(r).duration("requestTimeout") }),
     };
     PbMtls {
         enabled_backend: mtls.enabled_backend.clone(),
@@ -222,20 +221,14 @@ fn mtls_from_proto(mtls: PbMtls) -> Result<Mtls, Error> {
             "builtin" => CaType::Builtin,
             "provided" => CaType::Provided,
             other => {
-                return Err(Error::unsupported(
-                    format!("mtls.backends[{i}].type"),
-                    other,
-                ));
+                return Err(Error::unsupported(format!("mtls.backends[{i}].type"), other));
             }
         };
         let mode = match ca::Mode::try_from(b.mode) {
             Ok(ca::Mode::Strict) => Mode::Strict,
             Ok(ca::Mode::Permissive) => Mode::Permissive,
             Err(_) => {
-                return Err(Error::unsupported(
-                    format!("mtls.backends[{i}].mode"),
-                    b.mode,
-                ));
+                return Err(Error::unsupported(format!("mtls.backends[{i}].mode"), b.mode));
             }
         };
         Ok(CaBackend {
@@ -243,27 +236,18 @@ fn mtls_from_proto(mtls: PbMtls) -> Result<Mtls, Error> {
             kind,
             mode,
             dp_cert: b.dp_cert.map(|d| DpCert {
-                rotation: d.rotation.map(|r| Rotation {
-                    expiration: r.expiration,
-                }),
+                rotation: d.rotation.map(|r| Rotation { expiration: r.expiration }),
                 request_timeout: d.request_timeout.as_ref().map(format_duration),
             }),
             conf: b.conf.map(from_struct),
-            root_chain: b.root_chain.map(|r| {
-                Writer::default()
-                    .duration("requestTimeout", r.request_timeout)
-                    .done()
-            }),
+            root_chain: b
+                .root_chain
+                .map(|r| Writer::default().duration("requestTimeout", r.request_timeout).done()),
         })
     };
     Ok(Mtls {
         enabled_backend: mtls.enabled_backend,
-        backends: mtls
-            .backends
-            .into_iter()
-            .enumerate()
-            .map(backend)
-            .collect::<Result<_, _>>()?,
+        backends: mtls.backends.into_iter().enumerate().map(backend).collect::<Result<_, _>>()?,
         skip_validation: mtls.skip_validation,
     })
 }

@@ -98,10 +98,7 @@ mod tests {
             "mesh-circuit-breaker-all-default-w798xv6xczc42cwb"
         );
         // FNV-64a("defaultwebzone-1") = 8f5335b8b6d3b638.
-        assert_eq!(
-            hashed_name("default", "web", &["zone-1"]),
-            "web-d49779wdwbz7wb7d"
-        );
+        assert_eq!(hashed_name("default", "web", &["zone-1"]), "web-d49779wdwbz7wb7d");
     }
 
     #[test]
@@ -111,11 +108,7 @@ mod tests {
         // framework's defaults, found by trying them. A 64-bit hash matching by chance is not
         // plausible.
         assert_eq!(
-            hashed_name(
-                "default",
-                "mesh-circuit-breaker-all-default",
-                &["kuma-2", "kuma-system"]
-            ),
+            hashed_name("default", "mesh-circuit-breaker-all-default", &["kuma-2", "kuma-system"]),
             "mesh-circuit-breaker-all-default-zw856xvxdb7558d9"
         );
     }
@@ -126,10 +119,7 @@ mod tests {
         assert_eq!(a, hashed_name("default", "web", &["zone-1"]));
         let suffix = a.strip_prefix("web-").unwrap();
         assert_eq!(suffix.len(), 16);
-        assert!(
-            suffix.bytes().all(|b| SAFE_ALPHABET.contains(&b)),
-            "{suffix}"
-        );
+        assert!(suffix.bytes().all(|b| SAFE_ALPHABET.contains(&b)), "{suffix}");
         for other in [
             hashed_name("default", "web", &["zone-2"]),
             hashed_name("other", "web", &["zone-1"]),

@@ -45,10 +45,7 @@ pub fn spec_to_any(spec: &Spec) -> Any {
         Spec::Dataplane(s) => mesh_pb::Dataplane::from(s).encode_to_vec(),
         Spec::TrafficPermission(s) => mesh_pb::TrafficPermission::from(s).encode_to_vec(),
     };
-    Any {
-        type_url: spec_type_url(spec.resource_type()).to_owned(),
-        value,
-    }
+    Any { type_url: spec_type_url(spec.resource_type()).to_owned(), value }
 }
 
 /// Decodes a `ty` spec from its `Any`, checking the type URL. It does not validate the spec.
@@ -90,31 +87,20 @@ pub fn to_kuma_resource(resource: &Resource) -> KumaResource {
 pub fn from_kuma_resource(ty: ResourceType, kuma: KumaResource) -> Result<Resource, Error> {
     let meta = kuma.meta.ok_or(Error::Missing { ty, field: "meta" })?;
     if meta.name.is_empty() {
-        return Err(Error::Missing {
-            ty,
-            field: "meta.name",
-        });
+        return Err(Error::Missing { ty, field: "meta.name" });
     }
     let mesh = match (ty.scope(), meta.mesh.is_empty()) {
         (Scope::Mesh, false) => Some(meta.mesh),
         (Scope::Global, true) => None,
         _ => {
-            return Err(Error::Scope {
-                ty,
-                name: meta.name,
-                mesh: meta.mesh,
-            });
+            return Err(Error::Scope { ty, name: meta.name, mesh: meta.mesh });
         }
     };
     let any = kuma.spec.ok_or(Error::Missing { ty, field: "spec" })?;
     let spec = spec_from_any(ty, &any)?;
     let violations = spec.validate();
     if !violations.is_empty() {
-        return Err(Error::Invalid {
-            ty,
-            name: meta.name,
-            violations,
-        });
+        return Err(Error::Invalid { ty, name: meta.name, violations });
     }
     Ok(Resource {
         meta: Meta {
@@ -158,17 +144,11 @@ fn check_type_url(expected: &str, actual: &str) -> Result<(), Error> {
     if actual == expected {
         return Ok(());
     }
-    Err(Error::WrongTypeUrl {
-        expected: expected.to_owned(),
-        actual: actual.to_owned(),
-    })
+    Err(Error::WrongTypeUrl { expected: expected.to_owned(), actual: actual.to_owned() })
 }
 
 fn message<M: Message + Name + Default>(bytes: &[u8]) -> Result<M, Error> {
-    M::decode(bytes).map_err(|source| Error::Decode {
-        message: M::full_name(),
-        source,
-    })
+    M::decode(bytes).map_err(|source| Error::Decode { message: M::full_name(), source })
 }
 
 #[cfg(test)]

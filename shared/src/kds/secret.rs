@@ -10,9 +10,7 @@ impl From<&SecretSpec> for pb::Secret {
     /// Data that is not base64 (never the case for a validated spec) goes out empty, which the
     /// receiver rejects.
     fn from(spec: &SecretSpec) -> Self {
-        Self {
-            data: Some(spec.bytes().unwrap_or_default()),
-        }
+        Self { data: Some(spec.bytes().unwrap_or_default()) }
     }
 }
 
@@ -38,9 +36,7 @@ mod tests {
 
     #[test]
     fn url_safe_data_goes_out_as_raw_bytes() {
-        let spec = SecretSpec {
-            data: "aGk_Pw".into(),
-        };
+        let spec = SecretSpec { data: "aGk_Pw".into() };
         assert_eq!(pb::Secret::from(&spec).data.as_deref(), Some(&b"hi??"[..]));
     }
 }

@@ -8,15 +8,10 @@ use crate::resources::{Selector, TrafficPermissionSpec};
 impl From<&TrafficPermissionSpec> for pb::TrafficPermission {
     fn from(spec: &TrafficPermissionSpec) -> Self {
         let selectors = |list: &[Selector]| {
-            let selector = |s: &Selector| pb::Selector {
-                r#match: s.tags.clone(),
-            };
+            let selector = |s: &Selector| pb::Selector { r#match: s.tags.clone() };
             list.iter().map(selector).collect()
         };
-        Self {
-            sources: selectors(&spec.sources),
-            destinations: selectors(&spec.destinations),
-        }
+        Self { sources: selectors(&spec.sources), destinations: selectors(&spec.destinations) }
     }
 }
 
@@ -26,10 +21,7 @@ impl From<pb::TrafficPermission> for TrafficPermissionSpec {
             let selector = |s: pb::Selector| Selector { tags: s.r#match };
             list.into_iter().map(selector).collect()
         };
-        Self {
-            sources: selectors(tp.sources),
-            destinations: selectors(tp.destinations),
-        }
+        Self { sources: selectors(tp.sources), destinations: selectors(tp.destinations) }
     }
 }
 

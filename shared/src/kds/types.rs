@@ -97,9 +97,6 @@ mod tests {
             assert_eq!(Type::from(ty).resource_type(), Some(ty));
         }
         assert_eq!(Type::DataplaneInsight.resource_type(), None);
-        assert_eq!(
-            Type::from_type_url("type.googleapis.com/kuma.mesh.v1alpha1.Mesh"),
-            None
-        );
+        assert_eq!(Type::from_type_url("type.googleapis.com/kuma.mesh.v1alpha1.Mesh"), None);
     }
 }

@@ -6,17 +6,13 @@ use crate::resources::ZoneSpec;
 
 impl From<&ZoneSpec> for pb::Zone {
     fn from(spec: &ZoneSpec) -> Self {
-        Self {
-            enabled: Some(spec.enabled),
-        }
+        Self { enabled: Some(spec.enabled) }
     }
 }
 
 impl From<pb::Zone> for ZoneSpec {
     fn from(zone: pb::Zone) -> Self {
-        Self {
-            enabled: zone.enabled.unwrap_or(true),
-        }
+        Self { enabled: zone.enabled.unwrap_or(true) }
     }
 }
 

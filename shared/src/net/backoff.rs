@@ -17,11 +17,7 @@ pub struct Backoff {
 impl Backoff {
     /// Starts at `base`, doubling per failure up to `max` (`base` above `max` is lowered to it).
     pub fn new(base: Duration, max: Duration) -> Self {
-        Self {
-            base: base.min(max),
-            max,
-            attempt: 0,
-        }
+        Self { base: base.min(max), max, attempt: 0 }
     }
 
     /// The delay before the next attempt: uniform in `[0, min(max, base * 2^n)]` after `n`

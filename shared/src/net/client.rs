@@ -119,9 +119,7 @@ pub async fn connect(settings: &ChannelSettings) -> Result<Channel, ConnectError
     let first = dialer.dial().await?;
     let address = settings.address.clone();
     let endpoint = Endpoint::from_shared(format!("http://{}", dialer.authority))
-        .map_err(|_| ConnectError::Address {
-            address: address.clone(),
-        })?
+        .map_err(|_| ConnectError::Address { address: address.clone() })?
         .http2_keep_alive_interval(KEEPALIVE)
         .keep_alive_timeout(KEEPALIVE)
         .keep_alive_while_idle(true);
@@ -161,9 +159,7 @@ struct Dialer {
 impl Dialer {
     fn new(settings: &ChannelSettings) -> Result<Self, ConnectError> {
         let address = settings.address.clone();
-        let bad_address = || ConnectError::Address {
-            address: address.clone(),
-        };
+        let bad_address = || ConnectError::Address { address: address.clone() };
         let uri: Uri = address.parse().map_err(|_| bad_address())?;
         let secure = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("grpcs") => true,
@@ -176,11 +172,7 @@ impl Dialer {
         let authority = uri.authority().ok_or_else(bad_address)?;
         let port = authority.port_u16().ok_or_else(bad_address)?;
         // IPv6 literals come bracketed, which neither the resolver nor ServerName wants.
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
         let tls = if secure {
             let server_name = ServerName::try_from(host.clone()).map_err(|_| bad_address())?;
             let config = client_tls(settings).map_err(|source| ConnectError::Tls {
@@ -204,9 +196,7 @@ impl Dialer {
     fn origin(&self) -> Result<Uri, ConnectError> {
         format!("https://{}", self.authority)
             .parse()
-            .map_err(|_| ConnectError::Address {
-                address: self.address.clone(),
-            })
+            .map_err(|_| ConnectError::Address { address: self.address.clone() })
     }
 
     async fn dial(&self) -> Result<Io<TlsStream<TcpStream>>, ConnectError> {
@@ -260,27 +250,17 @@ impl Dialer {
 
     fn classify(&self, err: io::Error) -> ConnectError {
         let address = self.address.clone();
-        let rustls_err = err
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        let rustls_err = err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
         if let Some(rustls::Error::InvalidCertificate(_)) = rustls_err {
-            let source = rustls_err
-                .cloned()
-                .unwrap_or(rustls::Error::HandshakeNotComplete);
+            let source = rustls_err.cloned().unwrap_or(rustls::Error::HandshakeNotComplete);
             return ConnectError::UntrustedServer { address, source };
         }
         match err.kind() {
             io::ErrorKind::UnexpectedEof
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => ConnectError::Refused {
-                address,
-                source: err,
-            },
-            _ => ConnectError::Handshake {
-                address,
-                source: err,
-            },
+            | io::ErrorKind::BrokenPipe => ConnectError::Refused { address, source: err },
+            _ => ConnectError::Handshake { address, source: err },
         }
     }
 }
@@ -299,10 +279,10 @@ fn client_tls(settings: &ChannelSettings) -> Result<rustls::ClientConfig, tls::E
         dangerous_unverified_client_config()?
     } else {
         let roots = match &settings.root_ca {
-            Some(path) => Some(std::fs::read(path).map_err(|source| tls::Error::Read {
-                path: path.clone(),
-                source,
-            })?),
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|source| tls::Error::Read { path: path.clone(), source })?,
+            ),
             None => None,
         };
         match &settings.identity {

@@ -54,12 +54,7 @@ impl Conn {
     ) -> Self {
         Self {
             io: Io::Plain(stream),
-            info: ConnInfo {
-                remote_addr,
-                local_addr,
-                tls: false,
-                peer_certificates: None,
-            },
+            info: ConnInfo { remote_addr, local_addr, tls: false, peer_certificates: None },
         }
     }
 
@@ -71,12 +66,7 @@ impl Conn {
         let peer_certificates = stream.get_ref().1.peer_certificates().map(Arc::from);
         Self {
             io: Io::Tls(Box::new(stream)),
-            info: ConnInfo {
-                remote_addr,
-                local_addr,
-                tls: true,
-                peer_certificates,
-            },
+            info: ConnInfo { remote_addr, local_addr, tls: true, peer_certificates },
         }
     }
 

@@ -96,10 +96,7 @@ impl TlsListener {
                 };
                 reloading_server_config(tls.cert, &tls.options, client_auth, tls.alpn)
                     .map(TlsAcceptor::from)
-                    .map_err(|source| Error::Tls {
-                        listener: name,
-                        source: Box::new(source),
-                    })
+                    .map_err(|source| Error::Tls { listener: name, source: Box::new(source) })
             })
             .transpose()?;
         let bind_err = |source| Error::Bind { addr, source };
@@ -227,19 +224,12 @@ fn is_connection_error(err: &io::Error) -> bool {
 
 impl Refusals {
     fn new(listener: &'static str) -> Self {
-        Self {
-            listener,
-            last_report: None,
-            suppressed: 0,
-        }
+        Self { listener, last_report: None, suppressed: 0 }
     }
 
     /// Logs and audits `peer`, unless a line went out less than the interval before `now`.
     fn report(&mut self, peer: SocketAddr, audit: &AuditLog, now: Instant) {
-        if self
-            .last_report
-            .is_some_and(|last| now.duration_since(last) < REFUSAL_REPORT_INTERVAL)
-        {
+        if self.last_report.is_some_and(|last| now.duration_since(last) < REFUSAL_REPORT_INTERVAL) {
             self.suppressed += 1;
             return;
         }

@@ -30,12 +30,7 @@ pub fn watch_cert_files(
     target: Arc<ReloadingCert>,
 ) -> Result<WatchHandle, Error> {
     let dirs: BTreeSet<PathBuf> = [&cert, &key].into_iter().map(|p| parent(p)).collect();
-    let mut reloader = Reloader {
-        cert,
-        key,
-        target,
-        last_cert_pem: None,
-    };
+    let mut reloader = Reloader { cert, key, target, last_cert_pem: None };
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<Event>| match event {
             Ok(event) if is_change(&event.kind) => reloader.reload(),
@@ -127,13 +122,8 @@ mod tests {
 
     fn pair() -> CertPair {
         let hosts = ["localhost".to_owned()];
-        generate_certificate(
-            CertKind::Server,
-            &hosts,
-            KeyType::Ecdsa,
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap()
+        generate_certificate(CertKind::Server, &hosts, KeyType::Ecdsa, OffsetDateTime::now_utc())
+            .unwrap()
     }
 
     fn leaf(target: &ReloadingCert) -> Vec<u8> {
@@ -175,9 +165,6 @@ mod tests {
     #[test]
     fn a_bare_file_name_is_watched_in_the_working_directory() {
         assert_eq!(parent(Path::new("tls.crt")), PathBuf::from("."));
-        assert_eq!(
-            parent(Path::new("/etc/kuma/tls.crt")),
-            PathBuf::from("/etc/kuma")
-        );
+        assert_eq!(parent(Path::new("/etc/kuma/tls.crt")), PathBuf::from("/etc/kuma"));
     }
 }

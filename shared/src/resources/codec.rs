@@ -80,13 +80,7 @@ pub fn decode(doc: Value) -> Result<Resource, ValidationError> {
     let spec = Spec::from_value(ty, Value::Object(fields));
     match spec {
         Ok(spec) if err.is_empty() => {
-            let meta = Meta {
-                name,
-                mesh,
-                labels,
-                creation_time: None,
-                modification_time: None,
-            };
+            let meta = Meta { name, mesh, labels, creation_time: None, modification_time: None };
             Ok(Resource { meta, spec })
         }
         Ok(_) => Err(err),
@@ -104,10 +98,7 @@ pub fn encode(r: &Resource) -> Value {
     let mut out = Map::new();
     out.insert("type".into(), ty.name().into());
     if ty.scope() == Scope::Mesh {
-        out.insert(
-            "mesh".into(),
-            r.meta.mesh.clone().unwrap_or_default().into(),
-        );
+        out.insert("mesh".into(), r.meta.mesh.clone().unwrap_or_default().into());
     }
     out.insert("name".into(), r.meta.name.clone().into());
     if let Some(t) = r.meta.creation_time {
@@ -117,11 +108,7 @@ pub fn encode(r: &Resource) -> Value {
         out.insert("modificationTime".into(), go_rfc3339(t).into());
     }
     if !r.meta.labels.is_empty() {
-        let labels = r
-            .meta
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.as_str())));
+        let labels = r.meta.labels.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str())));
         out.insert("labels".into(), Value::Object(labels.collect()));
     }
     if let Value::Object(spec) = r.spec.to_value() {

@@ -35,18 +35,10 @@ pub struct Networking {
     #[serde(default)]
     pub address: String,
     /// Public address when behind NAT.
-    #[serde(
-        default,
-        alias = "advertised_address",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "advertised_address", skip_serializing_if = "Option::is_none")]
     pub advertised_address: Option<String>,
     /// Public port when behind NAT.
-    #[serde(
-        default,
-        alias = "advertised_port",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "advertised_port", skip_serializing_if = "Option::is_none")]
     pub advertised_port: Option<u32>,
     /// Services this proxy fronts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -61,11 +53,7 @@ pub struct Networking {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<Admin>,
     /// Transparent proxying settings (not interpreted).
-    #[serde(
-        default,
-        alias = "transparent_proxying",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "transparent_proxying", skip_serializing_if = "Option::is_none")]
     pub transparent_proxying: Option<Map<String, Value>>,
 }
 
@@ -77,18 +65,10 @@ pub struct Inbound {
     #[serde(default)]
     pub port: u32,
     /// Port of the application, when it differs from `port`.
-    #[serde(
-        default,
-        alias = "service_port",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "service_port", skip_serializing_if = "Option::is_none")]
     pub service_port: Option<u32>,
     /// Address of the application, when it is not the loopback.
-    #[serde(
-        default,
-        alias = "service_address",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "service_address", skip_serializing_if = "Option::is_none")]
     pub service_address: Option<String>,
     /// Address the proxy listens on, when it is not `networking.address`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,11 +83,7 @@ pub struct Inbound {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Active health check of the application (not interpreted).
-    #[serde(
-        default,
-        alias = "service_probe",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "service_probe", skip_serializing_if = "Option::is_none")]
     pub service_probe: Option<Map<String, Value>>,
     /// `Ready`, `NotReady` or `Ignored` (not interpreted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,11 +113,7 @@ pub struct Outbound {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
     /// Destination as a reference to a MeshService and the like (not interpreted).
-    #[serde(
-        default,
-        alias = "backend_ref",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "backend_ref", skip_serializing_if = "Option::is_none")]
     pub backend_ref: Option<Map<String, Value>>,
 }
 
@@ -207,10 +179,7 @@ impl DataplaneSpec {
                 validate_gateway(&path.field("gateway").field("tags"), gateway, &mut err);
             }
             None if net.inbound.is_empty() => {
-                err.at(
-                    &path,
-                    "has to contain at least one inbound interface or gateway",
-                );
+                err.at(&path, "has to contain at least one inbound interface or gateway");
             }
             None => {}
         }
@@ -250,8 +219,7 @@ fn is_dns_name(s: &str) -> bool {
         !b.is_empty()
             && b.len() <= 63
             && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
     };
     !name.is_empty() && s.len() <= 255 && name.split('.').all(label_ok)
 }
@@ -266,10 +234,7 @@ fn validate_inbound(path: &Path, inbound: &Inbound, dp_address: &str, err: &mut 
     let differ = "serviceAddress and servicePort has to differ from address and port";
     if let Some(service_address) = inbound.service_address.as_deref().filter(|a| !a.is_empty()) {
         if service_address.parse::<IpAddr>().is_err() {
-            err.at(
-                &path.field("serviceAddress"),
-                "serviceAddress has to be valid IP address",
-            );
+            err.at(&path.field("serviceAddress"), "serviceAddress has to be valid IP address");
         }
         if service_address == dp_address && same_port {
             err.at(&path.field("serviceAddress"), differ);
@@ -296,10 +261,7 @@ fn validate_outbound(path: &Path, outbound: &Outbound, err: &mut ValidationError
     let tags = path.field("tags");
     match &outbound.backend_ref {
         Some(_) if !outbound.tags.is_empty() => {
-            err.at(
-                &path.field("backendRef"),
-                "both backendRef and tags/service cannot be defined",
-            );
+            err.at(&path.field("backendRef"), "both backendRef and tags/service cannot be defined");
         }
         Some(_) => {}
         None => {

@@ -56,11 +56,7 @@ impl KumaDuration {
         };
         let value: u64 = digits.parse().map_err(|_| invalid())?;
         let millis = value.checked_mul(unit.millis()).ok_or_else(invalid)?;
-        Ok(Self {
-            value,
-            unit,
-            duration: Duration::from_millis(millis),
-        })
+        Ok(Self { value, unit, duration: Duration::from_millis(millis) })
     }
 
     /// The length of time.
@@ -157,11 +153,7 @@ mod tests {
         let d: KumaDuration = serde_json::from_str(r#""10y""#).unwrap();
         assert_eq!(serde_json::to_string(&d).unwrap(), r#""10y""#);
         let err = serde_json::from_str::<KumaDuration>(r#""10 years""#).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with(r#"not a valid duration string: "10 years""#),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with(r#"not a valid duration string: "10 years""#), "{err}");
     }
 
     #[test]
@@ -180,10 +172,7 @@ mod tests {
             "99999999999999999999y",
         ] {
             let err = KumaDuration::parse(bad).unwrap_err();
-            assert_eq!(
-                err.to_string(),
-                format!("not a valid duration string: {bad:?}")
-            );
+            assert_eq!(err.to_string(), format!("not a valid duration string: {bad:?}"));
         }
     }
 }

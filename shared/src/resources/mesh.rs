@@ -42,21 +42,13 @@ pub struct MeshSpec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Mtls {
     /// Name of the backend in use; empty means mTLS is off.
-    #[serde(
-        default,
-        alias = "enabled_backend",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(default, alias = "enabled_backend", skip_serializing_if = "String::is_empty")]
     pub enabled_backend: String,
     /// CA backends. Unlike Kuma OSS, several may be listed (to prepare a CA rotation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<CaBackend>,
     /// Skip the backend checks that need the CA (for example a missing provided secret).
-    #[serde(
-        default,
-        alias = "skip_validation",
-        skip_serializing_if = "std::ops::Not::not"
-    )]
+    #[serde(default, alias = "skip_validation", skip_serializing_if = "std::ops::Not::not")]
     pub skip_validation: bool,
 }
 
@@ -113,11 +105,7 @@ pub struct DpCert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Rotation>,
     /// How long a proxy waits for a certificate (a protobuf duration such as `10s`; not interpreted).
-    #[serde(
-        default,
-        alias = "request_timeout",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, alias = "request_timeout", skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<String>,
 }
 
@@ -134,9 +122,7 @@ impl MeshSpec {
     /// The backend named by `mtls.enabledBackend`, when mTLS is on.
     pub fn enabled_backend(&self) -> Option<&CaBackend> {
         let mtls = self.mtls.as_ref()?;
-        mtls.backends
-            .iter()
-            .find(|b| b.name == mtls.enabled_backend)
+        mtls.backends.iter().find(|b| b.name == mtls.enabled_backend)
     }
 
     /// Kuma's mesh validator, allowing several backends.
@@ -150,18 +136,12 @@ impl MeshSpec {
             if backend.name.is_empty() {
                 err.at(&name_path, "cannot be empty");
             } else if !is_dns_label(&backend.name) {
-                err.at(
-                    &name_path,
-                    format!("{:?} name must be valid dns name", backend.name),
-                );
+                err.at(&name_path, format!("{:?} name must be valid dns name", backend.name));
             }
             if !seen.insert(backend.name.as_str()) {
                 err.at(
                     &name_path,
-                    format!(
-                        "{:?} name is already used for another backend",
-                        backend.name
-                    ),
+                    format!("{:?} name is already used for another backend", backend.name),
                 );
             }
         }
@@ -174,15 +154,9 @@ impl MeshSpec {
         for (i, backend) in mtls.backends.iter().enumerate() {
             if let Some(dp_cert) = &backend.dp_cert {
                 // Kuma parses the expiration whenever dpCert is present, so an empty one fails too.
-                let expiration = dp_cert
-                    .rotation
-                    .as_ref()
-                    .map_or("", |r| r.expiration.as_str());
+                let expiration = dp_cert.rotation.as_ref().map_or("", |r| r.expiration.as_str());
                 if KumaDuration::parse(expiration).is_err() {
-                    let at = path
-                        .field("backends")
-                        .index(i)
-                        .field("dpCert.rotation.expiration");
+                    let at = path.field("backends").index(i).field("dpCert.rotation.expiration");
                     err.at(&at, "has to be a valid format");
                 }
             }

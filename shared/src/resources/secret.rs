@@ -28,18 +28,12 @@ const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDIN
 impl SecretSpec {
     /// A spec holding `bytes`.
     pub fn from_bytes(bytes: &[u8]) -> Self {
-        Self {
-            data: base64::engine::general_purpose::STANDARD.encode(bytes),
-        }
+        Self { data: base64::engine::general_purpose::STANDARD.encode(bytes) }
     }
 
     /// The decoded secret, or `None` if `data` is not base64.
     pub fn bytes(&self) -> Option<Vec<u8>> {
-        let engine = if self.data.contains(['-', '_']) {
-            URL_SAFE
-        } else {
-            STANDARD
-        };
+        let engine = if self.data.contains(['-', '_']) { URL_SAFE } else { STANDARD };
         engine.decode(&self.data).ok()
     }
 
@@ -62,9 +56,7 @@ mod tests {
     #[test]
     fn decodes_either_alphabet_with_or_without_padding() {
         for data in ["aGk/Pw==", "aGk/Pw", "aGk_Pw==", "aGk_Pw"] {
-            let spec = SecretSpec {
-                data: data.to_owned(),
-            };
+            let spec = SecretSpec { data: data.to_owned() };
             assert_eq!(spec.bytes().as_deref(), Some(&b"hi??"[..]), "{data}");
             assert!(spec.validate().is_empty());
         }
@@ -73,18 +65,9 @@ mod tests {
 
     #[test]
     fn empty_or_broken_data_is_rejected() {
-        let check = |data: &str| {
-            SecretSpec {
-                data: data.to_owned(),
-            }
-            .validate()
-            .to_string()
-        };
+        let check = |data: &str| SecretSpec { data: data.to_owned() }.validate().to_string();
         assert_eq!(check(""), "data: cannot be empty");
-        assert_eq!(
-            check("not base64!"),
-            "data: has to be a valid base64 string"
-        );
+        assert_eq!(check("not base64!"), "data: has to be a valid base64 string");
         assert_eq!(check("a"), "data: has to be a valid base64 string");
     }
 }

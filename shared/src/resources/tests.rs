@@ -54,16 +54,10 @@ fn dataplane() -> Value {
 #[test]
 fn mesh_round_trips_and_exposes_its_backend() {
     let r = round_trip(builtin_mesh());
-    let Spec::Mesh(spec) = &r.spec else {
-        panic!("not a mesh")
-    };
+    let Spec::Mesh(spec) = &r.spec else { panic!("not a mesh") };
     let backend = spec.enabled_backend().unwrap();
     assert_eq!(backend.kind, CaType::Builtin);
-    let expiration = backend
-        .dp_cert
-        .as_ref()
-        .and_then(DpCert::expiration)
-        .unwrap();
+    let expiration = backend.dp_cert.as_ref().and_then(DpCert::expiration).unwrap();
     assert_eq!(expiration.as_std(), std::time::Duration::from_secs(86_400));
     assert_eq!(r.meta.mesh, None);
 }
@@ -130,10 +124,7 @@ fn unknown_backend_type_is_rejected_at_its_path() {
     doc["mtls"]["backends"][0]["type"] = json!("vault");
     let v = violations(doc);
     assert_eq!(v.len(), 1);
-    assert!(
-        v[0].starts_with("mtls.backends[0].type: unknown variant `vault`"),
-        "{v:?}"
-    );
+    assert!(v[0].starts_with("mtls.backends[0].type: unknown variant `vault`"), "{v:?}");
 }
 
 #[test]
@@ -149,10 +140,7 @@ fn unknown_fields_are_rejected_with_their_path() {
     let mut doc = dataplane();
     doc["networking"]["inbound"][0]["bogus"] = json!(1);
     let v = violations(doc);
-    assert!(
-        v[0].starts_with("networking.inbound[0].bogus: unknown field `bogus`"),
-        "{v:?}"
-    );
+    assert!(v[0].starts_with("networking.inbound[0].bogus: unknown field `bogus`"), "{v:?}");
 
     let v = violations(json!({"type": "Zone", "name": "z", "enable": true}));
     assert!(v[0].starts_with("enable: unknown field `enable`"), "{v:?}");
@@ -194,10 +182,7 @@ fn bad_names_are_rejected_on_name() {
         assert_eq!(v.len(), 1, "{name:?}: {v:?}");
         assert!(v[0].starts_with("name: "), "{v:?}");
     }
-    assert_eq!(
-        violations(json!({"type": "Zone"})),
-        ["name: cannot be empty"]
-    );
+    assert_eq!(violations(json!({"type": "Zone"})), ["name: cannot be empty"]);
 }
 
 #[test]
@@ -205,19 +190,14 @@ fn secrets_round_trip_and_need_data() {
     let r =
         round_trip(json!({"type": "Secret", "mesh": "default", "name": "s", "data": "aGVsbG8="}));
     assert_eq!(r.meta.mesh.as_deref(), Some("default"));
-    let Spec::Secret(spec) = &r.spec else {
-        panic!("not a secret")
-    };
+    let Spec::Secret(spec) = &r.spec else { panic!("not a secret") };
     assert_eq!(spec.bytes().unwrap(), b"hello");
     round_trip(json!({"type": "GlobalSecret", "name": "g", "data": "aGVsbG8="}));
     assert_eq!(
         violations(json!({"type": "GlobalSecret", "name": "g", "data": ""})),
         ["data: cannot be empty"]
     );
-    assert_eq!(
-        violations(json!({"type": "GlobalSecret", "name": "g"})),
-        ["data: cannot be empty"]
-    );
+    assert_eq!(violations(json!({"type": "GlobalSecret", "name": "g"})), ["data: cannot be empty"]);
     assert_eq!(
         violations(json!({"type": "Secret", "mesh": "default", "name": "s", "data": "%%%"})),
         ["data: has to be a valid base64 string"]
@@ -229,10 +209,7 @@ fn zones_are_enabled_unless_disabled() {
     round_trip(json!({"type": "Zone", "name": "zone-1", "enabled": false}));
     let r = decode(json!({"type": "Zone", "name": "zone-1"})).unwrap();
     assert_eq!(r.spec, Spec::Zone(ZoneSpec { enabled: true }));
-    assert_eq!(
-        encode(&r),
-        json!({"type": "Zone", "name": "zone-1", "enabled": true})
-    );
+    assert_eq!(encode(&r), json!({"type": "Zone", "name": "zone-1", "enabled": true}));
 }
 
 #[test]
@@ -281,14 +258,8 @@ fn dataplane_address_rules() {
         doc["networking"]["address"] = json!(address);
         decode(doc).err().map(|e| e.to_string())
     };
-    assert_eq!(
-        check("").as_deref(),
-        Some("networking.address: address can't be empty")
-    );
-    assert_eq!(
-        check("0.0.0.0").as_deref(),
-        Some("networking.address: must not be 0.0.0.0 or ::")
-    );
+    assert_eq!(check("").as_deref(), Some("networking.address: address can't be empty"));
+    assert_eq!(check("0.0.0.0").as_deref(), Some("networking.address: must not be 0.0.0.0 or ::"));
     assert_eq!(
         check("not an address").as_deref(),
         Some("networking.address: address has to be valid IP address or domain name")
@@ -390,9 +361,7 @@ fn meta_times_are_written_as_go_writes_them_and_ignored_on_input() {
     assert_eq!(r.meta.creation_time, None);
     r.meta.creation_time = Some(datetime!(2026-11-23 06:00:00 UTC));
     r.meta.modification_time = Some(datetime!(2026-11-23 08:00:00.120 +02:00));
-    r.meta
-        .labels
-        .insert("kuma.io/origin".into(), "global".into());
+    r.meta.labels.insert("kuma.io/origin".into(), "global".into());
     let out = encode(&r);
     assert_eq!(
         serde_json::to_string(&out).unwrap(),
@@ -406,14 +375,8 @@ fn labels_are_checked() {
         json!({"type": "Zone", "name": "z", "labels": {"ok": "fine", "bad": "no spaces", "n": 1}}),
     );
     assert_eq!(v.len(), 2, "{v:?}");
-    assert!(
-        v[0].starts_with(r#"labels["n"]: must be a string"#),
-        "{v:?}"
-    );
-    assert!(
-        v[1].starts_with(r#"labels["bad"]: a valid label must be"#),
-        "{v:?}"
-    );
+    assert!(v[0].starts_with(r#"labels["n"]: must be a string"#), "{v:?}");
+    assert!(v[1].starts_with(r#"labels["bad"]: a valid label must be"#), "{v:?}");
 }
 
 #[test]
@@ -447,10 +410,7 @@ fn a_broken_yaml_document_is_named_by_index_and_line() {
     let err = decode_documents(text).unwrap_err();
     assert_eq!(err.index, 2);
     assert_eq!(err.line, Some(6));
-    assert_eq!(
-        err.to_string(),
-        "document 2: invalid YAML or JSON at line 6"
-    );
+    assert_eq!(err.to_string(), "document 2: invalid YAML or JSON at line 6");
 }
 
 #[test]
@@ -487,16 +447,11 @@ networking:
     redirectPortInbound: 15006
     redirectPortOutbound: 15001
 "#;
-    let resources: Vec<Resource> = decode_documents(text)
-        .unwrap()
-        .into_iter()
-        .map(|d| decode(d).unwrap())
-        .collect();
+    let resources: Vec<Resource> =
+        decode_documents(text).unwrap().into_iter().map(|d| decode(d).unwrap()).collect();
     let types: Vec<ResourceType> = resources.iter().map(Resource::resource_type).collect();
     assert_eq!(types, [ResourceType::Mesh, ResourceType::Dataplane]);
-    let Spec::Dataplane(dp) = &resources[1].spec else {
-        panic!("not a dataplane")
-    };
+    let Spec::Dataplane(dp) = &resources[1].spec else { panic!("not a dataplane") };
     let inbound = &dp.networking.as_ref().unwrap().inbound[0];
     assert_eq!((inbound.port, inbound.service_port), (9000, Some(6379)));
 }

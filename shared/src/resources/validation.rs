@@ -43,10 +43,7 @@ impl ValidationError {
 
     /// Records a violation.
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.violations.push(Violation {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.violations.push(Violation { field: field.into(), message: message.into() });
     }
 
     pub(crate) fn at(&mut self, path: &Path, message: impl Into<String>) {
@@ -94,11 +91,7 @@ impl Path {
     }
 
     pub(crate) fn field(&self, name: &str) -> Self {
-        if self.0.is_empty() {
-            Self::root(name)
-        } else {
-            Self(format!("{}.{name}", self.0))
-        }
+        if self.0.is_empty() { Self::root(name) } else { Self(format!("{}.{name}", self.0)) }
     }
 
     pub(crate) fn index(&self, i: usize) -> Self {
@@ -201,8 +194,7 @@ fn is_label_name(s: &str) -> bool {
     let alnum = |c: &u8| c.is_ascii_alphanumeric();
     b.first().is_some_and(alnum)
         && b.last().is_some_and(alnum)
-        && b.iter()
-            .all(|c| alnum(c) || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter().all(|c| alnum(c) || matches!(c, b'-' | b'_' | b'.'))
 }
 
 fn qualified_name_problems(key: &str) -> Vec<String> {
@@ -266,10 +258,7 @@ pub(crate) fn check_tags(
         if key.is_empty() {
             err.at(path, "tag name must be non-empty");
         }
-        if !key
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b".-_:/".contains(&c))
-        {
+        if !key.bytes().all(|c| c.is_ascii_alphanumeric() || b".-_:/".contains(&c)) {
             err.at(
                 &path.key(key),
                 "tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores",
@@ -312,10 +301,7 @@ mod tests {
     #[test]
     fn display_joins_violations_like_kuma() {
         let mut err = ValidationError::single("name", "cannot be empty");
-        err.push(
-            "mtls.enabledBackend",
-            "has to be set to one of the backends in the mesh",
-        );
+        err.push("mtls.enabledBackend", "has to be set to one of the backends in the mesh");
         assert_eq!(
             err.to_string(),
             "name: cannot be empty; mtls.enabledBackend: has to be set to one of the backends in the mesh"
@@ -324,15 +310,9 @@ mod tests {
 
     #[test]
     fn paths_print_like_kumas_path_builder() {
-        let p = Path::root("networking")
-            .field("inbound")
-            .index(2)
-            .field("tags")
-            .key("kuma.io/service");
-        assert_eq!(
-            p.to_string(),
-            r#"networking.inbound[2].tags["kuma.io/service"]"#
-        );
+        let p =
+            Path::root("networking").field("inbound").index(2).field("tags").key("kuma.io/service");
+        assert_eq!(p.to_string(), r#"networking.inbound[2].tags["kuma.io/service"]"#);
         assert_eq!(Path::default().field("data").to_string(), "data");
     }
 
@@ -349,55 +329,33 @@ mod tests {
         let check = |name: &str, is_mesh| {
             let mut err = ValidationError::default();
             check_name(name, is_mesh, &mut err);
-            err.violations
-                .into_iter()
-                .map(|v| v.message)
-                .collect::<Vec<_>>()
+            err.violations.into_iter().map(|v| v.message).collect::<Vec<_>>()
         };
         assert!(check("web-1.default", false).is_empty());
         assert_eq!(check("", false), ["cannot be empty"]);
         assert_eq!(check("Web", false), [IDENTIFIER_MESSAGE]);
         assert_eq!(check("a_b", false), [IDENTIFIER_MESSAGE]);
-        assert_eq!(
-            check(&"a".repeat(254), false),
-            ["value length must less or equal 253"]
-        );
+        assert_eq!(check(&"a".repeat(254), false), ["value length must less or equal 253"]);
         assert!(check(&"a".repeat(64), false).is_empty());
-        assert_eq!(
-            check(&"a".repeat(64), true),
-            ["cannot be longer than 63 characters"]
-        );
+        assert_eq!(check(&"a".repeat(64), true), ["cannot be longer than 63 characters"]);
     }
 
     #[test]
     fn labels_follow_kubernetes_rules() {
-        let labels: BTreeMap<String, String> = [
-            ("kuma.io/origin", "zone"),
-            ("", "x"),
-            ("team", "bad value"),
-            ("a/b/c", "x"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let labels: BTreeMap<String, String> =
+            [("kuma.io/origin", "zone"), ("", "x"), ("team", "bad value"), ("a/b/c", "x")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
         let mut err = ValidationError::default();
         check_labels(&labels, &mut err);
         let fields: Vec<&str> = err.violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                r#"labels[""]"#,
-                r#"labels[""]"#,
-                r#"labels["a/b/c"]"#,
-                r#"labels["team"]"#
-            ]
+            [r#"labels[""]"#, r#"labels[""]"#, r#"labels["a/b/c"]"#, r#"labels["team"]"#]
         );
         assert_eq!(err.violations[0].message, "name part must be non-empty");
-        assert!(
-            err.violations[3]
-                .message
-                .starts_with("a valid label must be an empty string")
-        );
+        assert!(err.violations[3].message.starts_with("a valid label must be an empty string"));
     }
 
     #[test]

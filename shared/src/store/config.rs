@@ -7,10 +7,7 @@ use secrecy::SecretString;
 
 /// Which backend keeps the resources, and how to reach it.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "built once at startup; boxing would only add noise"
-)]
+#[expect(clippy::large_enum_variant, reason = "built once at startup; boxing would only add noise")]
 pub enum StoreConfig {
     /// Everything in process memory; lost on restart.
     Memory,

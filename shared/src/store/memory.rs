@@ -17,9 +17,7 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, HashMap<Key, Record>> {
         // A panic while holding the lock leaves the map consistent (each write is one insert or
         // remove), so a poisoned lock is safe to keep using.
-        self.records
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(super) fn create(
@@ -97,10 +95,7 @@ impl MemoryStore {
     }
 
     pub(super) fn get(&self, key: &Key) -> Result<Record, Error> {
-        self.lock()
-            .get(key)
-            .cloned()
-            .ok_or_else(|| Error::NotFound { key: key.clone() })
+        self.lock().get(key).cloned().ok_or_else(|| Error::NotFound { key: key.clone() })
     }
 
     pub(super) fn list(&self, kind: &str, mesh: Option<&str>) -> Vec<Record> {

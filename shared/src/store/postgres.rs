@@ -44,17 +44,10 @@ pub(super) async fn open(config: &PostgresConfig) -> Result<SqlStore<Postgres>, 
             port: config.port,
             source,
         })?;
-    migrator(&[(
-        1,
-        "resources",
-        include_str!("../../migrations/postgres/0001_resources.sql"),
-    )])
-    .run(&pool)
-    .await
-    .map_err(|source| Error::Migrate {
-        backend: "postgres",
-        source,
-    })?;
+    migrator(&[(1, "resources", include_str!("../../migrations/postgres/0001_resources.sql"))])
+        .run(&pool)
+        .await
+        .map_err(|source| Error::Migrate { backend: "postgres", source })?;
     Ok(SqlStore::new(pool))
 }
 
@@ -71,15 +64,10 @@ fn connect_options(config: &PostgresConfig) -> Result<PgConnectOptions, Error> {
         PostgresTlsMode::VerifyCa => PgSslMode::VerifyCa,
         PostgresTlsMode::VerifyFull => PgSslMode::VerifyFull,
     };
-    let verifies = matches!(
-        tls.mode,
-        PostgresTlsMode::VerifyCa | PostgresTlsMode::VerifyFull
-    );
+    let verifies = matches!(tls.mode, PostgresTlsMode::VerifyCa | PostgresTlsMode::VerifyFull);
     if verifies && tls.ca_path.is_none() {
         // Without a CA file sqlx would fall back to the public web roots.
-        return Err(Error::InvalidTls {
-            reason: "CAPath cannot be empty",
-        });
+        return Err(Error::InvalidTls { reason: "CAPath cannot be empty" });
     }
     let mut options = PgConnectOptions::new_without_pgpass()
         .host(&config.host)
@@ -95,9 +83,7 @@ fn connect_options(config: &PostgresConfig) -> Result<PgConnectOptions, Error> {
         options = options.ssl_root_cert(ca);
     }
     if let Some(client) = &tls.client_cert {
-        options = options
-            .ssl_client_cert(&client.cert_path)
-            .ssl_client_key(&client.key_path);
+        options = options.ssl_client_cert(&client.cert_path).ssl_client_key(&client.key_path);
     }
     Ok(options)
 }
@@ -128,12 +114,7 @@ mod tests {
             max_open_connections: 50,
             max_connection_idle_time: Duration::from_secs(1800),
             max_connection_lifetime: Duration::from_secs(3600),
-            tls: PostgresTls {
-                mode,
-                ca_path,
-                client_cert: None,
-                disable_sslsni: false,
-            },
+            tls: PostgresTls { mode, ca_path, client_cert: None, disable_sslsni: false },
         }
     }
 
@@ -141,10 +122,7 @@ mod tests {
     fn verifying_modes_without_ca_are_rejected() {
         for mode in [PostgresTlsMode::VerifyCa, PostgresTlsMode::VerifyFull] {
             let err = connect_options(&config(mode, None)).unwrap_err();
-            assert_eq!(
-                err.to_string(),
-                "TLS validation failed: CAPath cannot be empty"
-            );
+            assert_eq!(err.to_string(), "TLS validation failed: CAPath cannot be empty");
         }
     }
 
@@ -159,10 +137,7 @@ mod tests {
         ];
         for (mode, expected) in cases {
             let options = connect_options(&config(mode, ca.clone())).unwrap();
-            assert_eq!(
-                format!("{:?}", options.get_ssl_mode()),
-                format!("{expected:?}")
-            );
+            assert_eq!(format!("{:?}", options.get_ssl_mode()), format!("{expected:?}"));
             assert_eq!(options.get_host(), "db.example");
             assert_eq!(options.get_port(), 15432);
             assert_eq!(options.get_username(), "kuma");
@@ -173,9 +148,6 @@ mod tests {
     #[test]
     fn zero_durations_mean_no_limit() {
         assert_eq!(non_zero(Duration::ZERO), None);
-        assert_eq!(
-            non_zero(Duration::from_secs(1)),
-            Some(Duration::from_secs(1))
-        );
+        assert_eq!(non_zero(Duration::from_secs(1)), Some(Duration::from_secs(1)));
     }
 }

@@ -44,9 +44,7 @@ pub(super) struct SqlStore<DB: Database> {
 
 impl<DB: Database> Clone for SqlStore<DB> {
     fn clone(&self) -> Self {
-        Self {
-            pool: self.pool.clone(),
-        }
+        Self { pool: self.pool.clone() }
     }
 }
 
@@ -93,14 +91,7 @@ where
             }
             Err(e) => return Err(backend(e)),
         }
-        Ok(Record {
-            key,
-            version: 1,
-            spec,
-            labels,
-            creation_time: now,
-            modification_time: now,
-        })
+        Ok(Record { key, version: 1, spec, labels, creation_time: now, modification_time: now })
     }
 
     pub(super) async fn update(
@@ -144,11 +135,9 @@ where
             .await
             .map_err(backend)?;
         match actual {
-            Some(actual) => Err(Error::Conflict {
-                key,
-                expected: expected_version,
-                actual: from_i64(actual)?,
-            }),
+            Some(actual) => {
+                Err(Error::Conflict { key, expected: expected_version, actual: from_i64(actual)? })
+            }
             None => Err(Error::NotFound { key }),
         }
     }
@@ -184,18 +173,9 @@ where
     pub(super) async fn list(&self, kind: &str, mesh: Option<&str>) -> Result<Vec<Record>, Error> {
         let rows = match mesh {
             Some(mesh) => {
-                sqlx::query(SELECT_KIND_IN_MESH)
-                    .bind(kind)
-                    .bind(mesh)
-                    .fetch_all(&self.pool)
-                    .await
+                sqlx::query(SELECT_KIND_IN_MESH).bind(kind).bind(mesh).fetch_all(&self.pool).await
             }
-            None => {
-                sqlx::query(SELECT_KIND)
-                    .bind(kind)
-                    .fetch_all(&self.pool)
-                    .await
-            }
+            None => sqlx::query(SELECT_KIND).bind(kind).fetch_all(&self.pool).await,
         }
         .map_err(backend)?;
         rows.iter().map(record).collect()
@@ -218,11 +198,8 @@ where
             // Dropping the transaction rolls it back; nothing was written.
             return Err(Error::NotFound { key: mesh_key });
         };
-        let rows = sqlx::query(DELETE_IN_MESH)
-            .bind(mesh)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let rows =
+            sqlx::query(DELETE_IN_MESH).bind(mesh).fetch_all(&mut *tx).await.map_err(backend)?;
         tx.commit().await.map_err(backend)?;
 
         let mut inside = rows

@@ -40,17 +40,10 @@ pub(super) async fn open(path: &Path) -> Result<SqlStore<Sqlite>, Error> {
         .connect_with(options)
         .await
         .map_err(|e| open_error(e.into()))?;
-    migrator(&[(
-        1,
-        "resources",
-        include_str!("../../migrations/sqlite/0001_resources.sql"),
-    )])
-    .run(&pool)
-    .await
-    .map_err(|source| Error::Migrate {
-        backend: "sqlite",
-        source,
-    })?;
+    migrator(&[(1, "resources", include_str!("../../migrations/sqlite/0001_resources.sql"))])
+        .run(&pool)
+        .await
+        .map_err(|source| Error::Migrate { backend: "sqlite", source })?;
     Ok(SqlStore::new(pool))
 }
 
@@ -61,12 +54,7 @@ fn create_private_file(path: &Path) -> io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{Item, ORIGIN_LABEL, ZONE_LABEL};
-use crate::resources::{ResourceType, Spec};
+use super::{ORIGIN_LABEL, ZONE_LABEL};
+use crate::kds::split_resource_name;
+use crate::resources::{Resource, ResourceType, Spec};
 use crate::store::{self, Key, Record, Store};
 
 /// What an apply did.
@@ -34,7 +35,7 @@ pub struct ApplyError {
 pub async fn apply_from_global(
     store: &Store,
     kind: ResourceType,
-    upserts: Vec<Item>,
+    upserts: Vec<Resource>,
     removed: &[String],
     full_state: bool,
 ) -> Result<Applied, ApplyError> {
@@ -50,14 +51,13 @@ pub async fn apply_from_zone(
     store: &Store,
     zone: &str,
     kind: ResourceType,
-    mut upserts: Vec<Item>,
+    mut upserts: Vec<Resource>,
     removed: &[String],
     full_state: bool,
 ) -> Result<Applied, ApplyError> {
     for item in &mut upserts {
-        item.labels.insert(ZONE_LABEL.to_owned(), zone.to_owned());
-        item.labels
-            .insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
+        item.meta.labels.insert(ZONE_LABEL.to_owned(), zone.to_owned());
+        item.meta.labels.insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
         if let Spec::Dataplane(dp) = &mut item.spec
             && let Some(networking) = &mut dp.networking
         {
@@ -75,30 +75,26 @@ pub async fn apply_from_zone(
 async fn apply(
     store: &Store,
     kind: ResourceType,
-    upserts: Vec<Item>,
+    upserts: Vec<Resource>,
     removed: &[String],
     full_state: bool,
     owned: &(dyn Fn(&Record) -> bool + Sync),
 ) -> Result<Applied, ApplyError> {
-    let fail = |source| ApplyError {
-        kind: kind.name(),
-        source,
-    };
+    let fail = |source| ApplyError { kind: kind.name(), source };
     let mut applied = Applied::default();
-    let present: BTreeSet<(String, String)> = upserts
-        .iter()
-        .map(|i| (i.mesh.clone(), i.name.clone()))
-        .collect();
+    let key_of = |r: &Resource| Key {
+        kind: kind.name().to_owned(),
+        mesh: r.meta.mesh.clone().unwrap_or_default(),
+        name: r.meta.name.clone(),
+    };
+    let present: BTreeSet<Key> = upserts.iter().map(key_of).collect();
     for item in upserts {
-        let key = Key {
-            kind: kind.name().to_owned(),
-            mesh: item.mesh.clone(),
-            name: item.name.clone(),
-        };
+        let key = key_of(&item);
         let spec = item.spec.to_value();
+        let labels = item.meta.labels;
         match store.get(&key).await {
             Err(store::Error::NotFound { .. }) => {
-                match store.create(key, spec, item.labels).await {
+                match store.create(key, spec, labels).await {
                     Ok(_) => applied.upserted += 1,
                     // Created meanwhile by a local writer: leave it, it is not ours.
                     Err(store::Error::AlreadyExists { key }) => {
@@ -109,8 +105,8 @@ async fn apply(
             }
             Err(err) => return Err(fail(err)),
             Ok(current) if !owned(&current) => applied.refused.push(key.to_string()),
-            Ok(current) if current.spec == spec && current.labels == item.labels => {}
-            Ok(current) => match store.update(key, spec, item.labels, current.version).await {
+            Ok(current) if current.spec == spec && current.labels == labels => {}
+            Ok(current) => match store.update(key, spec, labels, current.version).await {
                 Ok(_) => applied.upserted += 1,
                 // Someone wrote in between; the next change resends this resource.
                 Err(store::Error::Conflict { key, .. }) => applied.refused.push(key.to_string()),
@@ -120,10 +116,10 @@ async fn apply(
     }
     let mut doomed: Vec<Record> = Vec::new();
     for wire in removed {
-        let (name, mesh) = super::split_wire_name(wire);
+        let (name, mesh) = split_resource_name(wire);
         let key = Key {
             kind: kind.name().to_owned(),
-            mesh: mesh.to_owned(),
+            mesh: mesh.unwrap_or_default().to_owned(),
             name: name.to_owned(),
         };
         match store.get(&key).await {
@@ -135,11 +131,7 @@ async fn apply(
     if full_state {
         let stale = store.list(kind.name(), None).await.map_err(fail)?;
         // Only what the peer owns can be stale; everything else is simply not the peer's.
-        doomed.extend(
-            stale.into_iter().filter(|r| {
-                owned(r) && !present.contains(&(r.key.mesh.clone(), r.key.name.clone()))
-            }),
-        );
+        doomed.extend(stale.into_iter().filter(|r| owned(r) && !present.contains(&r.key)));
     }
     for record in doomed {
         if !owned(&record) {

@@ -1,21 +1,18 @@
 //! What each side sends: the global's view for a zone, and a zone's own resources.
 
 use super::{
-    DELETION_GRACE_LABEL, DISPLAY_NAME_LABEL, GLOBAL_TO_ZONE, Item, KDS_SYNC_LABEL, ORIGIN_LABEL,
+    DELETION_GRACE_LABEL, DISPLAY_NAME_LABEL, GLOBAL_TO_ZONE, KDS_SYNC_LABEL, ORIGIN_LABEL,
     ZONE_LABEL,
 };
-use crate::resources::{ResourceType, SecretSpec, Spec};
+use crate::kds::hashed_name;
+use crate::resources::{Meta, Resource, ResourceType, Scope, SecretSpec, Spec};
 use crate::store::{self, Record, Store};
 use crate::tokens::{KeyKind, SigningKey, zone_public_key_name};
 
 /// Global secrets that never leave the global: the admin's token, user token keys and their
 /// revocations, and Kuma's internal CAs.
-const GLOBAL_ONLY_SECRETS: [&str; 4] = [
-    "admin-user-token",
-    "envoy-admin-ca",
-    "inter-cp-ca",
-    "user-token-revocations",
-];
+const GLOBAL_ONLY_SECRETS: [&str; 4] =
+    ["admin-user-token", "envoy-admin-ca", "inter-cp-ca", "user-token-revocations"];
 const USER_KEY_PREFIX: &str = "user-token-signing-key";
 
 /// What the global sends to `zone` for `kind`: globally originated resources, minus what must
@@ -25,7 +22,7 @@ pub async fn global_outgoing(
     store: &Store,
     kind: ResourceType,
     _zone: &str,
-) -> Result<Vec<Item>, store::Error> {
+) -> Result<Vec<Resource>, store::Error> {
     if !GLOBAL_TO_ZONE.contains(&kind) {
         return Ok(Vec::new());
     }
@@ -40,14 +37,12 @@ pub async fn global_outgoing(
         if kind == ResourceType::GlobalSecret && !global_secret_for_zones(&mut item) {
             continue;
         }
-        item.labels
-            .insert(ORIGIN_LABEL.to_owned(), "global".to_owned());
+        let meta = &mut item.meta;
+        meta.labels.insert(ORIGIN_LABEL.to_owned(), "global".to_owned());
         if !keeps_name(kind) {
-            let hashed = hashed_name(&item.mesh, &item.name, &[]);
-            item.labels
-                .entry(DISPLAY_NAME_LABEL.to_owned())
-                .or_insert_with(|| item.name.clone());
-            item.name = hashed;
+            let hashed = hashed_name(meta.mesh.as_deref().unwrap_or_default(), &meta.name, &[]);
+            meta.labels.entry(DISPLAY_NAME_LABEL.to_owned()).or_insert_with(|| meta.name.clone());
+            meta.name = hashed;
         }
         items.push(item);
     }
@@ -60,28 +55,21 @@ pub async fn zone_outgoing(
     store: &Store,
     kind: ResourceType,
     zone: &str,
-) -> Result<Vec<Item>, store::Error> {
+) -> Result<Vec<Resource>, store::Error> {
     let mut items = Vec::new();
     for record in store.list(kind.name(), None).await? {
-        if disabled(&record)
-            || record
-                .labels
-                .get(ORIGIN_LABEL)
-                .is_some_and(|o| o == "global")
-        {
+        if disabled(&record) || record.labels.get(ORIGIN_LABEL).is_some_and(|o| o == "global") {
             continue;
         }
         let Some(mut item) = to_item(kind, record) else {
             continue;
         };
-        item.labels.remove(DELETION_GRACE_LABEL);
-        item.labels
-            .insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
-        item.labels.insert(ZONE_LABEL.to_owned(), zone.to_owned());
-        item.labels
-            .entry(DISPLAY_NAME_LABEL.to_owned())
-            .or_insert_with(|| item.name.clone());
-        item.name = hashed_name(&item.mesh, &item.name, &[zone]);
+        let meta = &mut item.meta;
+        meta.labels.remove(DELETION_GRACE_LABEL);
+        meta.labels.insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
+        meta.labels.insert(ZONE_LABEL.to_owned(), zone.to_owned());
+        meta.labels.entry(DISPLAY_NAME_LABEL.to_owned()).or_insert_with(|| meta.name.clone());
+        meta.name = hashed_name(meta.mesh.as_deref().unwrap_or_default(), &meta.name, &[zone]);
         items.push(item);
     }
     Ok(items)
@@ -89,29 +77,27 @@ pub async fn zone_outgoing(
 
 /// Kuma keeps the names of these types across zones (`SkipKDSHash`).
 fn keeps_name(kind: ResourceType) -> bool {
-    matches!(
-        kind,
-        ResourceType::Mesh | ResourceType::Secret | ResourceType::GlobalSecret
-    )
+    matches!(kind, ResourceType::Mesh | ResourceType::Secret | ResourceType::GlobalSecret)
 }
 
 fn disabled(record: &Record) -> bool {
-    record
-        .labels
-        .get(KDS_SYNC_LABEL)
-        .is_some_and(|v| v == "disabled")
+    record.labels.get(KDS_SYNC_LABEL).is_some_and(|v| v == "disabled")
 }
 
-fn to_item(kind: ResourceType, record: Record) -> Option<Item> {
+fn to_item(kind: ResourceType, record: Record) -> Option<Resource> {
     let key = record.key;
     match Spec::from_value(kind, record.spec) {
-        Ok(spec) => Some(Item {
-            kind,
-            name: key.name,
-            mesh: key.mesh,
-            labels: record.labels,
-            spec,
-        }),
+        Ok(spec) => {
+            let mesh = (kind.scope() == Scope::Mesh).then(|| key.mesh.clone());
+            let meta = Meta {
+                name: key.name,
+                mesh,
+                labels: record.labels,
+                creation_time: None,
+                modification_time: None,
+            };
+            Some(Resource { meta, spec })
+        }
         Err(err) => {
             // Stored specs were validated on the way in; one that no longer parses is skipped
             // rather than stopping the sync of every other resource.
@@ -122,52 +108,28 @@ fn to_item(kind: ResourceType, record: Record) -> Option<Item> {
 }
 
 /// Filters and maps a GlobalSecret for zones; `false` keeps it on the global.
-fn global_secret_for_zones(item: &mut Item) -> bool {
-    if GLOBAL_ONLY_SECRETS.contains(&item.name.as_str()) || item.name.starts_with(USER_KEY_PREFIX) {
+fn global_secret_for_zones(item: &mut Resource) -> bool {
+    let name = item.meta.name.as_str();
+    if GLOBAL_ONLY_SECRETS.contains(&name) || name.starts_with(USER_KEY_PREFIX) {
         return false;
     }
-    let Some(serial) = KeyKind::Zone.parse_serial(&item.name) else {
+    let Some(serial) = KeyKind::Zone.parse_serial(name) else {
         return true;
     };
     let Spec::GlobalSecret(secret) = &item.spec else {
         return false;
     };
-    let public = secret
-        .bytes()
-        .and_then(|pem| SigningKey::from_pem(&pem).ok())
-        .map(|k| k.public_key_pem());
+    let public =
+        secret.bytes().and_then(|pem| SigningKey::from_pem(&pem).ok()).map(|k| k.public_key_pem());
     match public {
         Some(public) => {
-            item.name = zone_public_key_name(serial);
+            item.meta.name = zone_public_key_name(serial);
             item.spec = Spec::GlobalSecret(SecretSpec::from_bytes(public.as_bytes()));
             true
         }
         None => {
-            tracing::warn!(secret = %item.name, "zone token signing key does not parse; not syncing it");
+            tracing::warn!(secret = %item.meta.name, "zone token signing key does not parse; not syncing it");
             false
         }
     }
-}
-
-/// Kuma's `HashedName`: the name (at most 236 characters), a dash, and a 16-character suffix from
-/// FNV-64a over `mesh`, `name` and `extra` concatenated, spelled with Kubernetes'
-/// `SafeEncodeString` alphabet, so names from different meshes and zones never collide.
-pub fn hashed_name(mesh: &str, name: &str, extra: &[&str]) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut hash = OFFSET;
-    for part in [mesh, name].into_iter().chain(extra.iter().copied()) {
-        for byte in part.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(PRIME);
-        }
-    }
-    let hex = format!("{hash:016x}");
-    let suffix: String = hex
-        .bytes()
-        .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]))
-        .collect();
-    let short: String = name.chars().take(236).collect();
-    format!("{short}-{suffix}")
 }

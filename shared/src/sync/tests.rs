@@ -3,15 +3,12 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::resources::{SecretSpec, Spec};
+use crate::resources::{Resource, SecretSpec, Spec};
 use crate::store::{Key, Store};
 use crate::tokens::{PublicKey, SigningKey};
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 async fn put(
@@ -22,11 +19,7 @@ async fn put(
     spec: serde_json::Value,
     l: &[(&str, &str)],
 ) {
-    let key = Key {
-        kind: kind.name().to_owned(),
-        mesh: mesh.to_owned(),
-        name: name.to_owned(),
-    };
+    let key = Key { kind: kind.name().to_owned(), mesh: mesh.to_owned(), name: name.to_owned() };
     store.create(key, spec, labels(l)).await.unwrap();
 }
 
@@ -38,34 +31,18 @@ fn dataplane(service: &str) -> serde_json::Value {
     json!({"networking": {"address": "10.0.0.1", "inbound": [{"port": 8080, "tags": {"kuma.io/service": service}}]}})
 }
 
-fn names(items: &[Item]) -> Vec<&str> {
-    items.iter().map(|i| i.name.as_str()).collect()
+fn names(items: &[Resource]) -> Vec<&str> {
+    items.iter().map(|i| i.meta.name.as_str()).collect()
 }
 
 #[test]
 fn hashed_names_match_kumas_algorithm() {
     // Golden values computed independently (Python) from FNV-64a and SafeEncodeString.
-    assert_eq!(
-        outgoing::hashed_name("default", "allow-all", &[]),
-        "allow-all-6cf46w7x6f445w75"
-    );
-    assert_eq!(
-        outgoing::hashed_name("default", "web-1", &["zone-1"]),
-        "web-1-v7wd4bdwc9994762"
-    );
-    assert_ne!(
-        outgoing::hashed_name("a", "x", &[]),
-        outgoing::hashed_name("b", "x", &[])
-    );
+    assert_eq!(crate::kds::hashed_name("default", "allow-all", &[]), "allow-all-6cf46w7x6f445w75");
+    assert_eq!(crate::kds::hashed_name("default", "web-1", &["zone-1"]), "web-1-v7wd4bdwc9994762");
+    assert_ne!(crate::kds::hashed_name("a", "x", &[]), crate::kds::hashed_name("b", "x", &[]));
     let long = "n".repeat(300);
-    assert_eq!(outgoing::hashed_name("m", &long, &[]).len(), 236 + 1 + 16);
-}
-
-#[test]
-fn wire_names_split_on_the_last_dot() {
-    assert_eq!(split_wire_name("web.v1.default"), ("web.v1", "default"));
-    assert_eq!(split_wire_name("default."), ("default", ""));
-    assert_eq!(split_wire_name("plain"), ("plain", ""));
+    assert_eq!(crate::kds::hashed_name("m", &long, &[]).len(), 236 + 1 + 16);
 }
 
 #[tokio::test]
@@ -79,37 +56,16 @@ async fn global_keeps_its_private_keys_and_sends_zone_keys_as_public_keys() {
         ("zone-token-revocations", b"j1".to_vec()),
         ("zone-token-signing-key-1", zone_key.to_pem().into_bytes()),
     ] {
-        put(
-            &store,
-            ResourceType::GlobalSecret,
-            "",
-            name,
-            secret(&data),
-            &[],
-        )
-        .await;
+        put(&store, ResourceType::GlobalSecret, "", name, secret(&data), &[]).await;
     }
-    let items = global_outgoing(&store, ResourceType::GlobalSecret, "zone-1")
-        .await
-        .unwrap();
-    assert_eq!(
-        names(&items),
-        ["zone-token-revocations", "zone-token-signing-public-key-1"]
-    );
-    let Spec::GlobalSecret(public) = &items[1].spec else {
-        panic!("a global secret")
-    };
+    let items = global_outgoing(&store, ResourceType::GlobalSecret, "zone-1").await.unwrap();
+    assert_eq!(names(&items), ["zone-token-revocations", "zone-token-signing-public-key-1"]);
+    let Spec::GlobalSecret(public) = &items[1].spec else { panic!("a global secret") };
     let pem = public.bytes().unwrap();
     assert!(String::from_utf8_lossy(&pem).contains("RSA PUBLIC KEY"));
-    assert_eq!(
-        PublicKey::from_pem(&pem).unwrap().to_pem(),
-        zone_key.public_key().to_pem()
-    );
-    assert!(
-        SigningKey::from_pem(&pem).is_err(),
-        "no private key may leave the global"
-    );
-    assert!(items.iter().all(|i| i.labels[ORIGIN_LABEL] == "global"));
+    assert_eq!(PublicKey::from_pem(&pem).unwrap().to_pem(), zone_key.public_key().to_pem());
+    assert!(SigningKey::from_pem(&pem).is_err(), "no private key may leave the global");
+    assert!(items.iter().all(|i| i.meta.labels[ORIGIN_LABEL] == "global"));
 }
 
 #[tokio::test]
@@ -117,56 +73,24 @@ async fn policies_get_hashed_names_and_meshes_keep_theirs() {
     let store = Store::memory();
     put(&store, ResourceType::Mesh, "", "default", json!({}), &[]).await;
     let tp = json!({"sources": [{"match": {"kuma.io/service": "*"}}], "destinations": [{"match": {"kuma.io/service": "*"}}]});
-    put(
-        &store,
-        ResourceType::TrafficPermission,
-        "default",
-        "allow-all",
-        tp,
-        &[],
-    )
-    .await;
+    put(&store, ResourceType::TrafficPermission, "default", "allow-all", tp, &[]).await;
     put(&store, ResourceType::TrafficPermission, "default", "hidden", json!({"sources": [{"match": {"kuma.io/service": "*"}}], "destinations": [{"match": {"kuma.io/service": "*"}}]}), &[(KDS_SYNC_LABEL, "disabled")]).await;
-    let meshes = global_outgoing(&store, ResourceType::Mesh, "z")
-        .await
-        .unwrap();
+    let meshes = global_outgoing(&store, ResourceType::Mesh, "z").await.unwrap();
     assert_eq!(names(&meshes), ["default"]);
-    let tps = global_outgoing(&store, ResourceType::TrafficPermission, "z")
-        .await
-        .unwrap();
+    let tps = global_outgoing(&store, ResourceType::TrafficPermission, "z").await.unwrap();
     assert_eq!(names(&tps), ["allow-all-6cf46w7x6f445w75"]);
-    assert_eq!(tps[0].labels[DISPLAY_NAME_LABEL], "allow-all");
-    assert_eq!(tps[0].wire_name(), "allow-all-6cf46w7x6f445w75.default");
+    assert_eq!(tps[0].meta.labels[DISPLAY_NAME_LABEL], "allow-all");
+    let wire = crate::kds::resource_name(&tps[0].meta.name, tps[0].meta.mesh.as_deref());
+    assert_eq!(wire, "allow-all-6cf46w7x6f445w75.default");
     // Dataplanes never flow down.
-    put(
-        &store,
-        ResourceType::Dataplane,
-        "default",
-        "dp",
-        dataplane("web"),
-        &[],
-    )
-    .await;
-    assert!(
-        global_outgoing(&store, ResourceType::Dataplane, "z")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    put(&store, ResourceType::Dataplane, "default", "dp", dataplane("web"), &[]).await;
+    assert!(global_outgoing(&store, ResourceType::Dataplane, "z").await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn zone_sends_only_its_own_resources_stamped_with_the_zone() {
     let store = Store::memory();
-    put(
-        &store,
-        ResourceType::Dataplane,
-        "default",
-        "web-1",
-        dataplane("web"),
-        &[],
-    )
-    .await;
+    put(&store, ResourceType::Dataplane, "default", "web-1", dataplane("web"), &[]).await;
     put(
         &store,
         ResourceType::Dataplane,
@@ -176,54 +100,39 @@ async fn zone_sends_only_its_own_resources_stamped_with_the_zone() {
         &[(ORIGIN_LABEL, "global")],
     )
     .await;
-    let items = zone_outgoing(&store, ResourceType::Dataplane, "zone-1")
-        .await
-        .unwrap();
+    let items = zone_outgoing(&store, ResourceType::Dataplane, "zone-1").await.unwrap();
     assert_eq!(names(&items), ["web-1-v7wd4bdwc9994762"]);
-    assert_eq!(items[0].labels[ZONE_LABEL], "zone-1");
-    assert_eq!(items[0].labels[ORIGIN_LABEL], "zone");
-    assert_eq!(items[0].labels[DISPLAY_NAME_LABEL], "web-1");
+    assert_eq!(items[0].meta.labels[ZONE_LABEL], "zone-1");
+    assert_eq!(items[0].meta.labels[ORIGIN_LABEL], "zone");
+    assert_eq!(items[0].meta.labels[DISPLAY_NAME_LABEL], "web-1");
 }
 
-fn item(kind: ResourceType, mesh: &str, name: &str, spec: Spec, l: &[(&str, &str)]) -> Item {
-    Item {
-        kind,
+fn item(kind: ResourceType, mesh: &str, name: &str, spec: Spec, l: &[(&str, &str)]) -> Resource {
+    assert_eq!(spec.resource_type(), kind);
+    let mesh = (!mesh.is_empty()).then(|| mesh.to_owned());
+    let meta = crate::resources::Meta {
         name: name.to_owned(),
-        mesh: mesh.to_owned(),
+        mesh,
         labels: labels(l),
-        spec,
-    }
+        creation_time: None,
+        modification_time: None,
+    };
+    Resource { meta, spec }
 }
 
-fn mesh_item(name: &str) -> Item {
+fn mesh_item(name: &str) -> Resource {
     let spec = Spec::from_value(ResourceType::Mesh, json!({})).unwrap();
-    item(
-        ResourceType::Mesh,
-        "",
-        name,
-        spec,
-        &[(ORIGIN_LABEL, "global")],
-    )
+    item(ResourceType::Mesh, "", name, spec, &[(ORIGIN_LABEL, "global")])
 }
 
 #[tokio::test]
 async fn zone_applies_the_globals_state_but_never_overwrites_its_own() {
     let store = Store::memory();
     put(&store, ResourceType::Mesh, "", "local", json!({}), &[]).await;
-    put(
-        &store,
-        ResourceType::Mesh,
-        "",
-        "stale",
-        json!({}),
-        &[(ORIGIN_LABEL, "global")],
-    )
-    .await;
+    put(&store, ResourceType::Mesh, "", "stale", json!({}), &[(ORIGIN_LABEL, "global")]).await;
 
     let upserts = vec![mesh_item("default"), mesh_item("local")];
-    let applied = apply_from_global(&store, ResourceType::Mesh, upserts, &[], true)
-        .await
-        .unwrap();
+    let applied = apply_from_global(&store, ResourceType::Mesh, upserts, &[], true).await.unwrap();
     assert_eq!(applied.upserted, 1);
     assert_eq!(applied.deleted, 1, "the stale global mesh goes");
     assert_eq!(applied.refused, ["type=\"Mesh\" name=\"local\""]);
@@ -232,15 +141,10 @@ async fn zone_applies_the_globals_state_but_never_overwrites_its_own() {
     assert!(store.get(&Key::global("Mesh", "stale")).await.is_err());
 
     // Re-applying the same state writes nothing.
-    let again = apply_from_global(
-        &store,
-        ResourceType::Mesh,
-        vec![mesh_item("default")],
-        &[],
-        false,
-    )
-    .await
-    .unwrap();
+    let again =
+        apply_from_global(&store, ResourceType::Mesh, vec![mesh_item("default")], &[], false)
+            .await
+            .unwrap();
     assert_eq!(again.upserted, 0);
 
     let applied = apply_from_global(
@@ -253,11 +157,7 @@ async fn zone_applies_the_globals_state_but_never_overwrites_its_own() {
     .await
     .unwrap();
     assert_eq!(applied.deleted, 1);
-    assert_eq!(
-        applied.refused.len(),
-        1,
-        "a removal of a local resource is refused"
-    );
+    assert_eq!(applied.refused.len(), 1, "a removal of a local resource is refused");
 }
 
 #[tokio::test]
@@ -266,34 +166,17 @@ async fn global_stamps_zone_items_and_one_zone_cannot_touch_anothers() {
     let spec = Spec::from_value(ResourceType::Dataplane, json!({"networking": {"address": "10.0.0.1",
         "inbound": [{"port": 8080, "tags": {"kuma.io/service": "web", "kuma.io/zone": "zone-2"}}]}})).unwrap();
     // zone-1 claims zone-2 in labels and tags: both are pinned to zone-1.
-    let claimed = item(
-        ResourceType::Dataplane,
-        "default",
-        "web-a",
-        spec.clone(),
-        &[(ZONE_LABEL, "zone-2")],
-    );
-    let applied = apply_from_zone(
-        &store,
-        "zone-1",
-        ResourceType::Dataplane,
-        vec![claimed],
-        &[],
-        true,
-    )
-    .await
-    .unwrap();
+    let claimed =
+        item(ResourceType::Dataplane, "default", "web-a", spec.clone(), &[(ZONE_LABEL, "zone-2")]);
+    let applied =
+        apply_from_zone(&store, "zone-1", ResourceType::Dataplane, vec![claimed], &[], true)
+            .await
+            .unwrap();
     assert_eq!(applied.upserted, 1);
-    let stored = store
-        .get(&Key::mesh_scoped("Dataplane", "default", "web-a"))
-        .await
-        .unwrap();
+    let stored = store.get(&Key::mesh_scoped("Dataplane", "default", "web-a")).await.unwrap();
     assert_eq!(stored.labels[ZONE_LABEL], "zone-1");
     assert_eq!(stored.labels[ORIGIN_LABEL], "zone");
-    assert_eq!(
-        stored.spec["networking"]["inbound"][0]["tags"]["kuma.io/zone"],
-        "zone-1"
-    );
+    assert_eq!(stored.spec["networking"]["inbound"][0]["tags"]["kuma.io/zone"], "zone-1");
 
     // zone-2 may neither overwrite nor delete zone-1's dataplane, even with a full state.
     let hijack = item(ResourceType::Dataplane, "default", "web-a", spec, &[]);
@@ -310,10 +193,7 @@ async fn global_stamps_zone_items_and_one_zone_cannot_touch_anothers() {
     assert_eq!(applied.upserted, 0);
     assert_eq!(applied.deleted, 0);
     assert_eq!(applied.refused.len(), 2);
-    let stored = store
-        .get(&Key::mesh_scoped("Dataplane", "default", "web-a"))
-        .await
-        .unwrap();
+    let stored = store.get(&Key::mesh_scoped("Dataplane", "default", "web-a")).await.unwrap();
     assert_eq!(stored.labels[ZONE_LABEL], "zone-1");
 
     // zone-1's full state without web-a removes it.

@@ -47,9 +47,7 @@ impl TestCa {
     pub(crate) fn server(&self, sans: &[&str]) -> Result<Pem, rcgen::Error> {
         let names: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
         let mut params = CertificateParams::new(names)?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, sans.first().copied().unwrap_or(""));
+        params.distinguished_name.push(DnType::CommonName, sans.first().copied().unwrap_or(""));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.leaf(params)
     }
@@ -69,10 +67,7 @@ impl TestCa {
         set_validity(&mut params);
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(Pem {
-            chain: format!("{}{}", cert.pem(), self.pem()),
-            key: key.serialize_pem(),
-        })
+        Ok(Pem { chain: format!("{}{}", cert.pem(), self.pem()), key: key.serialize_pem() })
     }
 }
 

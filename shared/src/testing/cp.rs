@@ -52,10 +52,7 @@ fn load(
 /// A plain HTTP client (with the process crypto provider installed, which reqwest needs).
 pub fn http_client() -> reqwest::Client {
     crate::process::install_crypto_provider();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("http client")
+    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client")
 }
 
 /// An HTTPS client that trusts only the PEM file at `ca_path` (e.g. `<work dir>/kuma-cp.crt`).

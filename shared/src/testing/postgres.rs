@@ -130,15 +130,8 @@ impl TestPostgres {
     pub fn start() -> Result<Self, Error> {
         let bin_dir = bin_dir().ok_or(Error::NotInstalled)?;
         let run_as_postgres = fs::metadata("/proc/self").map_err(io("/proc/self"))?.uid() == 0;
-        let owner = if run_as_postgres {
-            Some(os_user_ids()?)
-        } else {
-            None
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("kuma-test-pg-")
-            .tempdir()
-            .map_err(io("/tmp"))?;
+        let owner = if run_as_postgres { Some(os_user_ids()?) } else { None };
+        let dir = tempfile::Builder::new().prefix("kuma-test-pg-").tempdir().map_err(io("/tmp"))?;
         let path = dir.path();
         chown(path, owner)?;
         let data_dir = path.join("data");
@@ -146,11 +139,7 @@ impl TestPostgres {
         let superuser_password = uuid::Uuid::new_v4().simple().to_string();
         let password_file = path.join("superuser-password");
         write(&password_file, &superuser_password, owner)?;
-        let runner = Runner {
-            bin_dir: &bin_dir,
-            dir: path,
-            run_as_postgres,
-        };
+        let runner = Runner { bin_dir: &bin_dir, dir: path, run_as_postgres };
         runner.run(
             "initdb",
             &[
@@ -177,16 +166,10 @@ impl TestPostgres {
         write(&data_dir.join("client-ca.crt"), &client_ca.pem(), owner)?;
         let ca_path = path.join("ca.crt");
         let wrong_ca_path = path.join("wrong-ca.crt");
-        let client_cert = ClientCert {
-            cert_path: path.join("client.crt"),
-            key_path: path.join("client.key"),
-        };
+        let client_cert =
+            ClientCert { cert_path: path.join("client.crt"), key_path: path.join("client.key") };
         write(&ca_path, &server_ca.pem(), None)?;
-        write(
-            &wrong_ca_path,
-            &TestCa::new("kuma test wrong ca")?.pem(),
-            None,
-        )?;
+        write(&wrong_ca_path, &TestCa::new("kuma test wrong ca")?.pem(), None)?;
         write(&client_cert.cert_path, &client.chain, None)?;
         write(&client_cert.key_path, &client.key, None)?;
 
@@ -304,12 +287,10 @@ impl TestPostgres {
             .await
             .map_err(Error::Sql)?;
         // The name is built from a counter above, never from input.
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE DATABASE {name} OWNER {USER}"
-        )))
-        .execute(&mut conn)
-        .await
-        .map_err(Error::Sql)?;
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name} OWNER {USER}")))
+            .execute(&mut conn)
+            .await
+            .map_err(Error::Sql)?;
         conn.close().await.map_err(Error::Sql)?;
         Ok(name)
     }

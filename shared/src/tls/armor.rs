@@ -26,10 +26,8 @@ pub(crate) fn decode_private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, E
 
 /// The first `CERTIFICATE REQUEST` block of `pem`.
 pub(crate) fn decode_csr(pem: &[u8]) -> Result<CertificateSigningRequestDer<'static>, Error> {
-    CertificateSigningRequestDer::from_pem_slice(pem).map_err(|source| Error::Pem {
-        origin: MEMORY.to_owned(),
-        source,
-    })
+    CertificateSigningRequestDer::from_pem_slice(pem)
+        .map_err(|source| Error::Pem { origin: MEMORY.to_owned(), source })
 }
 
 /// Whether `bytes` look like PEM (a `-----BEGIN` line, possibly after whitespace) rather than DER.
@@ -78,13 +76,7 @@ mod tests {
 
     #[test]
     fn input_without_blocks_is_refused() {
-        assert!(matches!(
-            decode_certificates(b"hello"),
-            Err(Error::NoCertificate { .. })
-        ));
-        assert!(matches!(
-            decode_private_key(b"hello"),
-            Err(Error::NoKey { .. })
-        ));
+        assert!(matches!(decode_certificates(b"hello"), Err(Error::NoCertificate { .. })));
+        assert!(matches!(decode_private_key(b"hello"), Err(Error::NoKey { .. })));
     }
 }

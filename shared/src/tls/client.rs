@@ -18,13 +18,9 @@ use super::{CertPair, Error};
 pub fn client_config(roots_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, Error> {
     let roots = match roots_pem {
         Some(pem) => root_store(pem, "CA bundle")?,
-        None => RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        },
+        None => RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
     };
-    Ok(builder()?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    Ok(builder()?.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// As [`client_config`], presenting `identity` (a client certificate chain and its key) to servers
@@ -35,9 +31,7 @@ pub fn client_config_with_identity(
 ) -> Result<rustls::ClientConfig, Error> {
     let roots = match roots_pem {
         Some(pem) => root_store(pem, "CA bundle")?,
-        None => RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        },
+        None => RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
     };
     builder()?
         .with_root_certificates(roots)

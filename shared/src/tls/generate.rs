@@ -86,10 +86,7 @@ pub fn load_or_generate_cp_cert(
             ca_name: "kuma-cp CA",
             leaf_name: "kuma-cp",
             sans: &cp_hosts()?,
-            usages: &[
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ],
+            usages: &[ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
             key_type: KeyType::Ecdsa,
         },
         now,
@@ -98,15 +95,9 @@ pub fn load_or_generate_cp_cert(
         .recursive(true)
         .mode(0o700)
         .create(work_dir)
-        .map_err(|source| Error::Write {
-            path: work_dir.to_owned(),
-            source,
-        })?;
+        .map_err(|source| Error::Write { path: work_dir.to_owned(), source })?;
     // The key first: a crash in between leaves a key without a certificate, which is regenerated.
-    write_private(
-        &key_path,
-        secrecy::ExposeSecret::expose_secret(&pair.key_pem).as_bytes(),
-    )?;
+    write_private(&key_path, secrecy::ExposeSecret::expose_secret(&pair.key_pem).as_bytes())?;
     write_private(&cert_path, pair.cert_pem.as_bytes())?;
     Ok((pair, Provenance::Generated))
 }
@@ -142,10 +133,7 @@ pub fn generate_certificate(
 /// (as Kuma sorts them), without duplicates.
 fn cp_hosts() -> Result<Vec<String>, Error> {
     let hostname = hostname::get().map_err(Error::Hostname)?;
-    let mut hosts = vec![
-        hostname.to_string_lossy().into_owned(),
-        "localhost".to_owned(),
-    ];
+    let mut hosts = vec![hostname.to_string_lossy().into_owned(), "localhost".to_owned()];
     let interfaces = local_ip_address::list_afinet_netifas().map_err(Error::Interfaces)?;
     hosts.extend(interfaces.into_iter().map(|(_, ip)| ip.to_string()));
     hosts.sort();
@@ -171,10 +159,7 @@ fn issue(spec: &Spec<'_>, now: OffsetDateTime) -> Result<CertPair, Error> {
     leaf.key_usages = match spec.key_type {
         KeyType::Ecdsa => vec![KeyUsagePurpose::DigitalSignature],
         // RSA key exchange (TLS 1.2 without ECDHE) needs keyEncipherment, as Kuma sets it.
-        KeyType::Rsa => vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ],
+        KeyType::Rsa => vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment],
     };
     leaf.extended_key_usages = spec.usages.to_vec();
     leaf.use_authority_key_identifier_extension = true;
@@ -220,10 +205,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         file.write_all(bytes)?;
         file.sync_all()
     };
-    write().map_err(|source| Error::Write {
-        path: path.to_owned(),
-        source,
-    })
+    write().map_err(|source| Error::Write { path: path.to_owned(), source })
 }
 
 #[cfg(test)]

@@ -76,11 +76,7 @@ fn client_verifier(
     };
     let roots = Arc::new(root_store(pem, "client CA")?);
     let builder = WebPkiClientVerifier::builder_with_provider(roots, provider);
-    let builder = if optional {
-        builder.allow_unauthenticated()
-    } else {
-        builder
-    };
+    let builder = if optional { builder.allow_unauthenticated() } else { builder };
     builder.build().map(Some).map_err(Error::Verifier)
 }
 
@@ -89,9 +85,7 @@ pub(crate) fn root_store(pem: &[u8], origin: &str) -> Result<RootCertStore, Erro
     let mut roots = RootCertStore::empty();
     let (added, _ignored) = roots.add_parsable_certificates(parse_certs(pem, origin)?);
     if added == 0 {
-        return Err(Error::NoRoots {
-            origin: origin.to_owned(),
-        });
+        return Err(Error::NoRoots { origin: origin.to_owned() });
     }
     Ok(roots)
 }
@@ -99,9 +93,7 @@ pub(crate) fn root_store(pem: &[u8], origin: &str) -> Result<RootCertStore, Erro
 impl ReloadingCert {
     /// Starts with `pair`, checking that its key belongs to its leaf.
     pub fn new(pair: &CertPair) -> Result<Arc<Self>, Error> {
-        Ok(Arc::new(Self {
-            current: RwLock::new(Arc::new(pair.certified_key()?)),
-        }))
+        Ok(Arc::new(Self { current: RwLock::new(Arc::new(pair.certified_key()?)) }))
     }
 
     /// Replaces the certificate for new handshakes. On error the old one stays.
@@ -115,10 +107,7 @@ impl ReloadingCert {
 
     /// The certificate new handshakes get.
     pub fn current(&self) -> Arc<CertifiedKey> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 

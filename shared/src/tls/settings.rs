@@ -34,11 +34,7 @@ pub struct ServerTlsOptions {
 impl Default for ServerTlsOptions {
     /// Kuma's defaults: TLS 1.2 and up, default suites.
     fn default() -> Self {
-        Self {
-            min_version: Version::Tls12,
-            max_version: None,
-            cipher_suites: Vec::new(),
-        }
+        Self { min_version: Version::Tls12, max_version: None, cipher_suites: Vec::new() }
     }
 }
 
@@ -47,10 +43,7 @@ impl ServerTlsOptions {
     pub(crate) fn versions(&self) -> Result<Vec<&'static SupportedProtocolVersion>, Error> {
         let max = self.max_version.unwrap_or(Version::Tls13);
         if self.min_version > max {
-            return Err(Error::VersionRange {
-                min: self.min_version,
-                max,
-            });
+            return Err(Error::VersionRange { min: self.min_version, max });
         }
         Ok([Version::Tls12, Version::Tls13]
             .into_iter()

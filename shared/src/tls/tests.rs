@@ -9,13 +9,8 @@ use super::*;
 
 fn server_pair(key_type: KeyType) -> CertPair {
     let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
-    generate_certificate(
-        CertKind::Server,
-        &hosts,
-        key_type,
-        datetime!(2025-06-01 0:00 UTC),
-    )
-    .unwrap()
+    generate_certificate(CertKind::Server, &hosts, key_type, datetime!(2025-06-01 0:00 UTC))
+        .unwrap()
 }
 
 /// The CA (last certificate of the chain) as PEM, what a client trusts.
@@ -71,22 +66,14 @@ fn pump(from: &mut Connection, to: &mut Connection) -> Result<(), rustls::Error>
 fn handshake_succeeds_with_the_generated_chain() {
     for key_type in [KeyType::Ecdsa, KeyType::Rsa] {
         let pair = server_pair(key_type);
-        let server = server_config(
-            &pair,
-            &ServerTlsOptions::default(),
-            ClientAuth::None,
-            &[b"h2"],
-        )
-        .unwrap();
+        let server =
+            server_config(&pair, &ServerTlsOptions::default(), ClientAuth::None, &[b"h2"]).unwrap();
         let client = client_config(Some(&ca_pem(&pair))).unwrap();
         assert_eq!(
             handshake(client.clone(), server.clone(), "localhost"),
             Ok(ProtocolVersion::TLSv1_3)
         );
-        assert_eq!(
-            handshake(client, server, "127.0.0.1"),
-            Ok(ProtocolVersion::TLSv1_3)
-        );
+        assert_eq!(handshake(client, server, "127.0.0.1"), Ok(ProtocolVersion::TLSv1_3));
     }
 }
 
@@ -101,10 +88,7 @@ fn tls12_client_reaches_a_default_server() {
 #[test]
 fn tls13_only_server_refuses_a_tls12_only_client() {
     let pair = server_pair(KeyType::Ecdsa);
-    let opts = ServerTlsOptions {
-        min_version: Version::Tls13,
-        ..ServerTlsOptions::default()
-    };
+    let opts = ServerTlsOptions { min_version: Version::Tls13, ..ServerTlsOptions::default() };
     let server = server_config(&pair, &opts, ClientAuth::None, &[]).unwrap();
     let err = handshake(tls12_only_client(&ca_pem(&pair)), server, "localhost").unwrap_err();
     assert!(matches!(err, rustls::Error::PeerIncompatible(_)), "{err:?}");
@@ -117,23 +101,14 @@ fn client_rejects_a_server_outside_its_roots_or_names() {
     let stranger = server_pair(KeyType::Ecdsa);
     let client = client_config(Some(&ca_pem(&stranger))).unwrap();
     let err = handshake(client, server.clone(), "localhost").unwrap_err();
-    assert!(
-        matches!(err, rustls::Error::InvalidCertificate(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, rustls::Error::InvalidCertificate(_)), "{err:?}");
 
     let client = client_config(Some(&ca_pem(&pair))).unwrap();
     let err = handshake(client, server.clone(), "other.example").unwrap_err();
-    assert!(
-        matches!(err, rustls::Error::InvalidCertificate(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, rustls::Error::InvalidCertificate(_)), "{err:?}");
 
     let err = handshake(client_config(None).unwrap(), server.clone(), "localhost").unwrap_err();
-    assert!(
-        matches!(err, rustls::Error::InvalidCertificate(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, rustls::Error::InvalidCertificate(_)), "{err:?}");
 
     let skip = dangerous_unverified_client_config().unwrap();
     assert!(handshake(skip, server, "other.example").is_ok());
@@ -148,10 +123,7 @@ fn required_client_auth_refuses_a_client_without_a_certificate() {
 
     let required = server_config(&pair, &opts, ClientAuth::Required(&client_ca), &[]).unwrap();
     let err = handshake(client.clone(), required, "localhost").unwrap_err();
-    assert!(
-        matches!(err, rustls::Error::NoCertificatesPresented),
-        "{err:?}"
-    );
+    assert!(matches!(err, rustls::Error::NoCertificatesPresented), "{err:?}");
 
     let optional = server_config(&pair, &opts, ClientAuth::Optional(&client_ca), &[]).unwrap();
     assert!(handshake(client, optional, "localhost").is_ok());
@@ -162,32 +134,18 @@ fn reloaded_certificate_serves_new_handshakes() {
     let first = server_pair(KeyType::Ecdsa);
     let second = server_pair(KeyType::Ecdsa);
     let cert = ReloadingCert::new(&first).unwrap();
-    let server = reloading_server_config(
-        cert.clone(),
-        &ServerTlsOptions::default(),
-        ClientAuth::None,
-        &[],
-    )
-    .unwrap();
+    let server =
+        reloading_server_config(cert.clone(), &ServerTlsOptions::default(), ClientAuth::None, &[])
+            .unwrap();
     let trusts_second = client_config(Some(&ca_pem(&second))).unwrap();
     assert!(handshake(trusts_second.clone(), server.clone(), "localhost").is_err());
 
     cert.reload(&second).unwrap();
     assert!(handshake(trusts_second, server, "localhost").is_ok());
 
-    let broken = CertPair {
-        cert_pem: second.cert_pem.clone(),
-        key_pem: first.key_pem.clone(),
-    };
-    assert!(matches!(
-        cert.reload(&broken),
-        Err(Error::KeyMismatch { .. })
-    ));
-    assert_eq!(
-        cert.current().cert,
-        second.chain().unwrap(),
-        "old certificate stays"
-    );
+    let broken = CertPair { cert_pem: second.cert_pem.clone(), key_pem: first.key_pem.clone() };
+    assert!(matches!(cert.reload(&broken), Err(Error::KeyMismatch { .. })));
+    assert_eq!(cert.current().cert, second.chain().unwrap(), "old certificate stays");
 }
 
 #[test]
@@ -206,25 +164,15 @@ fn load_pair_names_the_file_that_is_wrong() {
     assert_eq!(err.to_string(), format!("reading {}", missing.display()));
 
     let err = load_pair(&key, &key).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!("no certificate in PEM {}", key.display())
-    );
+    assert_eq!(err.to_string(), format!("no certificate in PEM {}", key.display()));
 
     let err = load_pair(&cert, &cert).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!("no private key in PEM {}", cert.display())
-    );
+    assert_eq!(err.to_string(), format!("no private key in PEM {}", cert.display()));
 
     let other = server_pair(KeyType::Ecdsa);
     fs::write(&key, other.key_pem.expose_secret()).unwrap();
     let err = load_pair(&cert, &key).unwrap_err();
-    let want = format!(
-        "key {} does not match certificate {}",
-        key.display(),
-        cert.display()
-    );
+    let want = format!("key {} does not match certificate {}", key.display(), cert.display());
     assert_eq!(err.to_string(), want);
 }
 

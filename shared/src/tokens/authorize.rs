@@ -122,16 +122,10 @@ pub fn authorize_dataplane(
     dp: &DataplaneIdentity,
 ) -> Result<(), AuthError> {
     if !claims.name.is_empty() && claims.name != dp.name {
-        return Err(AuthError::Name {
-            requestor: dp.name.clone(),
-            token: claims.name.clone(),
-        });
+        return Err(AuthError::Name { requestor: dp.name.clone(), token: claims.name.clone() });
     }
     if !claims.mesh.is_empty() && claims.mesh != dp.mesh {
-        return Err(AuthError::Mesh {
-            requestor: dp.mesh.clone(),
-            token: claims.mesh.clone(),
-        });
+        return Err(AuthError::Mesh { requestor: dp.mesh.clone(), token: claims.mesh.clone() });
     }
     for (tag, allowed) in &claims.tags {
         let Some(values) = dp.tags.get(tag) else {
@@ -148,16 +142,13 @@ pub fn authorize_dataplane(
     }
     match (claims.workload.as_str(), &dp.workload) {
         ("", Some(workload)) if dp.workload_derives_identity => {
-            Err(AuthError::WorkloadTokenRequired {
-                workload: workload.clone(),
-            })
+            Err(AuthError::WorkloadTokenRequired { workload: workload.clone() })
         }
         ("", _) => Ok(()),
         (_, None) => Err(AuthError::MissingWorkload),
-        (token, Some(workload)) if token != workload => Err(AuthError::Workload {
-            requestor: workload.clone(),
-            token: token.to_owned(),
-        }),
+        (token, Some(workload)) if token != workload => {
+            Err(AuthError::Workload { requestor: workload.clone(), token: token.to_owned() })
+        }
         _ => Ok(()),
     }
 }
@@ -171,10 +162,7 @@ pub fn authorize_zone_proxy(
 ) -> Result<(), AuthError> {
     require_scope(claims, scope_needed)?;
     if !claims.zone.is_empty() && claims.zone != cp_zone {
-        return Err(AuthError::Zone {
-            requestor: cp_zone.to_owned(),
-            token: claims.zone.clone(),
-        });
+        return Err(AuthError::Zone { requestor: cp_zone.to_owned(), token: claims.zone.clone() });
     }
     Ok(())
 }
@@ -200,10 +188,7 @@ fn require_scope(claims: &ZoneClaims, needed: &str) -> Result<(), AuthError> {
     if claims.scope.iter().any(|s| s == needed) {
         return Ok(());
     }
-    Err(AuthError::Scope {
-        needed: needed.to_owned(),
-        scope: claims.scope.clone(),
-    })
+    Err(AuthError::Scope { needed: needed.to_owned(), scope: claims.scope.clone() })
 }
 
 /// Go's `%q` of a string slice: `["a" "b"]`.

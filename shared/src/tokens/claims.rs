@@ -14,44 +14,19 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataplaneClaims {
     /// The dataplane's name.
-    #[serde(
-        rename = "Name",
-        alias = "name",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Name", alias = "name", default, deserialize_with = "or_default")]
     pub name: String,
     /// The dataplane's mesh.
-    #[serde(
-        rename = "Mesh",
-        alias = "mesh",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Mesh", alias = "mesh", default, deserialize_with = "or_default")]
     pub mesh: String,
     /// Tags the dataplane must have, each with the values it may have. `{}` when empty.
-    #[serde(
-        rename = "Tags",
-        alias = "tags",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Tags", alias = "tags", default, deserialize_with = "or_default")]
     pub tags: BTreeMap<String, Vec<String>>,
     /// The proxy type (`""`, `dataplane`, `ingress`, `egress`). Kuma never checks it.
-    #[serde(
-        rename = "Type",
-        alias = "type",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Type", alias = "type", default, deserialize_with = "or_default")]
     pub proxy_type: String,
     /// The `kuma.io/workload` label the dataplane must carry (Kuma 2.13+).
-    #[serde(
-        rename = "Workload",
-        alias = "workload",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Workload", alias = "workload", default, deserialize_with = "or_default")]
     pub workload: String,
 }
 
@@ -59,20 +34,10 @@ pub struct DataplaneClaims {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneClaims {
     /// The zone the token was issued for; empty means any zone.
-    #[serde(
-        rename = "Zone",
-        alias = "zone",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Zone", alias = "zone", default, deserialize_with = "or_default")]
     pub zone: String,
     /// What the token may authenticate: `ingress`, `egress`, and `cp` for zone control planes.
-    #[serde(
-        rename = "Scope",
-        alias = "scope",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Scope", alias = "scope", default, deserialize_with = "or_default")]
     pub scope: Vec<String>,
 }
 
@@ -80,20 +45,10 @@ pub struct ZoneClaims {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserClaims {
     /// The user name, e.g. `mesh-system:admin`.
-    #[serde(
-        rename = "Name",
-        alias = "name",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Name", alias = "name", default, deserialize_with = "or_default")]
     pub name: String,
     /// The user's groups.
-    #[serde(
-        rename = "Groups",
-        alias = "groups",
-        default,
-        deserialize_with = "or_default"
-    )]
+    #[serde(rename = "Groups", alias = "groups", default, deserialize_with = "or_default")]
     pub groups: Vec<String>,
 }
 

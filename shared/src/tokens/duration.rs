@@ -58,9 +58,7 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
         if int_digits.is_empty() && frac_digits.is_empty() {
             return Err(invalid());
         }
-        let unit_len = after
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(after.len());
+        let unit_len = after.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         if unit.is_empty() {
             return Err(DurationError::MissingUnit(input.to_owned()));
@@ -80,15 +78,10 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
             }
         };
         // Overflow of either step means far past Go's limit: invalid, as Go says.
-        let whole: u128 = if int_digits.is_empty() {
-            0
-        } else {
-            int_digits.parse().map_err(|_| invalid())?
-        };
-        total = whole
-            .checked_mul(per_unit)
-            .and_then(|n| n.checked_add(total))
-            .ok_or_else(invalid)?;
+        let whole: u128 =
+            if int_digits.is_empty() { 0 } else { int_digits.parse().map_err(|_| invalid())? };
+        total =
+            whole.checked_mul(per_unit).and_then(|n| n.checked_add(total)).ok_or_else(invalid)?;
         // Fractions finer than a nanosecond of an hour are dropped, as Go drops them.
         let mut scale = per_unit;
         for digit in frac_digits.bytes().take(20) {
@@ -104,9 +97,7 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
         return Err(DurationError::Negative(input.to_owned()));
     }
     // `total` is at most i64::MAX, so it fits in u64.
-    Ok(Duration::from_nanos(
-        u64::try_from(total).map_err(|_| invalid())?,
-    ))
+    Ok(Duration::from_nanos(u64::try_from(total).map_err(|_| invalid())?))
 }
 
 #[cfg(test)]
@@ -138,9 +129,6 @@ mod tests {
         assert_eq!(err("1d"), r#"time: unknown unit "d" in duration "1d""#);
         assert_eq!(err("."), r#"time: invalid duration ".""#);
         assert_eq!(err("3000000h"), r#"time: invalid duration "3000000h""#);
-        assert_eq!(
-            err("-1h"),
-            r#"time: negative duration "-1h" is not allowed"#
-        );
+        assert_eq!(err("-1h"), r#"time: negative duration "-1h" is not allowed"#);
     }
 }

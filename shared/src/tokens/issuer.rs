@@ -63,11 +63,6 @@ impl Issuer {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(kid.to_owned());
         let token = jsonwebtoken::encode(&header, &payload, key.encoding()).map_err(Error::Sign)?;
-        Ok(Issued {
-            token,
-            jti,
-            not_before,
-            expires,
-        })
+        Ok(Issued { token, jti, not_before, expires })
     }
 }

@@ -82,11 +82,7 @@ impl SigningKey {
     fn from_pkcs1_der(pkcs1: Vec<u8>) -> Result<Self, Error> {
         let pair = KeyPair::from_der(&pkcs1).map_err(|e| invalid_key(e.to_string()))?;
         let public = PublicKey::from_pkcs1_der(pair.public_key().as_ref().to_vec());
-        Ok(Self {
-            encoding: EncodingKey::from_rsa_der(&pkcs1),
-            pkcs1,
-            public,
-        })
+        Ok(Self { encoding: EncodingKey::from_rsa_der(&pkcs1), pkcs1, public })
     }
 
     /// The key as PEM PKCS#1 (`RSA PRIVATE KEY`), the form Kuma keeps in secrets.
@@ -137,10 +133,7 @@ impl PublicKey {
     }
 
     fn from_pkcs1_der(pkcs1: Vec<u8>) -> Self {
-        Self {
-            decoding: DecodingKey::from_rsa_der(&pkcs1),
-            pkcs1,
-        }
+        Self { decoding: DecodingKey::from_rsa_der(&pkcs1), pkcs1 }
     }
 
     /// The key as PEM PKCS#1 (`RSA PUBLIC KEY`).
@@ -236,9 +229,7 @@ pub fn latest_signing_key<'a>(
         .into_iter()
         .filter_map(|(name, data)| Some((kind.parse_serial(name)?, data)))
         .max_by_key(|(serial, _)| *serial);
-    latest
-        .map(|(serial, data)| Ok((serial, SigningKey::from_pem(data)?)))
-        .transpose()
+    latest.map(|(serial, data)| Ok((serial, SigningKey::from_pem(data)?))).transpose()
 }
 
 /// The serial of a secret named `<prefix>-<serial>`, or 0 for the bare prefix.
@@ -273,9 +264,7 @@ fn encode_pem(tag: &str, der: &[u8]) -> String {
 }
 
 fn invalid_key(reason: impl Into<String>) -> Error {
-    Error::InvalidKey {
-        reason: reason.into(),
-    }
+    Error::InvalidKey { reason: reason.into() }
 }
 
 #[cfg(test)]

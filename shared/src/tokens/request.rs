@@ -69,10 +69,7 @@ impl DataplaneTokenRequest {
         }
         let valid_for = optional_valid_for(&self.valid_for, &mut err);
         if !self.proxy_type.is_empty() && !PROXY_TYPES.contains(&self.proxy_type.as_str()) {
-            err.push(
-                "type",
-                format!("{} is not a valid proxy type", self.proxy_type),
-            );
+            err.push("type", format!("{} is not a valid proxy type", self.proxy_type));
         }
         err.into_result()?;
         let claims = DataplaneClaims {
@@ -98,10 +95,7 @@ impl ZoneTokenRequest {
         }
         let valid_for = optional_valid_for(&self.valid_for, &mut err);
         err.into_result()?;
-        let claims = ZoneClaims {
-            zone: self.zone.clone(),
-            scope: self.scope.clone(),
-        };
+        let claims = ZoneClaims { zone: self.zone.clone(), scope: self.scope.clone() };
         Ok((claims, valid_for))
     }
 }
@@ -120,20 +114,13 @@ impl UserTokenRequest {
             parsed_valid_for(&self.valid_for, &mut err)
         };
         err.into_result()?;
-        let claims = UserClaims {
-            name: self.name.clone(),
-            groups: self.groups.clone(),
-        };
+        let claims = UserClaims { name: self.name.clone(), groups: self.groups.clone() };
         Ok((claims, valid_for))
     }
 }
 
 fn optional_valid_for(valid_for: &str, err: &mut ValidationError) -> Duration {
-    if valid_for.is_empty() {
-        DEFAULT_VALID_FOR
-    } else {
-        parsed_valid_for(valid_for, err)
-    }
+    if valid_for.is_empty() { DEFAULT_VALID_FOR } else { parsed_valid_for(valid_for, err) }
 }
 
 fn parsed_valid_for(valid_for: &str, err: &mut ValidationError) -> Duration {

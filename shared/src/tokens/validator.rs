@@ -87,11 +87,7 @@ impl KeySet {
     }
 
     fn with_prefix(prefix: String) -> Self {
-        Self {
-            prefix,
-            statics: Vec::new(),
-            secrets: HashMap::new(),
-        }
+        Self { prefix, statics: Vec::new(), secrets: HashMap::new() }
     }
 
     /// Adds the key from a secret named `name` whose data is a public or private key. Returns
@@ -131,22 +127,14 @@ impl KeySet {
     }
 
     fn missing_key_name(&self, kid: &str) -> String {
-        if kid == "0" {
-            self.prefix.clone()
-        } else {
-            format!("{}-{kid}", self.prefix)
-        }
+        if kid == "0" { self.prefix.clone() } else { format!("{}-{kid}", self.prefix) }
     }
 }
 
 impl Validator {
     /// A validator for tokens of `kind`, with the keys and revoked `jti`s known right now.
     pub fn new(kind: KeyKind, keys: KeySet, revoked: HashSet<String>) -> Self {
-        Self {
-            kind,
-            keys,
-            revoked,
-        }
+        Self { kind, keys, revoked }
     }
 
     /// Checks `token` at time `now` and returns its claims.
@@ -172,19 +160,14 @@ impl Validator {
             Some(_) => return Err(Error::KidNotString),
         };
         if alg != RS256 {
-            return Err(Error::UnsupportedAlg {
-                alg: alg.to_owned(),
-            });
+            return Err(Error::UnsupportedAlg { alg: alg.to_owned() });
         }
         let mesh = self.kind.mesh();
-        let key = self
-            .keys
-            .find(&kid, mesh)
-            .ok_or_else(|| Error::UnknownKid {
-                key_name: self.keys.missing_key_name(&kid),
-                mesh: mesh.map(str::to_owned),
-                kid: kid.clone(),
-            })?;
+        let key = self.keys.find(&kid, mesh).ok_or_else(|| Error::UnknownKid {
+            key_name: self.keys.missing_key_name(&kid),
+            mesh: mesh.map(str::to_owned),
+            kid: kid.clone(),
+        })?;
 
         let message = &token[..token.len() - signature.len() - 1];
         match jsonwebtoken::crypto::verify(
@@ -206,9 +189,7 @@ impl Validator {
         if let Some(exp) = expires
             && now > exp + LEEWAY
         {
-            return Err(Error::Expired {
-                ago: (now - exp).unsigned_abs(),
-            });
+            return Err(Error::Expired { ago: (now - exp).unsigned_abs() });
         }
         if let Some(nbf) = not_before
             && now + LEEWAY < nbf
@@ -219,14 +200,7 @@ impl Validator {
         if self.revoked.contains(&jti) {
             return Err(Error::Revoked { jti });
         }
-        Ok(Validated {
-            claims,
-            kid,
-            jti,
-            issued_at,
-            not_before,
-            expires,
-        })
+        Ok(Validated { claims, kid, jti, issued_at, not_before, expires })
     }
 }
 
@@ -235,10 +209,7 @@ impl Validator {
 pub fn parse_revocations(data: &[u8]) -> HashSet<String> {
     let text = String::from_utf8_lossy(data);
     let text = text.strip_suffix('\n').unwrap_or(&text);
-    text.split(',')
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .collect()
+    text.split(',').filter(|id| !id.is_empty()).map(str::to_owned).collect()
 }
 
 fn decode_segment<T: DeserializeOwned>(segment: &str, what: &str) -> Result<T, Error> {
@@ -256,9 +227,7 @@ fn timestamp(seconds: f64) -> Result<OffsetDateTime, Error> {
 }
 
 fn malformed(reason: impl Into<String>) -> Error {
-    Error::Malformed {
-        reason: reason.into(),
-    }
+    Error::Malformed { reason: reason.into() }
 }
 
 #[cfg(test)]

@@ -38,16 +38,12 @@ fn web(mesh: &str) -> Identity {
 fn csr() -> String {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut params = CertificateParams::new(vec!["ignored.example".to_owned()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "ignored");
+    params.distinguished_name.push(DnType::CommonName, "ignored");
     params.serialize_request(&key).unwrap().pem().unwrap()
 }
 
 fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
-    CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .unwrap()
+    CertificateDer::pem_slice_iter(pem.as_bytes()).collect::<Result<_, _>>().unwrap()
 }
 
 /// rustls-webpki: the leaf must verify for both client and server auth, from `anchors_pem`,
@@ -61,15 +57,9 @@ fn webpki_verify(issued: &IssuedCert, anchors_pem: &str) -> Result<(), webpki::E
         .collect();
     let leaf = webpki::EndEntityCert::try_from(&chain[0]).unwrap();
     let now = UnixTime::since_unix_epoch(Duration::from_secs(
-        OffsetDateTime::now_utc()
-            .unix_timestamp()
-            .try_into()
-            .unwrap(),
+        OffsetDateTime::now_utc().unix_timestamp().try_into().unwrap(),
     ));
-    for usage in [
-        webpki::KeyUsage::client_auth(),
-        webpki::KeyUsage::server_auth(),
-    ] {
+    for usage in [webpki::KeyUsage::client_auth(), webpki::KeyUsage::server_auth()] {
         leaf.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
             &anchors,
@@ -106,21 +96,14 @@ fn write_files(issued: &IssuedCert) -> Files {
         // openssl wants a file even when there is no intermediate.
         intermediates: write(
             "intermediates.pem",
-            if intermediates.is_empty() {
-                &issued.trust_bundle_pem
-            } else {
-                &intermediates
-            },
+            if intermediates.is_empty() { &issued.trust_bundle_pem } else { &intermediates },
         ),
         _dir: dir,
     }
 }
 
 fn openssl(args: &[&str]) -> std::process::Output {
-    Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl binary must be installed")
+    Command::new("openssl").args(args).output().expect("the openssl binary must be installed")
 }
 
 fn openssl_verify(files: &Files, ca_file: &Path) -> Result<(), String> {
@@ -134,16 +117,9 @@ fn openssl_verify(files: &Files, ca_file: &Path) -> Result<(), String> {
         files.intermediates.to_str().unwrap(),
         files.leaf.to_str().unwrap(),
     ]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(text)
-    }
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() { Ok(()) } else { Err(text) }
 }
 
 /// Runs the Python X509-SVID check, or says why it cannot run.
@@ -151,9 +127,7 @@ fn python_check(mesh: &str, files: &Files) -> Option<Result<(), String>> {
     if std::env::var_os(PYTHON_SKIP).is_some_and(|v| v == "skip") {
         return None;
     }
-    let probe = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .output();
+    let probe = Command::new("python3").args(["-c", "import cryptography"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
         panic!(
             "python3 with the `cryptography` package is needed for the X509-SVID check: install \
@@ -189,24 +163,12 @@ fn check_everywhere(mesh: &str, issued: &IssuedCert) {
 fn builtin_root_issues_leaves_every_verifier_accepts() {
     let now = OffsetDateTime::now_utc();
     for rsa_bits in [None, Some(2048)] {
-        let conf = BuiltinConf {
-            rsa_bits,
-            expiration: None,
-        };
+        let conf = BuiltinConf { rsa_bits, expiration: None };
         let root = generate_builtin_root("default", &conf, now).unwrap();
-        let issuer = Issuer::new(
-            root.cert_pem.as_bytes(),
-            root.key_pem.expose_secret().as_bytes(),
-        )
-        .unwrap();
-        let issued = issuer
-            .issue(
-                csr().as_bytes(),
-                &web("default"),
-                DEFAULT_DP_CERT_VALIDITY,
-                now,
-            )
-            .unwrap();
+        let issuer =
+            Issuer::new(root.cert_pem.as_bytes(), root.key_pem.expose_secret().as_bytes()).unwrap();
+        let issued =
+            issuer.issue(csr().as_bytes(), &web("default"), DEFAULT_DP_CERT_VALIDITY, now).unwrap();
         assert_eq!(certs(&issued.trust_bundle_pem), certs(&root.cert_pem));
         check_everywhere("default", &issued);
     }
@@ -214,9 +176,7 @@ fn builtin_root_issues_leaves_every_verifier_accepts() {
 
 fn ca_params(cn: &str) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::new()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Example");
+    params.distinguished_name.push(DnType::OrganizationName, "Example");
     params.distinguished_name.push(DnType::CommonName, cn);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -233,20 +193,12 @@ fn provided_ca_with_an_intermediate_issues_verifiable_chains() {
     let inter = CertifiedIssuer::signed_by(ca_params("intermediate"), inter_key, &root).unwrap();
     let chain = format!("{}{}", inter.pem(), root.pem());
     assert!(
-        validate_provided("conf", chain.as_bytes(), inter_key_pem.as_bytes())
-            .unwrap()
-            .is_empty()
+        validate_provided("conf", chain.as_bytes(), inter_key_pem.as_bytes()).unwrap().is_empty()
     );
 
     let issuer = Issuer::new(chain.as_bytes(), inter_key_pem.as_bytes()).unwrap();
-    let issued = issuer
-        .issue(
-            csr().as_bytes(),
-            &web("payments"),
-            Duration::from_secs(3600),
-            now,
-        )
-        .unwrap();
+    let issued =
+        issuer.issue(csr().as_bytes(), &web("payments"), Duration::from_secs(3600), now).unwrap();
     assert_eq!(certs(&issued.chain_pem).len(), 2);
     check_everywhere("payments", &issued);
 
@@ -264,19 +216,10 @@ fn verifiers_reject_a_leaf_from_another_ca() {
     let conf = BuiltinConf::default();
     let ours = generate_builtin_root("default", &conf, now).unwrap();
     let theirs = generate_builtin_root("default", &conf, now).unwrap();
-    let issuer = Issuer::new(
-        theirs.cert_pem.as_bytes(),
-        theirs.key_pem.expose_secret().as_bytes(),
-    )
-    .unwrap();
-    let mut issued = issuer
-        .issue(
-            csr().as_bytes(),
-            &web("default"),
-            Duration::from_secs(3600),
-            now,
-        )
-        .unwrap();
+    let issuer =
+        Issuer::new(theirs.cert_pem.as_bytes(), theirs.key_pem.expose_secret().as_bytes()).unwrap();
+    let mut issued =
+        issuer.issue(csr().as_bytes(), &web("default"), Duration::from_secs(3600), now).unwrap();
     issued.trust_bundle_pem = ours.cert_pem.clone();
 
     assert!(webpki_verify(&issued, &ours.cert_pem).is_err());
@@ -291,19 +234,10 @@ fn verifiers_reject_a_leaf_from_another_ca() {
 fn python_check_rejects_a_ca_as_leaf_and_a_foreign_trust_domain() {
     let now = OffsetDateTime::now_utc();
     let root = generate_builtin_root("default", &BuiltinConf::default(), now).unwrap();
-    let issuer = Issuer::new(
-        root.cert_pem.as_bytes(),
-        root.key_pem.expose_secret().as_bytes(),
-    )
-    .unwrap();
-    let issued = issuer
-        .issue(
-            csr().as_bytes(),
-            &web("default"),
-            Duration::from_secs(3600),
-            now,
-        )
-        .unwrap();
+    let issuer =
+        Issuer::new(root.cert_pem.as_bytes(), root.key_pem.expose_secret().as_bytes()).unwrap();
+    let issued =
+        issuer.issue(csr().as_bytes(), &web("default"), Duration::from_secs(3600), now).unwrap();
     let files = write_files(&issued);
     if let Some(result) = python_check("other-mesh", &files) {
         let err = result.unwrap_err();
@@ -346,11 +280,7 @@ fn provided_ca_and_csr_made_by_openssl_work() {
         "-out",
         &path("crt.pem"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = openssl(&[
         "req",
         "-new",
@@ -366,11 +296,7 @@ fn provided_ca_and_csr_made_by_openssl_work() {
         "-out",
         &path("dp.csr"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cert = std::fs::read(path("crt.pem")).unwrap();
     let key = std::fs::read(path("key.pem")).unwrap();
     let csr = std::fs::read(path("dp.csr")).unwrap();
@@ -378,12 +304,7 @@ fn provided_ca_and_csr_made_by_openssl_work() {
     assert!(validate_provided("conf", &cert, &key).unwrap().is_empty());
     let issuer = Issuer::new(&cert, &key).unwrap();
     let issued = issuer
-        .issue(
-            &csr,
-            &web("default"),
-            Duration::from_secs(3600),
-            OffsetDateTime::now_utc(),
-        )
+        .issue(&csr, &web("default"), Duration::from_secs(3600), OffsetDateTime::now_utc())
         .unwrap();
     check_everywhere("default", &issued);
 }

@@ -25,15 +25,9 @@ pub struct TestStore {
 
 enum Source {
     Memory,
-    Sqlite {
-        path: PathBuf,
-        _dir: TempDir,
-    },
+    Sqlite { path: PathBuf, _dir: TempDir },
     // Holding the server keeps it running for as long as the test needs it.
-    Postgres {
-        config: Box<PostgresConfig>,
-        _server: Arc<TestPostgres>,
-    },
+    Postgres { config: Box<PostgresConfig>, _server: Arc<TestPostgres> },
 }
 
 impl TestStore {
@@ -44,23 +38,14 @@ impl TestStore {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let path = dir.path().join("kuma.db");
-                (
-                    StoreConfig::Sqlite { path: path.clone() },
-                    Source::Sqlite { path, _dir: dir },
-                )
+                (StoreConfig::Sqlite { path: path.clone() }, Source::Sqlite { path, _dir: dir })
             }
             Backend::Postgres => {
                 let server = TestPostgres::shared()?;
                 let mut config = server.config(PostgresTlsMode::VerifyFull);
                 config.db_name = server.create_database().await.unwrap();
                 let store_config = StoreConfig::Postgres(config.clone());
-                (
-                    store_config,
-                    Source::Postgres {
-                        config: Box::new(config),
-                        _server: server,
-                    },
-                )
+                (store_config, Source::Postgres { config: Box::new(config), _server: server })
             }
         };
         let store = Store::connect(&config).await.unwrap();
@@ -92,8 +77,5 @@ where
 
 /// Labels from pairs.
 pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }

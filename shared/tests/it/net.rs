@@ -54,16 +54,10 @@ impl Server {
         let audit = AuditLog::memory();
         let allowlist = Allowlist::new(allowlist.iter().map(|n| n.parse().unwrap()).collect());
         let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let mut listener = TlsListener::bind(
-            addr,
-            LISTENER,
-            allowlist,
-            tls,
-            metrics.clone(),
-            audit.clone(),
-        )
-        .await
-        .unwrap();
+        let mut listener =
+            TlsListener::bind(addr, LISTENER, allowlist, tls, metrics.clone(), audit.clone())
+                .await
+                .unwrap();
         if let Some(timeout) = handshake_timeout {
             listener = listener.with_handshake_timeout(timeout);
         }
@@ -88,13 +82,7 @@ impl Server {
                 .await
                 .unwrap();
         });
-        Self {
-            addr,
-            peers,
-            metrics,
-            audit,
-            _stop: stop,
-        }
+        Self { addr, peers, metrics, audit, _stop: stop }
     }
 }
 
@@ -105,13 +93,8 @@ fn server_cert() -> (CertPair, String) {
 
 fn cert(kind: CertKind, hosts: &[&str]) -> (CertPair, String) {
     let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
-    let pair = generate_certificate(
-        kind,
-        &hosts,
-        KeyType::Ecdsa,
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let pair = generate_certificate(kind, &hosts, KeyType::Ecdsa, time::OffsetDateTime::now_utc())
+        .unwrap();
     // The chain is the leaf then its CA.
     let end = "-----END CERTIFICATE-----";
     let (_leaf, ca) = pair.cert_pem.split_once(end).unwrap();
@@ -138,21 +121,13 @@ fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
 }
 
 fn settings(address: String, root_ca: Option<PathBuf>) -> ChannelSettings {
-    ChannelSettings {
-        address,
-        root_ca,
-        skip_verify: false,
-        identity: None,
-        local_ip: None,
-    }
+    ChannelSettings { address, root_ca, skip_verify: false, identity: None, local_ip: None }
 }
 
 async fn check_health(settings: &ChannelSettings) -> Result<ServingStatus, ConnectError> {
     let channel = connect(settings).await?;
     let response = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: String::new(),
-        })
+        .check(HealthCheckRequest { service: String::new() })
         .await
         .unwrap();
     Ok(response.into_inner().status())
@@ -166,18 +141,10 @@ async fn allowed_peer_gets_a_health_response_over_tls() {
     let (tls, _cert) = tls(&pair);
     let server = Server::start(&["127.0.0.0/8"], Some(tls)).await;
 
-    let by_name = settings(
-        format!("grpcs://localhost:{}", server.addr.port()),
-        Some(ca_path.clone()),
-    );
-    assert_eq!(
-        check_health(&by_name).await.unwrap(),
-        ServingStatus::Serving
-    );
-    let by_ip = settings(
-        format!("grpcs://127.0.0.1:{}", server.addr.port()),
-        Some(ca_path),
-    );
+    let by_name =
+        settings(format!("grpcs://localhost:{}", server.addr.port()), Some(ca_path.clone()));
+    assert_eq!(check_health(&by_name).await.unwrap(), ServingStatus::Serving);
+    let by_ip = settings(format!("grpcs://127.0.0.1:{}", server.addr.port()), Some(ca_path));
     assert_eq!(check_health(&by_ip).await.unwrap(), ServingStatus::Serving);
     assert_eq!(server.metrics.connections_refused(LISTENER), 0);
 }
@@ -189,32 +156,19 @@ async fn peer_address_outside_the_allowlist_is_refused_and_the_address_not_the_p
     let ca_path = write(dir.path(), "ca.pem", &ca);
     let (tls, _cert) = tls(&pair);
     let server = Server::start(&["127.0.0.2/32"], Some(tls)).await;
-    let mut client = settings(
-        format!("grpcs://127.0.0.1:{}", server.addr.port()),
-        Some(ca_path),
-    );
+    let mut client = settings(format!("grpcs://127.0.0.1:{}", server.addr.port()), Some(ca_path));
 
     let err = check_health(&client).await.unwrap_err();
     assert!(matches!(err, ConnectError::Refused { .. }), "{err:?}");
-    let audit = eventually(
-        "the refusal to be counted and audited",
-        PATIENCE,
-        || async {
-            let audit = server.audit.recorded();
-            (server.metrics.connections_refused(LISTENER) == 1 && !audit.is_empty())
-                .then_some(audit)
-        },
-    )
+    let audit = eventually("the refusal to be counted and audited", PATIENCE, || async {
+        let audit = server.audit.recorded();
+        (server.metrics.connections_refused(LISTENER) == 1 && !audit.is_empty()).then_some(audit)
+    })
     .await;
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["event"], "connectionRefused");
     assert_eq!(audit[0]["listener"], LISTENER);
-    assert!(
-        audit[0]["source"]
-            .as_str()
-            .unwrap()
-            .starts_with("127.0.0.1:")
-    );
+    assert!(audit[0]["source"].as_str().unwrap().starts_with("127.0.0.1:"));
 
     client.local_ip = Some(IpAddr::from([127, 0, 0, 2]));
     assert_eq!(check_health(&client).await.unwrap(), ServingStatus::Serving);
@@ -256,17 +210,12 @@ async fn client_with_the_wrong_root_ca_gets_untrusted_server_and_skip_verify_con
     let server = Server::start(&[], Some(tls)).await;
     let address = format!("grpcs://127.0.0.1:{}", server.addr.port());
 
-    let err = check_health(&settings(address.clone(), Some(wrong_ca)))
-        .await
-        .unwrap_err();
+    let err = check_health(&settings(address.clone(), Some(wrong_ca))).await.unwrap_err();
     // Both CAs carry the same name, so rustls finds the issuer and then rejects its signature.
     assert!(
         matches!(
             &err,
-            ConnectError::UntrustedServer {
-                source: rustls::Error::InvalidCertificate(_),
-                ..
-            }
+            ConnectError::UntrustedServer { source: rustls::Error::InvalidCertificate(_), .. }
         ),
         "{err:?}"
     );
@@ -310,24 +259,13 @@ async fn nobody_listening_is_unreachable_and_bad_addresses_are_rejected() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free.local_addr().unwrap().port();
     drop(free);
-    let err = check_health(&settings(format!("grpcs://127.0.0.1:{port}"), None))
-        .await
-        .unwrap_err();
+    let err = check_health(&settings(format!("grpcs://127.0.0.1:{port}"), None)).await.unwrap_err();
     assert!(matches!(err, ConnectError::Unreachable { .. }), "{err:?}");
 
-    for address in [
-        "https://127.0.0.1:5685",
-        "grpcs://127.0.0.1",
-        "127.0.0.1:5685",
-        "grpc://h:1/x",
-    ] {
-        let err = check_health(&settings(address.to_owned(), None))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Address { .. }),
-            "{address}: {err:?}"
-        );
+    for address in ["https://127.0.0.1:5685", "grpcs://127.0.0.1", "127.0.0.1:5685", "grpc://h:1/x"]
+    {
+        let err = check_health(&settings(address.to_owned(), None)).await.unwrap_err();
+        assert!(matches!(err, ConnectError::Address { .. }), "{address}: {err:?}");
     }
 }
 
@@ -339,11 +277,8 @@ async fn replaced_certificate_files_are_served_without_a_restart() {
     let certs = dir.path().join("certs");
     std::fs::create_dir(&certs).unwrap();
     let cert_path = write(&certs, "tls.crt", &old_pair.cert_pem);
-    let key_path = write(
-        &certs,
-        "tls.key",
-        secrecy::ExposeSecret::expose_secret(&old_pair.key_pem),
-    );
+    let key_path =
+        write(&certs, "tls.key", secrecy::ExposeSecret::expose_secret(&old_pair.key_pem));
     let old_ca = write(dir.path(), "old-ca.pem", &old_ca);
     let new_ca = write(dir.path(), "new-ca.pem", &new_ca);
     let (tls, cert) = tls(&old_pair);
@@ -353,22 +288,13 @@ async fn replaced_certificate_files_are_served_without_a_restart() {
     let trusts_old = settings(address.clone(), Some(old_ca));
     let trusts_new = settings(address, Some(new_ca));
 
-    assert_eq!(
-        check_health(&trusts_old).await.unwrap(),
-        ServingStatus::Serving
-    );
+    assert_eq!(check_health(&trusts_old).await.unwrap(), ServingStatus::Serving);
     let err = check_health(&trusts_new).await.unwrap_err();
-    assert!(
-        matches!(err, ConnectError::UntrustedServer { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ConnectError::UntrustedServer { .. }), "{err:?}");
 
     // Replace both files the way tools do: write aside, then rename over the old name.
-    let staged_key = write(
-        dir.path(),
-        "tls.key.new",
-        secrecy::ExposeSecret::expose_secret(&new_pair.key_pem),
-    );
+    let staged_key =
+        write(dir.path(), "tls.key.new", secrecy::ExposeSecret::expose_secret(&new_pair.key_pem));
     let staged_cert = write(dir.path(), "tls.crt.new", &new_pair.cert_pem);
     std::fs::rename(staged_key, &key_path).unwrap();
     std::fs::rename(staged_cert, &cert_path).unwrap();
@@ -378,10 +304,7 @@ async fn replaced_certificate_files_are_served_without_a_restart() {
     })
     .await;
     let err = check_health(&trusts_old).await.unwrap_err();
-    assert!(
-        matches!(err, ConnectError::UntrustedServer { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ConnectError::UntrustedServer { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -397,16 +320,10 @@ async fn client_certificate_reaches_the_service_in_the_request_extensions() {
 
     let mut with_identity = settings(address.clone(), Some(ca_path.clone()));
     with_identity.identity = Some(zone.clone());
-    assert_eq!(
-        check_health(&with_identity).await.unwrap(),
-        ServingStatus::Serving
-    );
+    assert_eq!(check_health(&with_identity).await.unwrap(), ServingStatus::Serving);
     // The certificate is optional: a client without one still gets through.
     let anonymous = settings(address, Some(ca_path));
-    assert_eq!(
-        check_health(&anonymous).await.unwrap(),
-        ServingStatus::Serving
-    );
+    assert_eq!(check_health(&anonymous).await.unwrap(), ServingStatus::Serving);
 
     let peers = server.peers.lock().unwrap().clone();
     assert_eq!(peers.len(), 2, "{peers:?}");

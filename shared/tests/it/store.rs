@@ -66,11 +66,8 @@ async fn created_record_reads_back_unchanged(t: TestStore) {
     let before = OffsetDateTime::now_utc() - Duration::from_micros(1);
     let key = dataplane("default", "web-1");
     let spec = json!({"networking": {"address": "10.0.0.1"}});
-    let created = t
-        .store
-        .create(key.clone(), spec.clone(), labels(&[("app", "web")]))
-        .await
-        .unwrap();
+    let created =
+        t.store.create(key.clone(), spec.clone(), labels(&[("app", "web")])).await.unwrap();
     let after = OffsetDateTime::now_utc();
 
     assert_eq!(created.key, key);
@@ -83,23 +80,11 @@ async fn created_record_reads_back_unchanged(t: TestStore) {
 
 async fn duplicate_create_is_already_exists(t: TestStore) {
     let key = mesh("default");
-    t.store
-        .create(key.clone(), json!({"first": true}), BTreeMap::new())
-        .await
-        .unwrap();
+    t.store.create(key.clone(), json!({"first": true}), BTreeMap::new()).await.unwrap();
 
-    let err = t
-        .store
-        .create(key.clone(), json!({"second": true}), BTreeMap::new())
-        .await;
-    assert!(
-        matches!(err, Err(Error::AlreadyExists { key: ref k }) if *k == key),
-        "{err:?}"
-    );
-    assert_eq!(
-        t.store.get(&key).await.unwrap().spec,
-        json!({"first": true})
-    );
+    let err = t.store.create(key.clone(), json!({"second": true}), BTreeMap::new()).await;
+    assert!(matches!(err, Err(Error::AlreadyExists { key: ref k }) if *k == key), "{err:?}");
+    assert_eq!(t.store.get(&key).await.unwrap().spec, json!({"first": true}));
 }
 
 async fn concurrent_creates_of_one_key_let_exactly_one_win(t: TestStore) {
@@ -107,11 +92,9 @@ async fn concurrent_creates_of_one_key_let_exactly_one_win(t: TestStore) {
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let (store, key) = (t.store.clone(), key.clone());
-            tokio::spawn(async move {
-                store
-                    .create(key, json!({ "writer": i }), BTreeMap::new())
-                    .await
-            })
+            tokio::spawn(
+                async move { store.create(key, json!({ "writer": i }), BTreeMap::new()).await },
+            )
         })
         .collect();
     let mut won = 0;
@@ -128,23 +111,12 @@ async fn concurrent_creates_of_one_key_let_exactly_one_win(t: TestStore) {
 async fn update_with_stale_version_is_a_conflict(t: TestStore) {
     let key = dataplane("default", "web-1");
     create(&t.store, key.clone()).await;
-    let updated = t
-        .store
-        .update(key.clone(), json!({"v": 2}), BTreeMap::new(), 1)
-        .await
-        .unwrap();
+    let updated = t.store.update(key.clone(), json!({"v": 2}), BTreeMap::new(), 1).await.unwrap();
     assert_eq!(updated.version, 2);
 
-    let err = t
-        .store
-        .update(key.clone(), json!({"v": 3}), BTreeMap::new(), 1)
-        .await;
+    let err = t.store.update(key.clone(), json!({"v": 3}), BTreeMap::new(), 1).await;
     match err {
-        Err(Error::Conflict {
-            key: k,
-            expected: 1,
-            actual: 2,
-        }) => assert_eq!(k, key),
+        Err(Error::Conflict { key: k, expected: 1, actual: 2 }) => assert_eq!(k, key),
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert_eq!(t.store.get(&key).await.unwrap(), updated);
@@ -155,10 +127,7 @@ async fn missing_records_are_not_found(t: TestStore) {
     let not_found =
         |r: &Result<_, Error>| matches!(r, Err(Error::NotFound { key: k }) if *k == key);
 
-    let update = t
-        .store
-        .update(key.clone(), json!({}), BTreeMap::new(), 1)
-        .await;
+    let update = t.store.update(key.clone(), json!({}), BTreeMap::new(), 1).await;
     assert!(not_found(&update.map(|_| ())), "update");
     assert!(not_found(&t.store.get(&key).await.map(|_| ())), "get");
     assert!(not_found(&t.store.delete(&key).await), "delete");
@@ -171,10 +140,7 @@ async fn delete_removes_the_record(t: TestStore) {
 
     t.store.delete(&gone).await.unwrap();
 
-    assert!(matches!(
-        t.store.get(&gone).await,
-        Err(Error::NotFound { .. })
-    ));
+    assert!(matches!(t.store.get(&gone).await, Err(Error::NotFound { .. })));
     assert!(t.store.get(&kept).await.is_ok());
     // The key is free again.
     create(&t.store, gone).await;
@@ -189,31 +155,16 @@ async fn list_filters_by_kind_and_mesh_sorted_by_mesh_then_name(t: TestStore) {
     create(&t.store, mesh("a")).await;
 
     let names = |records: Vec<shared::store::Record>| -> Vec<(String, String)> {
-        records
-            .into_iter()
-            .map(|r| (r.key.mesh, r.key.name))
-            .collect()
+        records.into_iter().map(|r| (r.key.mesh, r.key.name)).collect()
     };
     let pairs = |items: &[(&str, &str)]| -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(m, n)| ((*m).to_owned(), (*n).to_owned()))
-            .collect()
+        items.iter().map(|(m, n)| ((*m).to_owned(), (*n).to_owned())).collect()
     };
     let all = t.store.list("Dataplane", None).await.unwrap();
-    assert_eq!(
-        names(all),
-        pairs(&[("a", "B"), ("a", "a"), ("a", "b"), ("b", "a"), ("b", "z")])
-    );
+    assert_eq!(names(all), pairs(&[("a", "B"), ("a", "a"), ("a", "b"), ("b", "a"), ("b", "z")]));
     let in_b = t.store.list("Dataplane", Some("b")).await.unwrap();
     assert_eq!(names(in_b), pairs(&[("b", "a"), ("b", "z")]));
-    assert!(
-        t.store
-            .list("Dataplane", Some("c"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(t.store.list("Dataplane", Some("c")).await.unwrap().is_empty());
     assert_eq!(t.store.list("Mesh", None).await.unwrap().len(), 1);
 }
 
@@ -225,15 +176,8 @@ async fn spec_and_labels_round_trip(t: TestStore) {
         "number": 1.5,
         "null": null,
     });
-    let labels = labels(&[
-        ("kuma.io/origin", "zone"),
-        ("team", "a b'c\"d"),
-        ("empty", ""),
-    ]);
-    t.store
-        .create(key.clone(), spec.clone(), labels.clone())
-        .await
-        .unwrap();
+    let labels = labels(&[("kuma.io/origin", "zone"), ("team", "a b'c\"d"), ("empty", "")]);
+    t.store.create(key.clone(), spec.clone(), labels.clone()).await.unwrap();
 
     let read = t.store.get(&key).await.unwrap();
     assert_eq!(read.spec, spec);
@@ -244,21 +188,14 @@ async fn spec_and_labels_round_trip(t: TestStore) {
 
 async fn update_keeps_creation_time_and_moves_modification_time(t: TestStore) {
     let key = dataplane("default", "web-1");
-    let created = t
-        .store
-        .create(key.clone(), json!({}), BTreeMap::new())
-        .await
-        .unwrap();
+    let created = t.store.create(key.clone(), json!({}), BTreeMap::new()).await.unwrap();
 
     // Two writes may land in the same microsecond; keep writing until the clock has moved.
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut version = created.version;
     let updated = loop {
-        let updated = t
-            .store
-            .update(key.clone(), json!({}), BTreeMap::new(), version)
-            .await
-            .unwrap();
+        let updated =
+            t.store.update(key.clone(), json!({}), BTreeMap::new(), version).await.unwrap();
         assert_eq!(updated.creation_time, created.creation_time);
         assert!(updated.modification_time >= created.modification_time);
         if updated.modification_time > created.modification_time {
@@ -289,10 +226,7 @@ async fn delete_mesh_removes_the_mesh_and_everything_in_it(t: TestStore) {
     ];
     assert_eq!(removed, expected);
     for key in &expected {
-        assert!(
-            matches!(t.store.get(key).await, Err(Error::NotFound { .. })),
-            "{key} survived"
-        );
+        assert!(matches!(t.store.get(key).await, Err(Error::NotFound { .. })), "{key} survived");
     }
     assert_eq!(t.store.list("Dataplane", None).await.unwrap().len(), 2);
     assert!(t.store.get(&mesh("b")).await.is_ok());
@@ -317,32 +251,15 @@ async fn every_write_is_broadcast_after_it_commits(t: TestStore) {
     let (m, dp) = (mesh("a"), dataplane("a", "web-1"));
     create(&t.store, m.clone()).await;
     create(&t.store, dp.clone()).await;
-    t.store
-        .update(dp.clone(), json!({"v": 2}), BTreeMap::new(), 1)
-        .await
-        .unwrap();
+    t.store.update(dp.clone(), json!({"v": 2}), BTreeMap::new(), 1).await.unwrap();
     t.store.delete(&dp).await.unwrap();
     create(&t.store, dp.clone()).await;
     t.store.delete_mesh("a").await.unwrap();
     // Failed writes are not broadcast.
-    assert!(
-        t.store
-            .create(Key::global("Zone", "z"), json!({}), BTreeMap::new())
-            .await
-            .is_ok()
-    );
-    assert!(
-        t.store
-            .create(Key::global("Zone", "z"), json!({}), BTreeMap::new())
-            .await
-            .is_err()
-    );
+    assert!(t.store.create(Key::global("Zone", "z"), json!({}), BTreeMap::new()).await.is_ok());
+    assert!(t.store.create(Key::global("Zone", "z"), json!({}), BTreeMap::new()).await.is_err());
 
-    let change = |kind, key: &Key, version| Change {
-        kind,
-        key: key.clone(),
-        version,
-    };
+    let change = |kind, key: &Key, version| Change { kind, key: key.clone(), version };
     let expected = vec![
         change(ChangeKind::Create, &m, 1),
         change(ChangeKind::Create, &dp, 1),
@@ -367,9 +284,7 @@ async fn concurrent_updates_with_one_version_let_exactly_one_win(t: TestStore) {
         .map(|i| {
             let (store, key) = (t.store.clone(), key.clone());
             tokio::spawn(async move {
-                store
-                    .update(key, json!({ "writer": i }), BTreeMap::new(), 1)
-                    .await
+                store.update(key, json!({ "writer": i }), BTreeMap::new(), 1).await
             })
         })
         .collect();
@@ -377,11 +292,7 @@ async fn concurrent_updates_with_one_version_let_exactly_one_win(t: TestStore) {
     for task in tasks {
         match task.await.unwrap() {
             Ok(record) => winners.push(record),
-            Err(Error::Conflict {
-                expected: 1,
-                actual: 2,
-                ..
-            }) => {}
+            Err(Error::Conflict { expected: 1, actual: 2, .. }) => {}
             Err(other) => panic!("unexpected error: {other:?}"),
         }
     }
@@ -406,25 +317,16 @@ mod survives_restart {
     async fn data_survives_reopening(t: TestStore) {
         let key = dataplane("default", "web-1");
         create(&t.store, mesh("default")).await;
-        t.store
-            .create(key.clone(), json!({"a": 1}), labels(&[("x", "y")]))
-            .await
-            .unwrap();
-        let updated = t
-            .store
-            .update(key.clone(), json!({"a": 2}), BTreeMap::new(), 1)
-            .await
-            .unwrap();
+        t.store.create(key.clone(), json!({"a": 1}), labels(&[("x", "y")])).await.unwrap();
+        let updated =
+            t.store.update(key.clone(), json!({"a": 2}), BTreeMap::new(), 1).await.unwrap();
         t.store.close().await;
 
         let reopened = t.reopen().await.unwrap();
         assert_eq!(reopened.get(&key).await.unwrap(), updated);
         assert_eq!(reopened.list("Mesh", None).await.unwrap().len(), 1);
         // Versions go on from where they were.
-        let next = reopened
-            .update(key, json!({"a": 3}), BTreeMap::new(), 2)
-            .await
-            .unwrap();
+        let next = reopened.update(key, json!({"a": 3}), BTreeMap::new(), 2).await.unwrap();
         assert_eq!(next.version, 3);
     }
 }

@@ -20,21 +20,11 @@ async fn connect(config: PostgresConfig) -> Result<Store, Error> {
 
 /// Connects and proves the connection works with a write and a read.
 async fn connects(config: PostgresConfig) {
-    let context = format!(
-        "{} as {} to {}",
-        config.tls.mode.as_str(),
-        config.user,
-        config.host
-    );
-    let store = connect(config)
-        .await
-        .unwrap_or_else(|e| panic!("{context}: {e:?}"));
+    let context = format!("{} as {} to {}", config.tls.mode.as_str(), config.user, config.host);
+    let store = connect(config).await.unwrap_or_else(|e| panic!("{context}: {e:?}"));
     assert_eq!(store.backend_name(), "postgres");
     let key = Key::global("Zone", &uuid::Uuid::new_v4().to_string());
-    store
-        .create(key.clone(), json!({}), BTreeMap::new())
-        .await
-        .unwrap();
+    store.create(key.clone(), json!({}), BTreeMap::new()).await.unwrap();
     assert_eq!(store.get(&key).await.unwrap().version, 1);
     store.close().await;
 }
@@ -108,11 +98,9 @@ async fn client_certificate_logs_in_the_cert_user() {
     let Some(pg) = TestPostgres::shared() else {
         return;
     };
-    for mode in [
-        PostgresTlsMode::VerifyNone,
-        PostgresTlsMode::VerifyCa,
-        PostgresTlsMode::VerifyFull,
-    ] {
+    for mode in
+        [PostgresTlsMode::VerifyNone, PostgresTlsMode::VerifyCa, PostgresTlsMode::VerifyFull]
+    {
         connects(pg.cert_user_config(mode)).await;
     }
 }
@@ -162,10 +150,7 @@ async fn verifying_mode_without_a_ca_fails_before_connecting() {
     };
     let err = connect(config).await.err().unwrap();
     assert!(matches!(err, Error::InvalidTls { .. }), "{err:?}");
-    assert_eq!(
-        err.to_string(),
-        "TLS validation failed: CAPath cannot be empty"
-    );
+    assert_eq!(err.to_string(), "TLS validation failed: CAPath cannot be empty");
 }
 
 #[tokio::test]
@@ -181,8 +166,5 @@ async fn unreachable_server_fails_with_host_and_port() {
     config.connection_timeout = std::time::Duration::from_secs(2);
 
     let err = connect(config).await.err().unwrap();
-    assert_eq!(
-        err.to_string(),
-        format!("could not connect to postgres at 127.0.0.1:{port}")
-    );
+    assert_eq!(err.to_string(), format!("could not connect to postgres at 127.0.0.1:{port}"));
 }

@@ -11,13 +11,8 @@ async fn database_file_is_created_private_in_a_missing_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/deeper/kuma.db");
 
-    let store = Store::connect(&StoreConfig::Sqlite { path: path.clone() })
-        .await
-        .unwrap();
-    store
-        .create(Key::global("Mesh", "default"), json!({}), BTreeMap::new())
-        .await
-        .unwrap();
+    let store = Store::connect(&StoreConfig::Sqlite { path: path.clone() }).await.unwrap();
+    store.create(Key::global("Mesh", "default"), json!({}), BTreeMap::new()).await.unwrap();
 
     assert_eq!(store.backend_name(), "sqlite");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -34,18 +29,8 @@ async fn unusable_path_fails_with_the_path() {
     // A directory where the file should be.
     let path = dir.path().to_path_buf();
 
-    let err = Store::connect(&StoreConfig::Sqlite { path: path.clone() })
-        .await
-        .err()
-        .unwrap();
+    let err = Store::connect(&StoreConfig::Sqlite { path: path.clone() }).await.err().unwrap();
 
-    assert!(
-        matches!(&err, Error::Open { path: p, .. } if *p == path),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string()
-            .starts_with("could not open sqlite database "),
-        "{err}"
-    );
+    assert!(matches!(&err, Error::Open { path: p, .. } if *p == path), "{err:?}");
+    assert!(err.to_string().starts_with("could not open sqlite database "), "{err}");
 }

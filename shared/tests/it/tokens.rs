@@ -26,28 +26,18 @@ fn validator(kind: &KeyKind, keys: &[(u64, &SigningKey)], revoked: &[&str]) -> V
     let mut set = KeySet::signing_keys(kind);
     for (serial, key) in keys {
         let pem = key.to_pem();
-        assert!(
-            set.insert_secret(&kind.name(*serial), pem.as_bytes())
-                .unwrap()
-        );
+        assert!(set.insert_secret(&kind.name(*serial), pem.as_bytes()).unwrap());
     }
     let revoked: HashSet<String> = revoked.iter().map(|s| s.to_string()).collect();
     Validator::new(kind.clone(), set, revoked)
 }
 
 fn dp_claims() -> DataplaneClaims {
-    DataplaneClaims {
-        name: "web-1".into(),
-        mesh: "default".into(),
-        ..Default::default()
-    }
+    DataplaneClaims { name: "web-1".into(), mesh: "default".into(), ..Default::default() }
 }
 
 fn issue(key: &SigningKey, kid: &str) -> String {
-    Issuer
-        .issue(&dp_claims(), key, kid, HOUR, NOW)
-        .unwrap()
-        .token
+    Issuer.issue(&dp_claims(), key, kid, HOUR, NOW).unwrap().token
 }
 
 fn b64(value: &Value) -> String {
@@ -69,9 +59,7 @@ fn payload() -> Value {
 }
 
 fn rejected(validator: &Validator, token: &str, at: OffsetDateTime) -> Error {
-    validator
-        .validate::<DataplaneClaims>(token, at)
-        .expect_err("token was accepted")
+    validator.validate::<DataplaneClaims>(token, at).expect_err("token was accepted")
 }
 
 fn segments(token: &str) -> Vec<Value> {
@@ -99,9 +87,8 @@ fn issued_token_has_kuma_header_and_claims() {
     assert_eq!(issued.expires, NOW + HOUR);
     assert_eq!(issued.not_before, NOW - Duration::from_secs(5));
 
-    let validated: Validated<DataplaneClaims> = validator(&mesh("default"), &[(1, &key)], &[])
-        .validate(&issued.token, NOW)
-        .unwrap();
+    let validated: Validated<DataplaneClaims> =
+        validator(&mesh("default"), &[(1, &key)], &[]).validate(&issued.token, NOW).unwrap();
     assert_eq!(validated.claims, dp_claims());
     assert_eq!(validated.kid, "1");
     assert_eq!(validated.jti, issued.jti);
@@ -114,11 +101,7 @@ fn issued_token_has_kuma_header_and_claims() {
 fn alg_none_is_rejected() {
     let key = SigningKey::generate().unwrap();
     let v = validator(&mesh("default"), &[(1, &key)], &[]);
-    let token = format!(
-        "{}.{}.",
-        b64(&json!({"alg": "none", "kid": "1"})),
-        b64(&payload())
-    );
+    let token = format!("{}.{}.", b64(&json!({"alg": "none", "kid": "1"})), b64(&payload()));
     let err = rejected(&v, &token, NOW);
     assert_eq!(err.reason(), "unsupported_alg");
     assert_eq!(
@@ -150,17 +133,11 @@ fn kid_must_be_present_and_a_string() {
     let missing = forge(&json!({"alg": "RS256", "typ": "JWT"}), &payload(), &key);
     let err = rejected(&v, &missing, NOW);
     assert_eq!(err.reason(), "missing_kid");
-    assert_eq!(
-        err.to_string(),
-        "could not parse token: JWT token must have kid header"
-    );
+    assert_eq!(err.to_string(), "could not parse token: JWT token must have kid header");
     let numeric = forge(&json!({"alg": "RS256", "kid": 1}), &payload(), &key);
     let err = rejected(&v, &numeric, NOW);
     assert_eq!(err.reason(), "kid_not_string");
-    assert_eq!(
-        err.to_string(),
-        "could not parse token: JWT token kid header must be a string"
-    );
+    assert_eq!(err.to_string(), "could not parse token: JWT token kid header must be a string");
 }
 
 #[test]
@@ -174,9 +151,7 @@ fn unknown_kid_names_the_missing_secret() {
         "there is no signing key with KID 2. Secret of name \"dataplane-token-signing-key-default-2\" \
          in mesh \"default\" is not found. If signing key was rotated, regenerate the token"
     );
-    let user = Issuer
-        .issue(&UserClaims::default(), &key, "3", HOUR, NOW)
-        .unwrap();
+    let user = Issuer.issue(&UserClaims::default(), &key, "3", HOUR, NOW).unwrap();
     let err = validator(&KeyKind::User, &[(1, &key)], &[])
         .validate::<UserClaims>(&user.token, NOW)
         .unwrap_err();
@@ -193,8 +168,7 @@ fn expiry_and_not_before_allow_thirty_seconds_of_skew() {
     let v = validator(&mesh("default"), &[(1, &key)], &[]);
     let token = issue(&key, "1");
     let secs = |n: i64| time::Duration::seconds(n);
-    v.validate::<DataplaneClaims>(&token, NOW + HOUR + secs(30))
-        .unwrap();
+    v.validate::<DataplaneClaims>(&token, NOW + HOUR + secs(30)).unwrap();
     let err = rejected(&v, &token, NOW + HOUR + secs(31));
     assert_eq!(err.reason(), "expired");
     assert_eq!(
@@ -202,8 +176,7 @@ fn expiry_and_not_before_allow_thirty_seconds_of_skew() {
         "could not parse token: token has invalid claims: token is expired"
     );
     // nbf is NOW - 5 s.
-    v.validate::<DataplaneClaims>(&token, NOW - secs(35))
-        .unwrap();
+    v.validate::<DataplaneClaims>(&token, NOW - secs(35)).unwrap();
     let err = rejected(&v, &token, NOW - secs(36));
     assert_eq!(err.reason(), "not_yet_valid");
     assert_eq!(
@@ -233,10 +206,7 @@ fn tampering_breaks_the_signature() {
     let first = if signature.starts_with('A') { "B" } else { "A" };
     signature.replace_range(0..1, first);
     let tampered_signature = format!("{}.{}.{signature}", parts[0], parts[1]);
-    assert_eq!(
-        rejected(&v, &tampered_signature, NOW).reason(),
-        "bad_signature"
-    );
+    assert_eq!(rejected(&v, &tampered_signature, NOW).reason(), "bad_signature");
 }
 
 #[test]
@@ -270,10 +240,8 @@ fn revoked_token_is_rejected() {
 
 #[test]
 fn token_from_another_meshs_key_fails_the_signature() {
-    let (default_key, other_key) = (
-        SigningKey::generate().unwrap(),
-        SigningKey::generate().unwrap(),
-    );
+    let (default_key, other_key) =
+        (SigningKey::generate().unwrap(), SigningKey::generate().unwrap());
     let token = issue(&other_key, "1");
     let v = validator(&mesh("default"), &[(1, &default_key)], &[]);
     assert_eq!(rejected(&v, &token, NOW).reason(), "bad_signature");
@@ -283,19 +251,11 @@ fn token_from_another_meshs_key_fails_the_signature() {
 fn valid_token_for_another_dataplane_is_not_authorized() {
     let key = SigningKey::generate().unwrap();
     let v = validator(&mesh("default"), &[(1, &key)], &[]);
-    let claims = v
-        .validate::<DataplaneClaims>(&issue(&key, "1"), NOW)
-        .unwrap()
-        .claims;
-    let other = DataplaneIdentity {
-        name: "db-1".into(),
-        mesh: "default".into(),
-        ..Default::default()
-    };
+    let claims = v.validate::<DataplaneClaims>(&issue(&key, "1"), NOW).unwrap().claims;
+    let other =
+        DataplaneIdentity { name: "db-1".into(), mesh: "default".into(), ..Default::default() };
     assert_eq!(
-        authorize_dataplane(&claims, &other)
-            .unwrap_err()
-            .to_string(),
+        authorize_dataplane(&claims, &other).unwrap_err().to_string(),
         "proxy name from requestor: db-1 is different than in token: web-1"
     );
 }
@@ -303,15 +263,9 @@ fn valid_token_for_another_dataplane_is_not_authorized() {
 #[test]
 fn rotation_keeps_old_tokens_until_their_key_is_removed() {
     let kind = mesh("default");
-    let (key1, key2) = (
-        SigningKey::generate().unwrap(),
-        SigningKey::generate().unwrap(),
-    );
+    let (key1, key2) = (SigningKey::generate().unwrap(), SigningKey::generate().unwrap());
     let (pem1, pem2) = (key1.to_pem(), key2.to_pem());
-    let secrets = [
-        (kind.name(1), pem1.as_bytes()),
-        (kind.name(2), pem2.as_bytes()),
-    ];
+    let secrets = [(kind.name(1), pem1.as_bytes()), (kind.name(2), pem2.as_bytes())];
     let latest =
         shared::tokens::latest_signing_key(&kind, secrets.iter().map(|(n, d)| (n.as_str(), *d)));
     let (serial, signer) = latest.unwrap().unwrap();
@@ -328,10 +282,7 @@ fn rotation_keeps_old_tokens_until_their_key_is_removed() {
 
 #[test]
 fn static_key_verifies_offline_tokens_before_secrets() {
-    let (offline, secret) = (
-        SigningKey::generate().unwrap(),
-        SigningKey::generate().unwrap(),
-    );
+    let (offline, secret) = (SigningKey::generate().unwrap(), SigningKey::generate().unwrap());
     let kind = mesh("default");
     let mut keys = KeySet::signing_keys(&kind);
     keys.insert(1, secret.public_key().clone());
@@ -341,11 +292,7 @@ fn static_key_verifies_offline_tokens_before_secrets() {
         key: offline.public_key().clone(),
     });
     let v = Validator::new(kind, keys, HashSet::new());
-    v.validate::<DataplaneClaims>(&issue(&offline, "1"), NOW)
-        .unwrap();
+    v.validate::<DataplaneClaims>(&issue(&offline, "1"), NOW).unwrap();
     // The static key shadows the secret with the same kid, as in Kuma.
-    assert_eq!(
-        rejected(&v, &issue(&secret, "1"), NOW).reason(),
-        "bad_signature"
-    );
+    assert_eq!(rejected(&v, &issue(&secret, "1"), NOW).reason(), "bad_signature");
 }

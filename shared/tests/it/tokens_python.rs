@@ -43,18 +43,12 @@ fn python() -> Option<String> {
 }
 
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/py")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
 }
 
 fn run(python: &str, args: &[&str]) -> String {
     let out = Command::new(python).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -73,16 +67,10 @@ fn pyjwt_verifies_a_token_we_issued() {
         workload: "web".into(),
     };
     let now = OffsetDateTime::now_utc();
-    let issued = Issuer
-        .issue(&claims, &key, "7", Duration::from_secs(3600), now)
-        .unwrap();
+    let issued = Issuer.issue(&claims, &key, "7", Duration::from_secs(3600), now).unwrap();
     let out = run(
         &python,
-        &[
-            script("verify_jwt.py").to_str().unwrap(),
-            key_file.to_str().unwrap(),
-            &issued.token,
-        ],
+        &[script("verify_jwt.py").to_str().unwrap(), key_file.to_str().unwrap(), &issued.token],
     );
     let printed: Value = serde_json::from_str(&out).unwrap();
     let nbf = issued.not_before.unix_timestamp();
@@ -119,9 +107,7 @@ fn we_verify_a_token_pyjwt_signed_with_our_key() {
             &claims.to_string(),
         ],
     );
-    let kind = KeyKind::Dataplane {
-        mesh: "default".into(),
-    };
+    let kind = KeyKind::Dataplane { mesh: "default".into() };
     let mut keys = KeySet::signing_keys(&kind);
     keys.insert(1, key.public_key().clone());
     let validated = Validator::new(kind.clone(), keys, HashSet::new())
@@ -135,8 +121,6 @@ fn we_verify_a_token_pyjwt_signed_with_our_key() {
     let mut keys = KeySet::signing_keys(&kind);
     keys.insert(1, key.public_key().clone());
     let revoked = Validator::new(kind, keys, HashSet::from(["py-1".to_owned()]));
-    let err = revoked
-        .validate::<DataplaneClaims>(&token, now)
-        .unwrap_err();
+    let err = revoked.validate::<DataplaneClaims>(&token, now).unwrap_err();
     assert_eq!(err.reason(), "revoked");
 }

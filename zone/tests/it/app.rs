@@ -18,14 +18,8 @@ async fn zone_serves_the_api_on_http_and_https_and_reports_ready() {
 
     let https = https_client(&work_dir.join("kuma-cp.crt"));
     let port = addrs.https.unwrap().port();
-    let index: Value = https
-        .get(format!("https://localhost:{port}/"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let index: Value =
+        https.get(format!("https://localhost:{port}/")).send().await.unwrap().json().await.unwrap();
     assert_eq!(index["product"], "Kuma");
     assert!(!index["clusterId"].as_str().unwrap().is_empty());
 
@@ -50,10 +44,7 @@ async fn zone_serves_the_api_on_http_and_https_and_reports_ready() {
 
     trigger.fire();
     running.await.unwrap().unwrap();
-    assert!(
-        http.get(&ready).send().await.is_err(),
-        "diagnostics must stop with the app"
-    );
+    assert!(http.get(&ready).send().await.is_err(), "diagnostics must stop with the app");
 }
 
 #[tokio::test]
@@ -68,11 +59,7 @@ async fn https_refuses_clients_that_do_not_trust_the_cp_certificate() {
     let other = tempfile::tempdir().unwrap();
     shared::tls::load_or_generate_cp_cert(other.path(), time::OffsetDateTime::now_utc()).unwrap();
     let client = https_client(&other.path().join("kuma-cp.crt"));
-    let err = client
-        .get(format!("https://localhost:{port}/"))
-        .send()
-        .await
-        .unwrap_err();
+    let err = client.get(format!("https://localhost:{port}/")).send().await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
 
     trigger.fire();
@@ -82,32 +69,21 @@ async fn https_refuses_clients_that_do_not_trust_the_cp_certificate() {
 #[tokio::test]
 async fn federated_zone_refuses_writes_to_global_types() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = [(
-        "KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS",
-        "grpcs://127.0.0.1:5685",
-    )];
+    let extra = [("KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS", "grpcs://127.0.0.1:5685")];
     let app = zone::App::build(config(dir.path(), &extra)).await.unwrap();
     let http_addr = app.addresses().http.unwrap();
     let (trigger, shutdown) = shutdown::channel();
     let running = tokio::spawn(app.run(shutdown));
 
     let resp = http_client()
-        .put(format!(
-            "http://localhost:{}/meshes/default",
-            http_addr.port()
-        ))
+        .put(format!("http://localhost:{}/meshes/default", http_addr.port()))
         .json(&json!({"type": "Mesh", "name": "default"}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("On zone control plane")
-    );
+    assert!(body["detail"].as_str().unwrap().starts_with("On zone control plane"));
 
     trigger.fire();
     running.await.unwrap().unwrap();
@@ -116,10 +92,7 @@ async fn federated_zone_refuses_writes_to_global_types() {
 #[tokio::test]
 async fn zone_app_refuses_a_global_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let err = zone::App::build(config(dir.path(), &[("KUMA_MODE", "global")]))
-        .await
-        .err()
-        .unwrap();
+    let err = zone::App::build(config(dir.path(), &[("KUMA_MODE", "global")])).await.err().unwrap();
     assert!(err.to_string().contains("KUMA_MODE=zone"), "{err}");
 }
 
@@ -129,15 +102,9 @@ async fn a_taken_port_fails_the_start_naming_the_server() {
     let port = taken.local_addr().unwrap().port().to_string();
     let dir = tempfile::tempdir().unwrap();
     let extra = [("KUMA_API_SERVER_HTTPS_PORT", port.as_str())];
-    let err = zone::App::build(config(dir.path(), &extra))
-        .await
-        .err()
-        .unwrap();
+    let err = zone::App::build(config(dir.path(), &extra)).await.err().unwrap();
     let chain = format!("{err:#}");
-    assert!(
-        chain.contains("could not bind the API server (HTTPS)"),
-        "{chain}"
-    );
+    assert!(chain.contains("could not bind the API server (HTTPS)"), "{chain}");
 }
 
 #[tokio::test]
@@ -156,10 +123,7 @@ async fn diagnostics_can_serve_tls_with_the_cp_certificate() {
         (resp.status() == StatusCode::OK).then_some(())
     })
     .await;
-    let plain = http_client()
-        .get(format!("http://localhost:{port}/ready"))
-        .send()
-        .await;
+    let plain = http_client().get(format!("http://localhost:{port}/ready")).send().await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
 
     trigger.fire();
@@ -193,31 +157,20 @@ async fn client_certificate_makes_an_admin_and_can_be_required() {
             ("KUMA_API_SERVER_HTTPS_REQUIRE_CLIENT_CERT", require),
         ];
         let app = zone::App::build(config(&work, &extra)).await.unwrap();
-        let url = format!(
-            "https://localhost:{}/global-secrets",
-            app.addresses().https.unwrap().port()
-        );
+        let url =
+            format!("https://localhost:{}/global-secrets", app.addresses().https.unwrap().port());
         let (trigger, shutdown) = shutdown::channel();
         let running = tokio::spawn(app.run(shutdown));
 
         let server_ca = std::fs::read(work.join("kuma-cp.crt")).unwrap();
         let tls = client_config_with_identity(Some(&server_ca), &admin).unwrap();
-        let with_cert = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .build()
-            .unwrap();
+        let with_cert = reqwest::Client::builder().use_preconfigured_tls(tls).build().unwrap();
         let resp = with_cert.get(&url).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "require={require}");
 
-        let without = https_client(&work.join("kuma-cp.crt"))
-            .get(&url)
-            .send()
-            .await;
+        let without = https_client(&work.join("kuma-cp.crt")).get(&url).send().await;
         match require {
-            "true" => assert!(
-                without.is_err(),
-                "a client without a certificate must be refused"
-            ),
+            "true" => assert!(without.is_err(), "a client without a certificate must be refused"),
             _ => assert_eq!(without.unwrap().status(), StatusCode::FORBIDDEN),
         }
         trigger.fire();
@@ -252,19 +205,15 @@ async fn bootstrap_admin_token_opens_secrets_and_token_issuing_to_a_remote_calle
         .json()
         .await
         .unwrap();
-    let token = base64::engine::general_purpose::STANDARD
-        .decode(secret["data"].as_str().unwrap())
-        .unwrap();
+    let token =
+        base64::engine::general_purpose::STANDARD.decode(secret["data"].as_str().unwrap()).unwrap();
     let bearer = format!("Bearer {}", String::from_utf8(token).unwrap());
 
     // A Host header that is not loopback makes the caller remote for the localhost rule.
     let remote = |req: reqwest::RequestBuilder| req.header("host", "cp.example.com");
     let dp_token = json!({"mesh": "default", "name": "web-1", "validFor": "1h"});
 
-    let resp = remote(client.get(format!("{base}/secrets")))
-        .send()
-        .await
-        .unwrap();
+    let resp = remote(client.get(format!("{base}/secrets"))).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = remote(client.post(format!("{base}/tokens/dataplane")))
         .json(&dp_token)

@@ -56,10 +56,7 @@ fn pem_private_key(data: &[u8]) -> Option<&'static str> {
     let text = std::str::from_utf8(data).ok()?;
     ["RSA PRIVATE KEY", "PRIVATE KEY"]
         .into_iter()
-        .find(|label| {
-            text.trim_start()
-                .starts_with(&format!("-----BEGIN {label}-----"))
-        })
+        .find(|label| text.trim_start().starts_with(&format!("-----BEGIN {label}-----")))
 }
 
 #[cfg(test)]
@@ -69,28 +66,13 @@ mod tests {
     #[test]
     fn signing_key_in_both_formats_parses_back() {
         let mut out = Vec::new();
-        signing_key(
-            SigningKeyArgs {
-                format: KeyFormat::Pem,
-            },
-            &mut out,
-        )
-        .unwrap();
+        signing_key(SigningKeyArgs { format: KeyFormat::Pem }, &mut out).unwrap();
         let pem = String::from_utf8(out).unwrap();
-        assert!(
-            pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"),
-            "{pem}"
-        );
+        assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"), "{pem}");
         SigningKey::from_pem(pem.as_bytes()).unwrap();
 
         let mut out = Vec::new();
-        signing_key(
-            SigningKeyArgs {
-                format: KeyFormat::PemBase64,
-            },
-            &mut out,
-        )
-        .unwrap();
+        signing_key(SigningKeyArgs { format: KeyFormat::PemBase64 }, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         let decoded = STANDARD.decode(text.trim_end()).unwrap();
         assert!(decoded.starts_with(b"-----BEGIN RSA PRIVATE KEY-----"));
@@ -99,14 +81,8 @@ mod tests {
 
     #[test]
     fn only_pem_private_keys_are_signing_keys() {
-        assert_eq!(
-            pem_private_key(b"-----BEGIN RSA PRIVATE KEY-----\n"),
-            Some("RSA PRIVATE KEY")
-        );
-        assert_eq!(
-            pem_private_key(b"-----BEGIN PRIVATE KEY-----\n"),
-            Some("PRIVATE KEY")
-        );
+        assert_eq!(pem_private_key(b"-----BEGIN RSA PRIVATE KEY-----\n"), Some("RSA PRIVATE KEY"));
+        assert_eq!(pem_private_key(b"-----BEGIN PRIVATE KEY-----\n"), Some("PRIVATE KEY"));
         assert_eq!(pem_private_key(b"-----BEGIN RSA PUBLIC KEY-----\n"), None);
         assert_eq!(pem_private_key(&[0x30, 0x82]), None);
     }

@@ -48,13 +48,7 @@ pub fn run(args: TlsCertificate, out: &mut impl Write) -> anyhow::Result<()> {
         key_type,
         OffsetDateTime::now_utc(),
     )?;
-    emit(
-        &args.key_file,
-        pair.key_pem.expose_secret(),
-        0o400,
-        "Private key",
-        out,
-    )?;
+    emit(&args.key_file, pair.key_pem.expose_secret(), 0o400, "Private key", out)?;
     emit(&args.cert_file, &pair.cert_pem, 0o600, "Certificate", out)?;
     Ok(())
 }

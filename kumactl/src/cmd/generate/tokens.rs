@@ -127,11 +127,8 @@ pub async fn dataplane(
 pub async fn zone(args: ZoneArgs, config_path: &Path, out: &mut impl Write) -> anyhow::Result<()> {
     let scope = scopes(args.scopes)?;
     let key = offline_key(args.signing)?;
-    let request = ZoneTokenRequest {
-        zone: args.zone,
-        scope,
-        valid_for: valid_for(args.valid_for)?,
-    };
+    let request =
+        ZoneTokenRequest { zone: args.zone, scope, valid_for: valid_for(args.valid_for)? };
     issue(&request, key, config_path, out).await
 }
 
@@ -173,9 +170,7 @@ async fn issue<R: TokenRequest>(
 /// Kuma's rule: `--signing-key-path` and `--kid` come together or not at all.
 fn offline_key(signing: Signing) -> anyhow::Result<Option<(SigningKey, String)>> {
     let kid = signing.kid.filter(|k| !k.is_empty());
-    let path = signing
-        .signing_key_path
-        .filter(|p| !p.as_os_str().is_empty());
+    let path = signing.signing_key_path.filter(|p| !p.as_os_str().is_empty());
     match (path, kid) {
         (None, None) => Ok(None),
         (Some(_), None) => bail!("--kid is required when --signing-key-path is used"),
@@ -210,11 +205,8 @@ fn scopes(given: Vec<String>) -> anyhow::Result<Vec<String>> {
     if given.is_empty() {
         return Ok(DEFAULT_SCOPES.map(str::to_owned).to_vec());
     }
-    let unsupported: Vec<&str> = given
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !SCOPES.contains(s))
-        .collect();
+    let unsupported: Vec<&str> =
+        given.iter().map(String::as_str).filter(|s| !SCOPES.contains(s)).collect();
     if !unsupported.is_empty() {
         bail!(
             "invalid --scope values: [{}] (supported scopes: [{}])",
@@ -237,10 +229,7 @@ fn parse_tags(args: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> 
                     tags.insert(key.to_owned(), vec![value.to_owned()]);
                     current = Some(key);
                 }
-                (None, Some(key)) => tags
-                    .entry(key.to_owned())
-                    .or_default()
-                    .push(piece.to_owned()),
+                (None, Some(key)) => tags.entry(key.to_owned()).or_default().push(piece.to_owned()),
                 _ => bail!(
                     "invalid argument {arg:?} for \"--tag\" flag: {piece} must be formatted as key=value"
                 ),

@@ -28,10 +28,7 @@ async fn issue(
         .body(Body::from(body.to_string()))
         .unwrap();
     req.extensions_mut().insert(ConnectInfo(peer));
-    let resp = crate::api::router(state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
+    let resp = crate::api::router(state.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = to_bytes(resp.into_body(), usize::MAX).await.unwrap();
     (status, String::from_utf8(bytes.to_vec()).unwrap())
@@ -58,72 +55,36 @@ async fn creating_a_mesh_creates_its_signing_key_and_builtin_ca() {
     let secrets = names(&s, "/meshes/m1/secrets").await;
     assert_eq!(
         secrets,
-        [
-            "dataplane-token-signing-key-m1-1",
-            "m1.ca-builtin-cert-ca-1",
-            "m1.ca-builtin-key-ca-1"
-        ]
+        ["dataplane-token-signing-key-m1-1", "m1.ca-builtin-cert-ca-1", "m1.ca-builtin-key-ca-1"]
     );
-    let events: Vec<String> = audit_events(&s)
-        .iter()
-        .map(|e| e["event"].as_str().unwrap().to_owned())
-        .collect();
-    assert!(
-        events.contains(&"signingKeyCreated".to_owned()),
-        "{events:?}"
-    );
+    let events: Vec<String> =
+        audit_events(&s).iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
+    assert!(events.contains(&"signingKeyCreated".to_owned()), "{events:?}");
     assert!(events.contains(&"caCreated".to_owned()), "{events:?}");
 }
 
 #[tokio::test]
 async fn admin_issues_a_dataplane_token_that_validates() {
     let s = state(Role::Zone);
-    call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/default",
-        Some(mesh("default")),
-    )
-    .await;
+    call(&s, LOCAL, Method::PUT, "/meshes/default", Some(mesh("default"))).await;
     let body = json!({"name": "web-1", "mesh": "default", "tags": {"kuma.io/service": ["web"]}, "validFor": "1h"});
     let (status, token) = issue(&s, LOCAL, "/tokens/dataplane", body).await;
     assert_eq!(status, StatusCode::OK, "{token}");
-    let validator = s
-        .credentials()
-        .validator(TokenKind::Dataplane {
-            mesh: "default".into(),
-        })
-        .await
-        .unwrap();
-    let valid = validator
-        .validate::<DataplaneClaims>(&token, OffsetDateTime::now_utc())
-        .unwrap();
+    let validator =
+        s.credentials().validator(TokenKind::Dataplane { mesh: "default".into() }).await.unwrap();
+    let valid = validator.validate::<DataplaneClaims>(&token, OffsetDateTime::now_utc()).unwrap();
     assert_eq!(valid.claims.name, "web-1");
     assert_eq!(valid.claims.tags["kuma.io/service"], ["web"]);
-    let issued = audit_events(&s)
-        .into_iter()
-        .find(|e| e["event"] == "tokenIssued")
-        .unwrap();
+    let issued = audit_events(&s).into_iter().find(|e| e["event"] == "tokenIssued").unwrap();
     assert_eq!(issued["subject"], "web-1");
     assert_eq!(issued["jti"], valid.jti.as_str());
-    assert!(
-        !issued.to_string().contains(&token),
-        "the audit log must never hold the token"
-    );
+    assert!(!issued.to_string().contains(&token), "the audit log must never hold the token");
 }
 
 #[tokio::test]
 async fn anonymous_caller_cannot_issue_tokens() {
     let s = state(Role::Zone);
-    call(
-        &s,
-        LOCAL,
-        Method::PUT,
-        "/meshes/default",
-        Some(mesh("default")),
-    )
-    .await;
+    call(&s, LOCAL, Method::PUT, "/meshes/default", Some(mesh("default"))).await;
     let (status, body) = issue(&s, REMOTE, "/tokens/dataplane", json!({"mesh": "default"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let body: Value = serde_json::from_str(&body).unwrap();
@@ -131,11 +92,7 @@ async fn anonymous_caller_cannot_issue_tokens() {
         body["detail"],
         "user \"mesh-system:anonymous/mesh-system:unauthenticated\" cannot access generate dataplane token"
     );
-    assert!(
-        audit_events(&s)
-            .iter()
-            .any(|e| e["event"] == "accessDenied")
-    );
+    assert!(audit_events(&s).iter().any(|e| e["event"] == "accessDenied"));
 }
 
 #[tokio::test]
@@ -153,11 +110,7 @@ async fn token_requests_are_validated_with_kumas_messages() {
     assert_eq!(body["invalid_parameters"][0]["field"], "validFor");
 
     let (status, _) = issue(&s, LOCAL, "/tokens/dataplane", json!({"mesh": "nope"})).await;
-    assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "a token for a mesh that does not exist"
-    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a token for a mesh that does not exist");
 }
 
 #[tokio::test]
@@ -183,15 +136,9 @@ async fn user_token_authenticates_and_revocation_takes_effect_at_once() {
         .unwrap();
     let bearer = format!("Bearer {}", issued.token);
 
-    let r = call_with(
-        &s,
-        REMOTE,
-        Method::GET,
-        "/global-secrets",
-        None,
-        &[("authorization", &bearer)],
-    )
-    .await;
+    let r =
+        call_with(&s, REMOTE, Method::GET, "/global-secrets", None, &[("authorization", &bearer)])
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = call(&s, REMOTE, Method::GET, "/global-secrets", None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -223,26 +170,11 @@ async fn user_token_authenticates_and_revocation_takes_effect_at_once() {
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let r = call_with(
-        &s,
-        REMOTE,
-        Method::GET,
-        "/meshes",
-        None,
-        &[("authorization", &bearer)],
-    )
-    .await;
-    assert_eq!(
-        r.status,
-        StatusCode::UNAUTHORIZED,
-        "a revoked token must stop working at once"
-    );
+    let r =
+        call_with(&s, REMOTE, Method::GET, "/meshes", None, &[("authorization", &bearer)]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a revoked token must stop working at once");
     assert_eq!(s.metrics().auth_failures("user", "revoked"), 1);
-    let failure = audit_events(&s)
-        .into_iter()
-        .rev()
-        .find(|e| e["event"] == "authFailed")
-        .unwrap();
+    let failure = audit_events(&s).into_iter().rev().find(|e| e["event"] == "authFailed").unwrap();
     assert_eq!(failure["reason"], "revoked");
     assert_eq!(failure["source"], REMOTE);
 }
@@ -255,13 +187,8 @@ fn base64_of(text: &str) -> String {
 #[tokio::test]
 async fn federated_zone_has_no_zone_token_key() {
     let s = state(Role::FederatedZone);
-    let (status, body) = issue(
-        &s,
-        LOCAL,
-        "/tokens/zone",
-        json!({"zone": "z1", "scope": ["cp"]}),
-    )
-    .await;
+    let (status, body) =
+        issue(&s, LOCAL, "/tokens/zone", json!({"zone": "z1", "scope": ["cp"]})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["title"], "Signing Key not found");
@@ -278,10 +205,7 @@ async fn changing_the_ca_while_mtls_is_on_is_refused() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let r = call(&s, LOCAL, Method::PUT, "/meshes/m", Some(with("ca-2"))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        r.body["invalid_parameters"][0]["field"],
-        "mtls.enabledBackend"
-    );
+    assert_eq!(r.body["invalid_parameters"][0]["field"], "mtls.enabledBackend");
     assert_eq!(
         r.body["invalid_parameters"][0]["reason"],
         "Changing CA when mTLS is enabled is forbidden. Disable mTLS first and then change the CA"
@@ -300,26 +224,13 @@ async fn provided_ca_that_breaks_svid_rules_is_refused_and_a_used_secret_cannot_
         OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let leaf_only = pair
-        .cert_pem
-        .split_inclusive("-----END CERTIFICATE-----\n")
-        .next()
-        .unwrap()
-        .to_owned();
+    let leaf_only =
+        pair.cert_pem.split_inclusive("-----END CERTIFICATE-----\n").next().unwrap().to_owned();
     use secrecy::ExposeSecret;
-    for (name, data) in [
-        ("cert", leaf_only.as_str()),
-        ("key", pair.key_pem.expose_secret()),
-    ] {
+    for (name, data) in [("cert", leaf_only.as_str()), ("key", pair.key_pem.expose_secret())] {
         let secret = json!({"type": "Secret", "mesh": "m", "name": name, "data": base64_of(data)});
-        let r = call(
-            &s,
-            LOCAL,
-            Method::PUT,
-            &format!("/meshes/m/secrets/{name}"),
-            Some(secret),
-        )
-        .await;
+        let r =
+            call(&s, LOCAL, Method::PUT, &format!("/meshes/m/secrets/{name}"), Some(secret)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
     let provided = json!({"type": "Mesh", "name": "m", "mtls": {"enabledBackend": "ca-1", "backends": [
@@ -327,10 +238,7 @@ async fn provided_ca_that_breaks_svid_rules_is_refused_and_a_used_secret_cannot_
     let r = call(&s, LOCAL, Method::PUT, "/meshes/m", Some(provided.clone())).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     let reasons = r.body["invalid_parameters"].to_string();
-    assert!(
-        reasons.contains("basic constraint 'CA' must be set to 'true'"),
-        "{reasons}"
-    );
+    assert!(reasons.contains("basic constraint 'CA' must be set to 'true'"), "{reasons}");
 
     // With skipValidation the mesh is stored; its secret is then in use and cannot be deleted.
     let mut skipped = provided;

@@ -18,10 +18,7 @@ fn conf(value: Value) -> Map<String, Value> {
 }
 
 fn violations(err: ValidationError) -> Vec<(String, String)> {
-    err.violations
-        .into_iter()
-        .map(|Violation { field, message }| (field, message))
-        .collect()
+    err.violations.into_iter().map(|Violation { field, message }| (field, message)).collect()
 }
 
 fn der_of(pem: &str) -> Vec<u8> {
@@ -37,91 +34,53 @@ fn default_root_is_an_ecdsa_kuma_mesh_ca() {
     assert_eq!(cert.subject().to_string(), "O=Kuma, OU=Mesh, CN=default");
     assert_eq!(cert.subject().as_raw(), cert.issuer().as_raw());
     let san = cert.subject_alternative_name().unwrap().unwrap();
-    assert_eq!(
-        san.value.general_names,
-        vec![GeneralName::URI("spiffe://default")]
-    );
+    assert_eq!(san.value.general_names, vec![GeneralName::URI("spiffe://default")]);
     assert!(cert.basic_constraints().unwrap().unwrap().value.ca);
     let ku = cert.key_usage().unwrap().unwrap().value;
     assert!(ku.key_cert_sign() && ku.crl_sign());
     assert!(!ku.digital_signature() && !ku.key_encipherment() && !ku.key_agreement());
     assert_eq!(cert.validity().not_before.to_datetime(), NOW - BACKDATE);
-    assert_eq!(
-        cert.validity().not_after.to_datetime(),
-        NOW + time::Duration::days(3650)
-    );
+    assert_eq!(cert.validity().not_after.to_datetime(), NOW + time::Duration::days(3650));
     assert!(cert.serial.bits() > 64, "serial {}", cert.serial);
     assert!(matches!(cert.public_key().parsed(), Ok(PublicKey::EC(_))));
-    assert!(
-        pair.key_pem
-            .expose_secret()
-            .starts_with("-----BEGIN PRIVATE KEY-----")
-    );
-    Issuer::new(
-        pair.cert_pem.as_bytes(),
-        pair.key_pem.expose_secret().as_bytes(),
-    )
-    .unwrap();
+    assert!(pair.key_pem.expose_secret().starts_with("-----BEGIN PRIVATE KEY-----"));
+    Issuer::new(pair.cert_pem.as_bytes(), pair.key_pem.expose_secret().as_bytes()).unwrap();
 }
 
 #[test]
 fn rsa_bits_give_an_rsa_root_with_a_pkcs1_key() {
-    let conf = BuiltinConf {
-        rsa_bits: Some(2048),
-        expiration: None,
-    };
+    let conf = BuiltinConf { rsa_bits: Some(2048), expiration: None };
     let pair = generate_builtin_root("payments", &conf, NOW).unwrap();
     let der = der_of(&pair.cert_pem);
     let cert = x509::parse(&der).unwrap();
-    let Ok(PublicKey::RSA(rsa)) = cert.public_key().parsed() else {
-        panic!("not RSA")
-    };
+    let Ok(PublicKey::RSA(rsa)) = cert.public_key().parsed() else { panic!("not RSA") };
     assert_eq!(rsa.key_size(), 2048);
-    assert!(
-        pair.key_pem
-            .expose_secret()
-            .starts_with("-----BEGIN RSA PRIVATE KEY-----\n")
-    );
+    assert!(pair.key_pem.expose_secret().starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
     assert!(format!("{pair:?}").contains("[redacted]"));
     // The PKCS#1 key loads back and signs for this root.
-    Issuer::new(
-        pair.cert_pem.as_bytes(),
-        pair.key_pem.expose_secret().as_bytes(),
-    )
-    .unwrap();
+    Issuer::new(pair.cert_pem.as_bytes(), pair.key_pem.expose_secret().as_bytes()).unwrap();
 }
 
 #[test]
 fn unsupported_rsa_bits_are_refused() {
-    let conf = BuiltinConf {
-        rsa_bits: Some(1024),
-        expiration: None,
-    };
+    let conf = BuiltinConf { rsa_bits: Some(1024), expiration: None };
     let err = generate_builtin_root("default", &conf, NOW).unwrap_err();
     assert!(matches!(err, Error::RsaBits(1024)), "{err:?}");
 }
 
 #[test]
 fn expiration_sets_not_after() {
-    let conf = BuiltinConf {
-        rsa_bits: None,
-        expiration: Some(KumaDuration::parse("1y").unwrap()),
-    };
+    let conf = BuiltinConf { rsa_bits: None, expiration: Some(KumaDuration::parse("1y").unwrap()) };
     let pair = generate_builtin_root("default", &conf, NOW).unwrap();
     let der = der_of(&pair.cert_pem);
     let cert = x509::parse(&der).unwrap();
-    assert_eq!(
-        cert.validity().not_after.to_datetime(),
-        NOW + time::Duration::days(365)
-    );
+    assert_eq!(cert.validity().not_after.to_datetime(), NOW + time::Duration::days(365));
 }
 
 #[test]
 fn conf_is_read_with_kuma_field_names() {
     let parsed = BuiltinConf::parse(
-        Some(&conf(
-            json!({"caCert": {"RSAbits": 3072, "expiration": "5y"}}),
-        )),
+        Some(&conf(json!({"caCert": {"RSAbits": 3072, "expiration": "5y"}}))),
         "mtls.backends[0].conf",
     )
     .unwrap();
@@ -130,19 +89,14 @@ fn conf_is_read_with_kuma_field_names() {
 
     let zero = BuiltinConf::parse(Some(&conf(json!({"caCert": {"RSAbits": 0}}))), "c").unwrap();
     assert_eq!(zero, BuiltinConf::default());
-    assert_eq!(
-        BuiltinConf::parse(None, "c").unwrap(),
-        BuiltinConf::default()
-    );
+    assert_eq!(BuiltinConf::parse(None, "c").unwrap(), BuiltinConf::default());
 }
 
 #[test]
 fn bad_conf_is_reported_at_its_path() {
     let at = "mtls.backends[1].conf";
     let err = BuiltinConf::parse(
-        Some(&conf(
-            json!({"caCert": {"RSAbits": 1000, "expiration": "1x"}}),
-        )),
+        Some(&conf(json!({"caCert": {"RSAbits": 1000, "expiration": "1x"}}))),
         at,
     )
     .unwrap_err();
@@ -165,8 +119,7 @@ fn bad_conf_is_reported_at_its_path() {
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].0, at);
     assert!(
-        v[0].1
-            .starts_with("could not convert backend config: unknown field `caCrt`"),
+        v[0].1.starts_with("could not convert backend config: unknown field `caCrt`"),
         "{}",
         v[0].1
     );
@@ -174,12 +127,6 @@ fn bad_conf_is_reported_at_its_path() {
 
 #[test]
 fn secret_names_follow_kuma() {
-    assert_eq!(
-        builtin_cert_secret_name("default", "ca-1"),
-        "default.ca-builtin-cert-ca-1"
-    );
-    assert_eq!(
-        builtin_key_secret_name("default", "ca-1"),
-        "default.ca-builtin-key-ca-1"
-    );
+    assert_eq!(builtin_cert_secret_name("default", "ca-1"), "default.ca-builtin-cert-ca-1");
+    assert_eq!(builtin_key_secret_name("default", "ca-1"), "default.ca-builtin-key-ca-1");
 }

@@ -15,10 +15,7 @@ fn web() -> Identity {
     Identity {
         mesh: "default".to_owned(),
         tags: BTreeMap::from([
-            (
-                SERVICE_TAG.to_owned(),
-                BTreeSet::from(["web-api".to_owned(), "web".to_owned()]),
-            ),
+            (SERVICE_TAG.to_owned(), BTreeSet::from(["web-api".to_owned(), "web".to_owned()])),
             ("version".to_owned(), BTreeSet::from(["v1".to_owned()])),
         ]),
     }
@@ -52,12 +49,7 @@ fn uris(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
 fn leaf_has_kumas_shape_and_ignores_csr_names() {
     let ca = test_ca::root("mesh-ca");
     let issued = issuer_of(&ca)
-        .issue(
-            test_ca::csr(&PKCS_ECDSA_P256_SHA256).as_bytes(),
-            &web(),
-            DAY,
-            NOW,
-        )
+        .issue(test_ca::csr(&PKCS_ECDSA_P256_SHA256).as_bytes(), &web(), DAY, NOW)
         .unwrap();
     let leaf_der = der(&issued.cert_pem);
     assert_eq!(leaf_der.len(), 1);
@@ -137,10 +129,7 @@ fn csr_in_der_is_accepted() {
 fn csr_with_a_bad_signature_is_refused() {
     let issuer = issuer_of(&test_ca::root("ca"));
     let pem = test_ca::csr(&PKCS_ECDSA_P256_SHA256);
-    let mut der = crate::tls::decode_csr(pem.as_bytes())
-        .unwrap()
-        .as_ref()
-        .to_vec();
+    let mut der = crate::tls::decode_csr(pem.as_bytes()).unwrap().as_ref().to_vec();
     // Flip a bit of the public key: the structure still parses, the signature no longer matches.
     let spki_end = {
         let (_, req) = X509CertificationRequest::from_der(&der).unwrap();
@@ -149,16 +138,10 @@ fn csr_with_a_bad_signature_is_refused() {
     };
     der[spki_end - 1] ^= 0x01;
     let err = issuer.issue(&der, &web(), DAY, NOW).unwrap_err();
-    assert!(
-        matches!(err, Error::CsrSignature | Error::CsrParse(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::CsrSignature | Error::CsrParse(_)), "{err:?}");
 
     // The same for a byte of the signature itself.
-    let mut der = crate::tls::decode_csr(pem.as_bytes())
-        .unwrap()
-        .as_ref()
-        .to_vec();
+    let mut der = crate::tls::decode_csr(pem.as_bytes()).unwrap().as_ref().to_vec();
     let last = der.len() - 1;
     der[last] ^= 0x01;
     let err = issuer.issue(&der, &web(), DAY, NOW).unwrap_err();
@@ -168,17 +151,10 @@ fn csr_with_a_bad_signature_is_refused() {
 #[test]
 fn garbage_csr_is_refused() {
     let issuer = issuer_of(&test_ca::root("ca"));
-    let err = issuer
-        .issue(b"\x30\x03\x02\x01\x00", &web(), DAY, NOW)
-        .unwrap_err();
+    let err = issuer.issue(b"\x30\x03\x02\x01\x00", &web(), DAY, NOW).unwrap_err();
     assert!(matches!(err, Error::CsrParse(_)), "{err:?}");
     let err = issuer
-        .issue(
-            b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
-            &web(),
-            DAY,
-            NOW,
-        )
+        .issue(b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n", &web(), DAY, NOW)
         .unwrap_err();
     assert!(matches!(err, Error::CsrPem(_)), "{err:?}");
 }
@@ -187,9 +163,7 @@ fn garbage_csr_is_refused() {
 fn weak_or_unknown_keys_are_refused() {
     let issuer = issuer_of(&test_ca::root("ca"));
     for alg in [&PKCS_ECDSA_P521_SHA512, &PKCS_ED25519] {
-        let err = issuer
-            .issue(test_ca::csr(alg).as_bytes(), &web(), DAY, NOW)
-            .unwrap_err();
+        let err = issuer.issue(test_ca::csr(alg).as_bytes(), &web(), DAY, NOW).unwrap_err();
         assert!(matches!(err, Error::UnsupportedKey(_)), "{err:?}");
     }
 }
@@ -199,9 +173,7 @@ fn rsa_csr_of_2048_bits_is_accepted() {
     let issuer = issuer_of(&test_ca::root("ca"));
     let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
         .unwrap();
-    issuer
-        .issue(test_ca::csr_for(&key).as_bytes(), &web(), DAY, NOW)
-        .unwrap();
+    issuer.issue(test_ca::csr_for(&key).as_bytes(), &web(), DAY, NOW).unwrap();
 }
 
 #[test]
@@ -217,14 +189,8 @@ fn intermediate_signs_and_the_root_stays_out_of_the_chain() {
     let inter = test_ca::intermediate("inter", &root);
     let chain = format!("{}{}", inter.cert_pem, root.cert_pem);
     let issuer = Issuer::new(chain.as_bytes(), inter.key_pem.as_bytes()).unwrap();
-    let issued = issuer
-        .issue(
-            test_ca::csr(&PKCS_ECDSA_P256_SHA256).as_bytes(),
-            &web(),
-            DAY,
-            NOW,
-        )
-        .unwrap();
+    let issued =
+        issuer.issue(test_ca::csr(&PKCS_ECDSA_P256_SHA256).as_bytes(), &web(), DAY, NOW).unwrap();
 
     let chain_der = der(&issued.chain_pem);
     assert_eq!(chain_der.len(), 2);
@@ -253,15 +219,8 @@ fn key_of_another_ca_is_refused() {
 fn non_ascii_tags_are_refused() {
     let issuer = issuer_of(&test_ca::root("ca"));
     let mut id = web();
-    id.tags
-        .insert("team".to_owned(), BTreeSet::from(["équipe".to_owned()]));
-    let err = issuer
-        .issue(
-            test_ca::csr(&PKCS_ECDSA_P256_SHA256).as_bytes(),
-            &id,
-            DAY,
-            NOW,
-        )
-        .unwrap_err();
+    id.tags.insert("team".to_owned(), BTreeSet::from(["équipe".to_owned()]));
+    let err =
+        issuer.issue(test_ca::csr(&PKCS_ECDSA_P256_SHA256).as_bytes(), &id, DAY, NOW).unwrap_err();
     assert!(matches!(err, Error::Tag { .. }), "{err:?}");
 }

@@ -9,10 +9,7 @@ fn mesh(value: serde_json::Value) -> MeshSpec {
 }
 
 fn pairs(err: ValidationError) -> Vec<(String, String)> {
-    err.violations
-        .into_iter()
-        .map(|v| (v.field, v.message))
-        .collect()
+    err.violations.into_iter().map(|v| (v.field, v.message)).collect()
 }
 
 fn provided(skip: bool) -> MeshSpec {
@@ -49,10 +46,7 @@ fn every_backend_is_checked_at_its_path() {
 #[test]
 fn skip_validation_skips_the_backend_checks() {
     let none = |_: &str| None;
-    assert_eq!(
-        validate_mesh_backends("default", &provided(true), &none).unwrap(),
-        vec![]
-    );
+    assert_eq!(validate_mesh_backends("default", &provided(true), &none).unwrap(), vec![]);
 }
 
 #[test]
@@ -93,10 +87,7 @@ fn provided_ca_is_checked_through_its_secrets() {
 #[test]
 fn mesh_without_mtls_has_nothing_to_check() {
     let none = |_: &str| None;
-    assert_eq!(
-        validate_mesh_backends("default", &MeshSpec::default(), &none).unwrap(),
-        vec![]
-    );
+    assert_eq!(validate_mesh_backends("default", &MeshSpec::default(), &none).unwrap(), vec![]);
     assert!(used_secrets(&MeshSpec::default()).is_empty());
 }
 

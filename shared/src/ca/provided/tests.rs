@@ -14,10 +14,7 @@ fn conf(value: Value) -> Map<String, Value> {
 }
 
 fn pairs(err: ValidationError) -> Vec<(String, String)> {
-    err.violations
-        .into_iter()
-        .map(|v| (v.field, v.message))
-        .collect()
+    err.violations.into_iter().map(|v| (v.field, v.message)).collect()
 }
 
 fn one(field: &str, message: &str) -> Vec<(String, String)> {
@@ -106,9 +103,7 @@ fn empty_sources_cannot_be_empty() {
     );
     // Kuma does not check inlineString.
     ProvidedConf::parse(
-        Some(&conf(
-            json!({"cert": {"inlineString": ""}, "key": {"secret": "k"}}),
-        )),
+        Some(&conf(json!({"cert": {"inlineString": ""}, "key": {"secret": "k"}}))),
         AT,
     )
     .unwrap();
@@ -126,11 +121,7 @@ fn unreadable_conf_cannot_be_converted() {
         let v = parse_err(bad.clone());
         assert_eq!(v.len(), 1, "{bad}: {v:?}");
         assert_eq!(v[0].0, AT, "{bad}");
-        assert!(
-            v[0].1.starts_with("could not convert backend config: "),
-            "{bad}: {}",
-            v[0].1
-        );
+        assert!(v[0].1.starts_with("could not convert backend config: "), "{bad}: {}", v[0].1);
     }
 }
 
@@ -141,13 +132,8 @@ fn sources_load_their_bytes() {
     assert_eq!(secret.load("default", &resolve).unwrap(), b"PEM");
     assert_eq!(secret.secret(), Some("ca"));
 
-    let err = DataSource::Secret("nope".to_owned())
-        .load("default", &resolve)
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"resource not found: type="Secret" name="nope" mesh="default""#
-    );
+    let err = DataSource::Secret("nope".to_owned()).load("default", &resolve).unwrap_err();
+    assert_eq!(err.to_string(), r#"resource not found: type="Secret" name="nope" mesh="default""#);
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ca.pem");
@@ -155,16 +141,8 @@ fn sources_load_their_bytes() {
     let file = DataSource::File(path.clone());
     assert_eq!(file.load("default", &resolve).unwrap(), b"FILE");
     let missing = DataSource::File(dir.path().join("missing.pem"));
-    assert!(matches!(
-        missing.load("default", &resolve),
-        Err(Error::ReadFile { .. })
-    ));
-    assert_eq!(
-        DataSource::InlineString("S".to_owned())
-            .load("default", &resolve)
-            .unwrap(),
-        b"S"
-    );
+    assert!(matches!(missing.load("default", &resolve), Err(Error::ReadFile { .. })));
+    assert_eq!(DataSource::InlineString("S".to_owned()).load("default", &resolve).unwrap(), b"S");
 }
 
 #[test]
@@ -214,16 +192,8 @@ fn digital_signature_and_key_encipherment_only_warn() {
     let warnings = check(&ca).unwrap();
     let fields: Vec<_> = warnings.iter().map(|w| w.field.as_str()).collect();
     assert_eq!(fields, [format!("{AT}.cert[0]"), format!("{AT}.cert[0]")]);
-    assert!(
-        warnings[0]
-            .message
-            .contains("'digitalSignature' should NOT be set")
-    );
-    assert!(
-        warnings[1]
-            .message
-            .contains("'keyEncipherment' should NOT be set")
-    );
+    assert!(warnings[0].message.contains("'digitalSignature' should NOT be set"));
+    assert!(warnings[1].message.contains("'keyEncipherment' should NOT be set"));
 }
 
 #[test]
@@ -274,10 +244,7 @@ fn every_certificate_of_the_chain_is_checked() {
     let good_root = test_ca::root("root");
     let inter = test_ca::intermediate("inter", &good_root);
     let chain = format!("{}{}", inter.cert_pem, good_root.cert_pem);
-    assert_eq!(
-        validate_provided(AT, chain.as_bytes(), inter.key_pem.as_bytes()).unwrap(),
-        vec![]
-    );
+    assert_eq!(validate_provided(AT, chain.as_bytes(), inter.key_pem.as_bytes()).unwrap(), vec![]);
 }
 
 #[test]
@@ -288,9 +255,5 @@ fn a_chain_member_that_is_not_x509_is_reported() {
     let v = pairs(validate_provided(AT, chain.as_bytes(), ca.key_pem.as_bytes()).unwrap_err());
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0].0, format!("{AT}.cert[1]"));
-    assert!(
-        v[0].1.starts_with("not a valid x509 certificate: "),
-        "{}",
-        v[0].1
-    );
+    assert!(v[0].1.starts_with("not a valid x509 certificate: "), "{}", v[0].1);
 }

@@ -20,42 +20,22 @@ use super::super::tls::CertKeyFiles;
 use super::{DEFAULT_MAX_MSG, DEFAULT_REFRESH, REDACTED, m};
 
 const ZONE_NAME: Setting = m("KUMA_MULTIZONE_ZONE_NAME", "multizone.zone.name");
-const GLOBAL_ADDRESS: Setting = m(
-    "KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS",
-    "multizone.zone.globalAddress",
-);
-const ZONE_REFRESH: Setting = m(
-    "KUMA_MULTIZONE_ZONE_KDS_REFRESH_INTERVAL",
-    "multizone.zone.kds.refreshInterval",
-);
-const ROOT_CA_FILE: Setting = m(
-    "KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE",
-    "multizone.zone.kds.rootCaFile",
-);
-const SKIP_VERIFY: Setting = m(
-    "KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY",
-    "multizone.zone.kds.tlsSkipVerify",
-);
-const CERT: Setting = m(
-    "KUMA_MULTIZONE_ZONE_KDS_TLS_CERT_FILE",
-    "multizone.zone.kds.tlsCertFile",
-);
-const KEY: Setting = m(
-    "KUMA_MULTIZONE_ZONE_KDS_TLS_KEY_FILE",
-    "multizone.zone.kds.tlsKeyFile",
-);
-const CP_TOKEN_PATH: Setting = m(
-    "KUMA_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_PATH",
-    "multizone.zone.kds.auth.cpTokenPath",
-);
-const CP_TOKEN_INLINE: Setting = m(
-    "KUMA_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_INLINE",
-    "multizone.zone.kds.auth.cpTokenInline",
-);
-const ZONE_MAX_MSG: Setting = m(
-    "KUMA_MULTIZONE_ZONE_KDS_MAX_MSG_SIZE",
-    "multizone.zone.kds.maxMsgSize",
-);
+const GLOBAL_ADDRESS: Setting =
+    m("KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS", "multizone.zone.globalAddress");
+const ZONE_REFRESH: Setting =
+    m("KUMA_MULTIZONE_ZONE_KDS_REFRESH_INTERVAL", "multizone.zone.kds.refreshInterval");
+const ROOT_CA_FILE: Setting =
+    m("KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE", "multizone.zone.kds.rootCaFile");
+const SKIP_VERIFY: Setting =
+    m("KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY", "multizone.zone.kds.tlsSkipVerify");
+const CERT: Setting = m("KUMA_MULTIZONE_ZONE_KDS_TLS_CERT_FILE", "multizone.zone.kds.tlsCertFile");
+const KEY: Setting = m("KUMA_MULTIZONE_ZONE_KDS_TLS_KEY_FILE", "multizone.zone.kds.tlsKeyFile");
+const CP_TOKEN_PATH: Setting =
+    m("KUMA_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_PATH", "multizone.zone.kds.auth.cpTokenPath");
+const CP_TOKEN_INLINE: Setting =
+    m("KUMA_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_INLINE", "multizone.zone.kds.auth.cpTokenInline");
+const ZONE_MAX_MSG: Setting =
+    m("KUMA_MULTIZONE_ZONE_KDS_MAX_MSG_SIZE", "multizone.zone.kds.maxMsgSize");
 
 const DEFAULT_ZONE_NAME: &str = "default";
 
@@ -232,9 +212,7 @@ fn is_dns_name(name: &str) -> bool {
     let trimmed = name.strip_suffix('.').unwrap_or(name);
     trimmed.split('.').all(|label| {
         let mut chars = label.chars();
-        let first_ok = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
         first_ok
             && label.len() <= 63
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -250,8 +228,7 @@ impl GlobalAddress {
             .map(|(s, _)| s)
             .filter(|s| {
                 s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                    && s.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
             })
             .unwrap_or("")
             .to_ascii_lowercase();
@@ -260,10 +237,7 @@ impl GlobalAddress {
             "grpcs" => GlobalScheme::Grpcs,
             _ => return Err(Problem::GlobalAddressScheme(scheme)),
         };
-        Ok(Self {
-            url: value.to_owned(),
-            scheme,
-        })
+        Ok(Self { url: value.to_owned(), scheme })
     }
 
     /// The address as configured.

@@ -19,18 +19,9 @@ fn mode_environment_and_general_default_as_in_kuma() {
     assert_eq!(c.general.tls, TlsSettings::default());
     assert_eq!(c.general.tls.min_version, TlsVersion::Tls12);
     assert_eq!(c.general.dns_cache_ttl, Duration::from_secs(10));
-    assert_eq!(
-        c.general.resilient_component_base_backoff,
-        Duration::from_secs(5)
-    );
-    assert_eq!(
-        c.general.resilient_component_max_backoff,
-        Duration::from_secs(60)
-    );
-    assert_eq!(
-        c.general.audit_log_file,
-        PathBuf::from("/home/kuma/.kuma/audit.log")
-    );
+    assert_eq!(c.general.resilient_component_base_backoff, Duration::from_secs(5));
+    assert_eq!(c.general.resilient_component_max_backoff, Duration::from_secs(60));
+    assert_eq!(c.general.audit_log_file, PathBuf::from("/home/kuma/.kuma/audit.log"));
     assert!(c.ignored_keys.is_empty() && c.ignored_env.is_empty());
 }
 
@@ -67,11 +58,7 @@ fn postgres_defaults_as_in_kuma() {
 #[test]
 fn api_server_defaults_as_in_kuma() {
     let a = defaults().api_server;
-    let http = Listener {
-        enabled: true,
-        interface: ANY,
-        port: 5681,
-    };
+    let http = Listener { enabled: true, interface: ANY, port: 5681 };
     assert_eq!(a.http, http);
     assert_eq!(a.https.listener, Listener { port: 5682, ..http });
     assert_eq!(a.https.tls_files, None);
@@ -111,17 +98,9 @@ fn small_servers_default_as_in_kuma() {
     assert_eq!(c.dp_server.read_header_timeout, Duration::from_secs(5));
     assert_eq!(c.dp_server.dp_proxy_authn, DpProxyAuthn::DpToken);
     assert_eq!(c.dp_server.zone_proxy_authn, ZoneProxyAuthn::ZoneToken);
-    let dp_token = DpTokens {
-        enable_issuer: true,
-        use_secrets: true,
-        public_keys: Vec::new(),
-    };
+    let dp_token = DpTokens { enable_issuer: true, use_secrets: true, public_keys: Vec::new() };
     assert_eq!(c.dp_server.dp_token, dp_token);
-    let zone_token = ZoneTokens {
-        enable_issuer: true,
-        use_secrets: true,
-        public_keys: Vec::new(),
-    };
+    let zone_token = ZoneTokens { enable_issuer: true, use_secrets: true, public_keys: Vec::new() };
     assert_eq!(c.dp_server.zone_token, zone_token);
     let mads = &c.monitoring_assignment_server;
     assert!(mads.enabled);
@@ -160,12 +139,9 @@ fn multizone_defaults_as_in_kuma() {
 #[test]
 fn access_lists_default_to_the_admin_group() {
     let a = defaults().access;
-    for allowed in [
-        &a.admin_resources,
-        &a.generate_dp_token,
-        &a.generate_user_token,
-        &a.generate_zone_token,
-    ] {
+    for allowed in
+        [&a.admin_resources, &a.generate_dp_token, &a.generate_user_token, &a.generate_zone_token]
+    {
         assert!(allowed.users.is_empty());
         assert_eq!(allowed.groups, ["mesh-system:admin"]);
     }
@@ -174,10 +150,7 @@ fn access_lists_default_to_the_admin_group() {
 #[test]
 fn the_audit_log_follows_the_work_dir() {
     let c = load_env(&[("KUMA_GENERAL_WORK_DIR", "/srv/kuma")]).unwrap();
-    assert_eq!(
-        c.general.audit_log_file,
-        PathBuf::from("/srv/kuma/audit.log")
-    );
+    assert_eq!(c.general.audit_log_file, PathBuf::from("/srv/kuma/audit.log"));
 }
 
 #[test]

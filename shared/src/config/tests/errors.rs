@@ -7,31 +7,11 @@ fn bad_scalars_name_the_variable() {
     let cases = [
         ("KUMA_API_SERVER_HTTP_PORT", "abc", r#"invalid port "abc""#),
         ("KUMA_DP_SERVER_PORT", "70000", r#"invalid port "70000""#),
-        (
-            "KUMA_API_SERVER_READ_TIMEOUT",
-            "10",
-            r#"invalid duration "10""#,
-        ),
-        (
-            "KUMA_API_SERVER_READ_ONLY",
-            "yes",
-            r#"invalid boolean "yes""#,
-        ),
-        (
-            "KUMA_API_SERVER_HTTP_INTERFACE",
-            "localhost",
-            r#"invalid IP address "localhost""#,
-        ),
-        (
-            "KUMA_MULTIZONE_GLOBAL_KDS_ALLOWED_CIDRS",
-            "10.0.0.0/8,nope",
-            r#"invalid CIDR "nope""#,
-        ),
-        (
-            "KUMA_MULTIZONE_GLOBAL_KDS_MAX_MSG_SIZE",
-            "-1",
-            r#"invalid number "-1""#,
-        ),
+        ("KUMA_API_SERVER_READ_TIMEOUT", "10", r#"invalid duration "10""#),
+        ("KUMA_API_SERVER_READ_ONLY", "yes", r#"invalid boolean "yes""#),
+        ("KUMA_API_SERVER_HTTP_INTERFACE", "localhost", r#"invalid IP address "localhost""#),
+        ("KUMA_MULTIZONE_GLOBAL_KDS_ALLOWED_CIDRS", "10.0.0.0/8,nope", r#"invalid CIDR "nope""#),
+        ("KUMA_MULTIZONE_GLOBAL_KDS_MAX_MSG_SIZE", "-1", r#"invalid number "-1""#),
         (
             "KUMA_API_SERVER_AUTHN_TYPE",
             "ldap",
@@ -42,11 +22,7 @@ fn bad_scalars_name_the_variable() {
             "serviceAccountToken",
             r#"invalid value "serviceAccountToken", expected one of: dpToken, none"#,
         ),
-        (
-            "KUMA_ACCESS_TYPE",
-            "rbac",
-            r#"invalid value "rbac", expected one of: static"#,
-        ),
+        ("KUMA_ACCESS_TYPE", "rbac", r#"invalid value "rbac", expected one of: static"#),
     ];
     for (name, value, reason) in cases {
         assert_eq!(env_error(&[(name, value)]), format!("{name}: {reason}"));
@@ -59,10 +35,7 @@ fn unknown_mode_gets_kumas_message() {
         env_error(&[("KUMA_MODE", "remote")]),
         "KUMA_MODE: invalid mode. Available modes: standalone, zone, global"
     );
-    assert_eq!(
-        load_env(&[("KUMA_MODE", "standalone")]).unwrap().mode,
-        Mode::Zone
-    );
+    assert_eq!(load_env(&[("KUMA_MODE", "standalone")]).unwrap().mode, Mode::Zone);
 }
 
 #[test]
@@ -72,10 +45,7 @@ fn kubernetes_is_rejected_clearly() {
         env_error(&[("KUMA_ENVIRONMENT", "kubernetes")]),
         format!("KUMA_ENVIRONMENT: {msg}")
     );
-    assert_eq!(
-        env_error(&[("KUMA_STORE_TYPE", "kubernetes")]),
-        format!("KUMA_STORE_TYPE: {msg}")
-    );
+    assert_eq!(env_error(&[("KUMA_STORE_TYPE", "kubernetes")]), format!("KUMA_STORE_TYPE: {msg}"));
 }
 
 #[test]
@@ -118,10 +88,7 @@ fn missing_files_are_rejected() {
         err.to_string(),
         format!("KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE: could not read certificate {missing}")
     );
-    assert!(
-        std::error::Error::source(&err).is_some(),
-        "the io error is the source"
-    );
+    assert!(std::error::Error::source(&err).is_some(), "the io error is the source");
 }
 
 #[test]
@@ -130,10 +97,7 @@ fn tls_versions_and_ciphers_are_checked() {
         env_error(&[("KUMA_DP_SERVER_TLS_MIN_VERSION", "TLSv1_0")]),
         "KUMA_DP_SERVER_TLS_MIN_VERSION: unsupported tls version: TLSv1_0 supported versions:[TLSv1_2 TLSv1_3]"
     );
-    let err = env_error(&[(
-        "KUMA_GENERAL_TLS_CIPHER_SUITES",
-        "TLS_RSA_WITH_AES_128_CBC_SHA",
-    )]);
+    let err = env_error(&[("KUMA_GENERAL_TLS_CIPHER_SUITES", "TLS_RSA_WITH_AES_128_CBC_SHA")]);
     assert!(
         err.starts_with(
             "KUMA_GENERAL_TLS_CIPHER_SUITES: unsupported tls cipher: TLS_RSA_WITH_AES_128_CBC_SHA"
@@ -173,10 +137,8 @@ fn postgres_tls_rules_use_kumas_messages() {
         "KUMA_STORE_POSTGRES_TLS_CERT_PATH: TLS validation failed: CertPath cannot be empty when KeyPath is provided"
     );
     // Kuma checks postgres settings only when postgres is the store.
-    let ok = load_env(&[
-        ("KUMA_STORE_TYPE", "memory"),
-        ("KUMA_STORE_POSTGRES_TLS_MODE", "verifyCa"),
-    ]);
+    let ok =
+        load_env(&[("KUMA_STORE_TYPE", "memory"), ("KUMA_STORE_POSTGRES_TLS_MODE", "verifyCa")]);
     assert!(ok.is_ok());
     let ok = load_env(&[
         pg,
@@ -220,10 +182,7 @@ fn global_address_needs_a_grpc_scheme() {
     );
     let c = load_env(&[("KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS", "grpc://g:1/x")]).unwrap();
     let address = c.multizone.zone.global_address.unwrap();
-    assert_eq!(
-        (address.scheme(), address.authority()),
-        (GlobalScheme::Grpc, "g:1")
-    );
+    assert_eq!((address.scheme(), address.authority()), (GlobalScheme::Grpc, "g:1"));
 }
 
 #[test]
@@ -240,10 +199,7 @@ fn zone_health_check_needs_both_values() {
     let msg =
         "invalid zoneHealthCheck config: timeout and pollInterval must both be either set or unset";
     assert_eq!(
-        env_error(&[(
-            "KUMA_MULTIZONE_GLOBAL_KDS_ZONE_HEALTH_CHECK_POLL_INTERVAL",
-            "5s"
-        )]),
+        env_error(&[("KUMA_MULTIZONE_GLOBAL_KDS_ZONE_HEALTH_CHECK_POLL_INTERVAL", "5s")]),
         format!("KUMA_MULTIZONE_GLOBAL_KDS_ZONE_HEALTH_CHECK_TIMEOUT: {msg}")
     );
     assert_eq!(

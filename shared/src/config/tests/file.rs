@@ -38,18 +38,13 @@ multizone:
 fn file_values_apply_and_env_overrides_them() {
     let files = Files::new();
     let path = files.write("kuma-cp.yaml", FILE);
-    let env = source(&[
-        ("KUMA_API_SERVER_HTTP_PORT", "3333"),
-        ("KUMA_STORE_POSTGRES_HOST", "env-db"),
-    ]);
+    let env =
+        source(&[("KUMA_API_SERVER_HTTP_PORT", "3333"), ("KUMA_STORE_POSTGRES_HOST", "env-db")]);
     let c = load(&env, Some(&path)).unwrap();
     assert_eq!(c.mode, Mode::Global);
     assert_eq!(c.general.work_dir, PathBuf::from("/srv/kuma"));
     assert_eq!(c.api_server.http.port, 3333, "env wins over the file");
-    assert_eq!(
-        c.api_server.https.listener.port, 2222,
-        "file wins over the default"
-    );
+    assert_eq!(c.api_server.https.listener.port, 2222, "file wins over the default");
     assert_eq!(c.api_server.cors_allowed_domains, ["a.com", "b.com"]);
     assert_eq!(c.multizone.global.grpc_port, 7777);
     let health = c.multizone.global.zone_health_check.unwrap();
@@ -78,28 +73,13 @@ fn a_server_tls_min_version_wins_over_the_general_one() {
 fn general_max_version_and_ciphers_fill_in_unset_servers() {
     let c = load_env(&[
         ("KUMA_GENERAL_TLS_MAX_VERSION", "TLSv1_2"),
-        (
-            "KUMA_GENERAL_TLS_CIPHER_SUITES",
-            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-        ),
-        (
-            "KUMA_DP_SERVER_TLS_CIPHER_SUITES",
-            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-        ),
+        ("KUMA_GENERAL_TLS_CIPHER_SUITES", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+        ("KUMA_DP_SERVER_TLS_CIPHER_SUITES", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
     ])
     .unwrap();
-    assert_eq!(
-        c.monitoring_assignment_server.tls.max_version,
-        Some(TlsVersion::Tls12)
-    );
-    assert_eq!(
-        c.diagnostics.tls.cipher_suites,
-        ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
-    );
-    assert_eq!(
-        c.dp_server.tls.cipher_suites,
-        ["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]
-    );
+    assert_eq!(c.monitoring_assignment_server.tls.max_version, Some(TlsVersion::Tls12));
+    assert_eq!(c.diagnostics.tls.cipher_suites, ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]);
+    assert_eq!(c.dp_server.tls.cipher_suites, ["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]);
 }
 
 #[test]
@@ -107,10 +87,7 @@ fn unknown_file_key_is_rejected_by_path() {
     let files = Files::new();
     let path = files.write("kuma-cp.yaml", "apiServer:\n  http:\n    prot: 1\n");
     let err = load(&source(&[]), Some(&path)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!("{}: unknown key apiServer.http.prot", path.display())
-    );
+    assert_eq!(err.to_string(), format!("{}: unknown key apiServer.http.prot", path.display()));
 }
 
 #[test]
@@ -120,16 +97,12 @@ fn bad_file_value_names_file_and_key() {
     let err = load(&source(&[]), Some(&path)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            r#"{}: apiServer.http.port: invalid port "abc""#,
-            path.display()
-        )
+        format!(r#"{}: apiServer.http.port: invalid port "abc""#, path.display())
     );
     let path = files.write("list.yaml", "dpServer:\n  port: [1, 2]\n");
     let err = load(&source(&[]), Some(&path)).unwrap_err();
     assert!(
-        err.to_string()
-            .ends_with("dpServer.port: expected a single value, not a list"),
+        err.to_string().ends_with("dpServer.port: expected a single value, not a list"),
         "{err}"
     );
 }
@@ -148,10 +121,7 @@ fn invalid_yaml_names_the_file_and_line() {
     let path = files.write("kuma-cp.yaml", "mode: zone\napiServer:\n  http: [\n");
     let err = load(&source(&[]), Some(&path)).unwrap_err();
     let text = err.to_string();
-    assert!(
-        text.starts_with(&format!("{}: invalid yaml at line ", path.display())),
-        "{text}"
-    );
+    assert!(text.starts_with(&format!("{}: invalid yaml at line ", path.display())), "{text}");
 }
 
 #[test]
@@ -181,20 +151,14 @@ fn to_json_has_the_kuma_cp_yaml_shape() {
     assert_eq!(json["store"]["type"], "sqlite");
     assert_eq!(json["apiServer"]["http"]["port"], 5681);
     assert_eq!(json["apiServer"]["https"]["tlsMinVersion"], "TLSv1_2");
-    assert_eq!(
-        json["apiServer"]["authn"]["tokens"]["bootstrapAdminToken"],
-        true
-    );
+    assert_eq!(json["apiServer"]["authn"]["tokens"]["bootstrapAdminToken"], true);
     assert_eq!(json["dpServer"]["authn"]["dpProxy"]["type"], "dpToken");
     assert_eq!(json["multizone"]["global"]["kds"]["grpcPort"], 5685);
     assert_eq!(json["multizone"]["global"]["kds"]["nackBackoff"], "5s");
     assert_eq!(json["multizone"]["zone"]["name"], "default");
     assert_eq!(json["monitoringAssignmentServer"]["port"], 5676);
     assert_eq!(json["general"]["resilientComponentMaxBackoff"], "1m0s");
-    assert_eq!(
-        json["access"]["static"]["adminResources"]["groups"][0],
-        "mesh-system:admin"
-    );
+    assert_eq!(json["access"]["static"]["adminResources"]["groups"][0], "mesh-system:admin");
 }
 
 #[test]
@@ -204,10 +168,6 @@ fn to_json_reloads_to_the_same_config() {
     let env = source(&[("KUMA_STORE_TYPE", "postgres"), ("KUMA_MODE", "global")]);
     let first = load(&env, None).unwrap().to_json();
     let path = files.write("dump.yaml", &serde_yaml_ng::to_string(&first).unwrap());
-    let second = load(
-        &source(&[("KUMA_STORE_POSTGRES_PASSWORD", "kuma")]),
-        Some(&path),
-    )
-    .unwrap();
+    let second = load(&source(&[("KUMA_STORE_POSTGRES_PASSWORD", "kuma")]), Some(&path)).unwrap();
     assert_eq!(second.to_json(), first);
 }

@@ -28,20 +28,14 @@ fn client_ca_needs_tls() {
     let files = Files::new();
     let ca = files.path("ca.pem");
     assert_eq!(
-        env_error(&[
-            (CLIENT_CA, &ca),
-            ("KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED", "false")
-        ]),
+        env_error(&[(CLIENT_CA, &ca), ("KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED", "false")]),
         format!(
             "{CLIENT_CA}: a client certificate needs TLS, but \
              KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED is false"
         )
     );
-    let c = load_env(&[
-        (CLIENT_CA, &ca),
-        ("KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED", "true"),
-    ])
-    .unwrap();
+    let c =
+        load_env(&[(CLIENT_CA, &ca), ("KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED", "true")]).unwrap();
     assert!(c.multizone.global.client_ca_file.is_some());
 }
 

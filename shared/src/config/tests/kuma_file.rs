@@ -148,11 +148,7 @@ fn kuma_cp_yaml_loads_and_reports_what_it_ignores() {
     let files = Files::new();
     let path = files.write("kuma-cp.yaml", KUMA_CP_YAML);
     let c = load(&source(&[]), Some(&path)).unwrap();
-    assert_eq!(
-        c.multizone.zone.name.as_str(),
-        "zone-1",
-        "our settings still apply"
-    );
+    assert_eq!(c.multizone.zone.name.as_str(), "zone-1", "our settings still apply");
     assert_eq!(c.general.work_dir, PathBuf::from("/srv/kuma"));
     let StoreConfig::Postgres(pg) = &c.store else {
         panic!("expected postgres");
@@ -177,28 +173,14 @@ fn kuma_cp_yaml_loads_and_reports_what_it_ignores() {
         "policies.pluginPoliciesEnabled",
         "meshService.generationInterval",
     ] {
-        assert!(
-            c.ignored_keys.iter().any(|k| k == key),
-            "{key} not reported"
-        );
+        assert!(c.ignored_keys.iter().any(|k| k == key), "{key} not reported");
     }
-    assert!(
-        c.ignored_keys.is_sorted(),
-        "sorted for a stable warning: {:?}",
-        c.ignored_keys
-    );
-    for ours in [
-        "store.postgres.host",
-        "apiServer.http.port",
-        "dpServer.port",
-    ] {
+    assert!(c.ignored_keys.is_sorted(), "sorted for a stable warning: {:?}", c.ignored_keys);
+    for ours in ["store.postgres.host", "apiServer.http.port", "dpServer.port"] {
         assert!(!c.ignored_keys.iter().any(|k| k == ours), "{ours}");
     }
     // Empty values set nothing, so they are not worth a warning.
-    for empty in [
-        "bootstrapServer.params.xdsHost",
-        "store.postgres.readReplica.host",
-    ] {
+    for empty in ["bootstrapServer.params.xdsHost", "store.postgres.readReplica.host"] {
         assert!(!c.ignored_keys.iter().any(|k| k == empty), "{empty}");
     }
 }
@@ -207,17 +189,9 @@ fn kuma_cp_yaml_loads_and_reports_what_it_ignores() {
 fn a_typo_among_kuma_keys_still_fails_naming_it() {
     let files = Files::new();
     let cases = [
-        (
-            "apiServer:\n  http:\n",
-            "apiServer:\n  htp:\n",
-            "apiServer.htp.port",
-        ),
+        ("apiServer:\n  http:\n", "apiServer:\n  htp:\n", "apiServer.htp.port"),
         ("experimental:\n", "experimentl:\n", "experimentl.deltaXds"),
-        (
-            "  unsafeDelete: false\n",
-            "  unsafeDelet: false\n",
-            "store.unsafeDelet",
-        ),
+        ("  unsafeDelete: false\n", "  unsafeDelet: false\n", "store.unsafeDelet"),
     ];
     for (from, to, key) in cases {
         let path = files.write("typo.yaml", &KUMA_CP_YAML.replacen(from, to, 1));
@@ -237,26 +211,17 @@ fn a_value_of_the_wrong_shape_in_an_ignored_section_is_accepted() {
         "runtime:\n  kubernetes:\n    injector:\n      containerPatches: [[a], {b: {c: 1}}]\n";
     let path = files.write("kuma-cp.yaml", text);
     let c = load(&source(&[]), Some(&path)).unwrap();
-    assert_eq!(
-        c.ignored_keys,
-        ["runtime.kubernetes.injector.containerPatches"]
-    );
+    assert_eq!(c.ignored_keys, ["runtime.kubernetes.injector.containerPatches"]);
 }
 
 #[test]
 fn a_list_of_mappings_where_we_expect_scalars_is_a_shape_error() {
     let files = Files::new();
-    let path = files.write(
-        "kuma-cp.yaml",
-        "apiServer:\n  corsAllowedDomains: [{a: b}]\n",
-    );
+    let path = files.write("kuma-cp.yaml", "apiServer:\n  corsAllowedDomains: [{a: b}]\n");
     let err = load(&source(&[]), Some(&path)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "{}: apiServer.corsAllowedDomains: expected a list of scalars",
-            path.display()
-        )
+        format!("{}: apiServer.corsAllowedDomains: expected a list of scalars", path.display())
     );
 }
 

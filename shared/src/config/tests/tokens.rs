@@ -66,11 +66,7 @@ dpServer:
     assert_eq!(user.public_keys[1].pem, PEM, "keyFile is read at load time");
     let dp = &c.dp_server.dp_token;
     assert!(!dp.enable_issuer && dp.use_secrets);
-    let want = StaticPublicKey {
-        kid: "a".into(),
-        mesh: Some("default".into()),
-        pem: PEM.into(),
-    };
+    let want = StaticPublicKey { kid: "a".into(), mesh: Some("default".into()), pem: PEM.into() };
     assert_eq!(dp.public_keys[0], want);
     assert_eq!(dp.public_keys[1].mesh, None, "no mesh: every mesh");
     assert_eq!(c.dp_server.zone_token.public_keys[0].kid, "z");
@@ -126,14 +122,8 @@ fn public_key_rules_name_the_entry() {
             "          - {kid: a, mesh: default, keyFile: {public}}\n",
             format!("FILE: unknown key {at}[0].mesh"),
         ),
-        (
-            "          - {kid: a, keyFiel: {public}}\n",
-            format!("FILE: unknown key {at}[0].keyFiel"),
-        ),
-        (
-            "          - a\n          - b\n",
-            format!("FILE: {at}: expected a list of mappings"),
-        ),
+        ("          - {kid: a, keyFiel: {public}}\n", format!("FILE: unknown key {at}[0].keyFiel")),
+        ("          - a\n          - b\n", format!("FILE: {at}: expected a list of mappings")),
     ];
     for (entries, want) in cases {
         assert_eq!(yaml_error(&user_keys(entries)), want, "{entries}");
@@ -142,10 +132,8 @@ fn public_key_rules_name_the_entry() {
 
 #[test]
 fn a_key_file_that_cannot_be_read_is_an_error() {
-    let yaml = user_keys(&format!(
-        "          - {{kid: a, keyFile: {}}}\n",
-        missing_file().display()
-    ));
+    let yaml =
+        user_keys(&format!("          - {{kid: a, keyFile: {}}}\n", missing_file().display()));
     let files = Files::new();
     let err = load_yaml(&files, &yaml).unwrap_err();
     assert!(
@@ -155,19 +143,13 @@ fn a_key_file_that_cannot_be_read_is_an_error() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(
-        text.contains("could not read public key /nonexistent"),
-        "{text}"
-    );
+    assert!(text.contains("could not read public key /nonexistent"), "{text}");
 }
 
 #[test]
 fn a_key_file_that_is_not_pem_is_rejected() {
     let files = Files::new();
-    let yaml = user_keys(&format!(
-        "          - {{kid: a, keyFile: {}}}\n",
-        files.path("cert.pem")
-    ));
+    let yaml = user_keys(&format!("          - {{kid: a, keyFile: {}}}\n", files.path("cert.pem")));
     let err = load_yaml(&files, &yaml).unwrap_err();
     assert!(
         err.to_string()
@@ -180,8 +162,5 @@ fn a_key_file_that_is_not_pem_is_rejected() {
 fn public_keys_are_yaml_only() {
     let c = load_env(&[("KUMA_API_SERVER_AUTHN_TOKENS_VALIDATOR_PUBLIC_KEYS", "x")]).unwrap();
     assert!(c.api_server.authn.tokens.public_keys.is_empty());
-    assert_eq!(
-        c.ignored_env,
-        ["KUMA_API_SERVER_AUTHN_TOKENS_VALIDATOR_PUBLIC_KEYS"]
-    );
+    assert_eq!(c.ignored_env, ["KUMA_API_SERVER_AUTHN_TOKENS_VALIDATOR_PUBLIC_KEYS"]);
 }

@@ -10,10 +10,7 @@ fn object(value: Value) -> Option<Map<String, Value>> {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 fn round_trip(spec: &DataplaneSpec) -> DataplaneSpec {
@@ -99,10 +96,7 @@ fn gateway_round_trips() {
         let spec = DataplaneSpec {
             networking: Some(Networking {
                 address: "gw.example".into(),
-                gateway: Some(Gateway {
-                    tags: tags(&[("kuma.io/service", "edge")]),
-                    kind,
-                }),
+                gateway: Some(Gateway { tags: tags(&[("kuma.io/service", "edge")]), kind }),
                 ..Networking::default()
             }),
             ..DataplaneSpec::default()
@@ -123,10 +117,7 @@ fn wire_fields_are_typed_and_advertised_port_is_not_carried() {
     assert_eq!(net.inbound[0].state, inbound::State::NotReady as i32);
     let tp = net.transparent_proxying.as_ref().unwrap();
     assert_eq!(tp.ip_family_mode, tp::IpFamilyMode::IPv4 as i32);
-    assert_eq!(
-        tp.reachable_backends.as_ref().unwrap().refs[0].port,
-        Some(0)
-    );
+    assert_eq!(tp.reachable_backends.as_ref().unwrap().refs[0].port, Some(0));
     let back = DataplaneSpec::try_from(dp).unwrap();
     assert_eq!(back.networking.unwrap().advertised_port, None);
 }
@@ -136,8 +127,5 @@ fn unknown_inbound_state_is_rejected_with_its_path() {
     let mut dp = pb::Dataplane::from(&sidecar());
     dp.networking.as_mut().unwrap().inbound[1].state = 7;
     let err = DataplaneSpec::try_from(dp).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"networking.inbound[1].state: unsupported value "7""#
-    );
+    assert_eq!(err.to_string(), r#"networking.inbound[1].state: unsupported value "7""#);
 }

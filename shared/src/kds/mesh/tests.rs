@@ -22,9 +22,7 @@ fn full_mesh() -> MeshSpec {
                     kind: CaType::Builtin,
                     mode: Mode::Permissive,
                     dp_cert: Some(DpCert {
-                        rotation: Some(Rotation {
-                            expiration: "1d".into(),
-                        }),
+                        rotation: Some(Rotation { expiration: "1d".into() }),
                         request_timeout: Some("10s".into()),
                     }),
                     conf: object(json!({"caCert": {"RSAbits": 2048, "expiration": "10y"}})),
@@ -89,10 +87,7 @@ fn wire_fields_are_typed() {
     assert_eq!(dp_cert.request_timeout.unwrap().seconds, 10);
     let root = backend.root_chain.unwrap().request_timeout.unwrap();
     assert_eq!((root.seconds, root.nanos), (1, 500_000_000));
-    assert_eq!(
-        mesh.networking.unwrap().outbound.unwrap().passthrough,
-        Some(false)
-    );
+    assert_eq!(mesh.networking.unwrap().outbound.unwrap().passthrough, Some(false));
     assert_eq!(mesh.tracing.unwrap().backends[0].sampling, Some(80.5));
 }
 
@@ -102,22 +97,14 @@ fn unknown_json_keys_are_not_sent() {
         routing: object(json!({"zoneEgress": true, "noSuchField": 1})),
         ..MeshSpec::default()
     };
-    assert_eq!(
-        round_trip(&spec).routing,
-        object(json!({"zoneEgress": true}))
-    );
+    assert_eq!(round_trip(&spec).routing, object(json!({"zoneEgress": true})));
 }
 
 #[test]
 fn snake_case_keys_are_read_and_written_back_in_camel_case() {
-    let spec = MeshSpec {
-        logging: object(json!({"default_backend": "file"})),
-        ..MeshSpec::default()
-    };
-    assert_eq!(
-        round_trip(&spec).logging,
-        object(json!({"defaultBackend": "file"}))
-    );
+    let spec =
+        MeshSpec { logging: object(json!({"default_backend": "file"})), ..MeshSpec::default() };
+    assert_eq!(round_trip(&spec).logging, object(json!({"defaultBackend": "file"})));
 }
 
 #[test]
@@ -125,8 +112,5 @@ fn unsupported_ca_type_is_rejected_with_its_path() {
     let mut mesh = pb::Mesh::from(&full_mesh());
     mesh.mtls.as_mut().unwrap().backends[1].r#type = "vault".into();
     let err = MeshSpec::try_from(mesh).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"mtls.backends[1].type: unsupported value "vault""#
-    );
+    assert_eq!(err.to_string(), r#"mtls.backends[1].type: unsupported value "vault""#);
 }

@@ -26,16 +26,8 @@ fn every_type() -> Vec<Resource> {
     let service = BTreeMap::from([("kuma.io/service".to_owned(), "web".to_owned())]);
     vec![
         resource("default", None, Spec::Mesh(MeshSpec::default())),
-        resource(
-            "tls",
-            Some("default"),
-            Spec::Secret(SecretSpec::from_bytes(b"pem")),
-        ),
-        resource(
-            "inter-cp-ca",
-            None,
-            Spec::GlobalSecret(SecretSpec::from_bytes(b"key")),
-        ),
+        resource("tls", Some("default"), Spec::Secret(SecretSpec::from_bytes(b"pem"))),
+        resource("inter-cp-ca", None, Spec::GlobalSecret(SecretSpec::from_bytes(b"key"))),
         resource("east", None, Spec::Zone(ZoneSpec { enabled: false })),
         resource(
             "web-1",
@@ -57,9 +49,7 @@ fn every_type() -> Vec<Resource> {
             "allow-all",
             Some("default"),
             Spec::TrafficPermission(TrafficPermissionSpec {
-                sources: vec![Selector {
-                    tags: service.clone(),
-                }],
+                sources: vec![Selector { tags: service.clone() }],
                 destinations: vec![Selector { tags: service }],
             }),
         ),
@@ -133,27 +123,15 @@ fn wrong_type_url_is_rejected() {
     );
     let mut outer = mesh.clone();
     outer.type_url = "type.googleapis.com/kuma.mesh.v1alpha1.Mesh".into();
-    assert!(matches!(
-        decode(ResourceType::Mesh, &outer),
-        Err(Error::WrongTypeUrl { .. })
-    ));
+    assert!(matches!(decode(ResourceType::Mesh, &outer), Err(Error::WrongTypeUrl { .. })));
 }
 
 #[test]
 fn garbage_bytes_are_rejected() {
-    let any = Any {
-        type_url: KUMA_RESOURCE_TYPE_URL.into(),
-        value: vec![0xff, 0xff, 0xff],
-    };
+    let any = Any { type_url: KUMA_RESOURCE_TYPE_URL.into(), value: vec![0xff, 0xff, 0xff] };
     let err = decode(ResourceType::Mesh, &any).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "cannot decode kuma.mesh.v1alpha1.KumaResource"
-    );
-    assert!(
-        err.detail()
-            .starts_with("cannot decode kuma.mesh.v1alpha1.KumaResource: ")
-    );
+    assert_eq!(err.to_string(), "cannot decode kuma.mesh.v1alpha1.KumaResource");
+    assert!(err.detail().starts_with("cannot decode kuma.mesh.v1alpha1.KumaResource: "));
 
     let mut kuma = to_kuma_resource(&every_type()[1]);
     kuma.spec.as_mut().unwrap().value = vec![0x0a, 0x05, 0x01];
@@ -172,16 +150,9 @@ fn invalid_spec_is_rejected_with_kumas_violations() {
          destinations: must have at least one element"
     );
 
-    let secret = resource(
-        "empty",
-        Some("default"),
-        Spec::Secret(SecretSpec::default()),
-    );
+    let secret = resource("empty", Some("default"), Spec::Secret(SecretSpec::default()));
     let err = decode(ResourceType::Secret, &encode(&secret)).unwrap_err();
-    assert_eq!(
-        err.detail(),
-        "Secret \"empty\" is not valid: data: cannot be empty"
-    );
+    assert_eq!(err.detail(), "Secret \"empty\" is not valid: data: cannot be empty");
 }
 
 #[test]
@@ -189,17 +160,11 @@ fn meta_must_fit_the_scope() {
     let mut dp = every_type().remove(4);
     dp.meta.mesh = None;
     let err = decode(ResourceType::Dataplane, &encode(&dp)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "Dataplane \"web-1\": mesh \"\" does not fit the type's scope"
-    );
+    assert_eq!(err.to_string(), "Dataplane \"web-1\": mesh \"\" does not fit the type's scope");
 
     let mut zone = to_kuma_resource(&every_type()[3]);
     zone.meta.as_mut().unwrap().mesh = "default".into();
-    assert!(matches!(
-        from_kuma_resource(ResourceType::Zone, zone),
-        Err(Error::Scope { .. })
-    ));
+    assert!(matches!(from_kuma_resource(ResourceType::Zone, zone), Err(Error::Scope { .. })));
 
     let mut nameless = to_kuma_resource(&every_type()[0]);
     nameless.meta.as_mut().unwrap().name.clear();

@@ -38,11 +38,7 @@ impl Runner<'_> {
             .args(args)
             // The postgres user may not be allowed into the caller's working directory.
             .current_dir(self.dir)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let shown = std::iter::once(program.as_os_str())
@@ -50,18 +46,12 @@ impl Runner<'_> {
             .map(|a| a.to_string_lossy())
             .collect::<Vec<_>>()
             .join(" ");
-        let failed = |output: String| Error::Command {
-            command: shown.clone(),
-            output,
-        };
+        let failed = |output: String| Error::Command { command: shown.clone(), output };
         let mut child = command.spawn().map_err(|e| failed(e.to_string()))?;
         if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(input.as_bytes())
-                .map_err(|e| failed(e.to_string()))?;
+            pipe.write_all(input.as_bytes()).map_err(|e| failed(e.to_string()))?;
         }
-        let output = child
-            .wait_with_output()
-            .map_err(|e| failed(e.to_string()))?;
+        let output = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
         if output.status.success() {
             return Ok(());
         }

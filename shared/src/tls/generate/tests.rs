@@ -45,11 +45,7 @@ fn cp_cert_is_a_leaf_signed_by_a_small_ca() {
     let (_, ca) = X509Certificate::from_der(&ders[1]).unwrap();
 
     assert!(!leaf.is_ca());
-    assert!(
-        leaf.basic_constraints()
-            .unwrap()
-            .is_some_and(|bc| !bc.value.ca)
-    );
+    assert!(leaf.basic_constraints().unwrap().is_some_and(|bc| !bc.value.ca));
     let ku = leaf.key_usage().unwrap().unwrap().value;
     assert!(ku.digital_signature() && !ku.key_cert_sign());
     let eku = leaf.extended_key_usage().unwrap().unwrap().value;
@@ -70,14 +66,8 @@ fn cp_cert_is_a_leaf_signed_by_a_small_ca() {
     assert!(sans.contains(&host), "{host} in {sans:?}");
 
     let validity = leaf.validity();
-    assert_eq!(
-        validity.not_before.to_datetime(),
-        now() - Duration::minutes(5)
-    );
-    assert_eq!(
-        validity.not_after.to_datetime(),
-        now() - Duration::minutes(5) + VALIDITY
-    );
+    assert_eq!(validity.not_before.to_datetime(), now() - Duration::minutes(5));
+    assert_eq!(validity.not_after.to_datetime(), now() - Duration::minutes(5) + VALIDITY);
 }
 
 #[test]
@@ -87,14 +77,8 @@ fn cp_cert_is_reused_on_the_second_call() {
     let (second, provenance) = load_or_generate_cp_cert(dir.path(), now()).unwrap();
     assert_eq!(provenance, Provenance::Loaded);
     assert_eq!(first.cert_pem, second.cert_pem);
-    assert_eq!(
-        first.key_pem.expose_secret(),
-        second.key_pem.expose_secret()
-    );
-    assert_eq!(
-        fs::read_to_string(dir.path().join(CP_CERT_FILE)).unwrap(),
-        first.cert_pem
-    );
+    assert_eq!(first.key_pem.expose_secret(), second.key_pem.expose_secret());
+    assert_eq!(fs::read_to_string(dir.path().join(CP_CERT_FILE)).unwrap(), first.cert_pem);
 }
 
 #[test]
@@ -104,10 +88,7 @@ fn empty_cp_files_are_regenerated() {
     fs::write(dir.path().join(CP_KEY_FILE), "").unwrap();
     let (pair, provenance) = load_or_generate_cp_cert(dir.path(), now()).unwrap();
     assert_eq!(provenance, Provenance::Generated);
-    assert_eq!(
-        fs::read_to_string(dir.path().join(CP_CERT_FILE)).unwrap(),
-        pair.cert_pem
-    );
+    assert_eq!(fs::read_to_string(dir.path().join(CP_CERT_FILE)).unwrap(), pair.cert_pem);
 }
 
 #[test]

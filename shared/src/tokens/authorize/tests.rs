@@ -29,10 +29,7 @@ fn denied(claims: &DataplaneClaims, dp: &DataplaneIdentity) -> String {
 
 #[test]
 fn empty_claims_allow_any_dataplane_and_type_is_ignored() {
-    let claims = DataplaneClaims {
-        proxy_type: "egress".into(),
-        ..Default::default()
-    };
+    let claims = DataplaneClaims { proxy_type: "egress".into(), ..Default::default() };
     authorize_dataplane(&claims, &dp()).unwrap();
 }
 
@@ -51,58 +48,35 @@ fn matching_claims_allow() {
 #[test]
 fn dataplane_mismatches_give_kuma_messages() {
     let base = DataplaneClaims::default();
-    let name = DataplaneClaims {
-        name: "db-1".into(),
-        ..base.clone()
-    };
+    let name = DataplaneClaims { name: "db-1".into(), ..base.clone() };
     assert_eq!(
         denied(&name, &dp()),
         "proxy name from requestor: web-1 is different than in token: db-1"
     );
-    let mesh = DataplaneClaims {
-        mesh: "other".into(),
-        ..base.clone()
-    };
+    let mesh = DataplaneClaims { mesh: "other".into(), ..base.clone() };
     assert_eq!(
         denied(&mesh, &dp()),
         "proxy mesh from requestor: default is different than in token: other"
     );
-    let missing = DataplaneClaims {
-        tags: tags(&[("team", &["a"])]),
-        ..base.clone()
-    };
-    assert_eq!(
-        denied(&missing, &dp()),
-        r#"dataplane has no tag "team" required by the token"#
-    );
-    let value = DataplaneClaims {
-        tags: tags(&[("kuma.io/service", &["web", "other"])]),
-        ..base.clone()
-    };
+    let missing = DataplaneClaims { tags: tags(&[("team", &["a"])]), ..base.clone() };
+    assert_eq!(denied(&missing, &dp()), r#"dataplane has no tag "team" required by the token"#);
+    let value =
+        DataplaneClaims { tags: tags(&[("kuma.io/service", &["web", "other"])]), ..base.clone() };
     assert_eq!(
         denied(&value, &dp()),
         r#"dataplane contains tag "kuma.io/service" with value "web-api" which is not allowed with this token. Allowed values in token are ["other" "web"]"#
     );
-    let workload = DataplaneClaims {
-        workload: "db".into(),
-        ..base.clone()
-    };
+    let workload = DataplaneClaims { workload: "db".into(), ..base.clone() };
     assert_eq!(
         denied(&workload, &dp()),
         r#"dataplane workload "web" is not allowed with this token. Allowed workload in token is "db""#
     );
-    let unlabelled = DataplaneIdentity {
-        workload: None,
-        ..dp()
-    };
+    let unlabelled = DataplaneIdentity { workload: None, ..dp() };
     assert_eq!(
         denied(&workload, &unlabelled),
         "dataplane has no workload label required by the token"
     );
-    let derived = DataplaneIdentity {
-        workload_derives_identity: true,
-        ..dp()
-    };
+    let derived = DataplaneIdentity { workload_derives_identity: true, ..dp() };
     assert_eq!(
         denied(&base, &derived),
         r#"dataplane with "kuma.io/workload" label "web" derives its identity from the workload, so it requires a workload-bound token"#
@@ -111,60 +85,34 @@ fn dataplane_mismatches_give_kuma_messages() {
 
 #[test]
 fn zone_proxy_needs_scope_and_own_zone() {
-    let claims = ZoneClaims {
-        zone: "east".into(),
-        scope: vec!["ingress".into()],
-    };
+    let claims = ZoneClaims { zone: "east".into(), scope: vec!["ingress".into()] };
     authorize_zone_proxy(&claims, "ingress", "east").unwrap();
-    let any_zone = ZoneClaims {
-        zone: String::new(),
-        ..claims.clone()
-    };
+    let any_zone = ZoneClaims { zone: String::new(), ..claims.clone() };
     authorize_zone_proxy(&any_zone, "ingress", "west").unwrap();
     assert_eq!(
-        authorize_zone_proxy(&claims, "egress", "east")
-            .unwrap_err()
-            .to_string(),
+        authorize_zone_proxy(&claims, "egress", "east").unwrap_err().to_string(),
         "token cannot be used to authenticate zone entity (egress is out of token's scope: [ingress])"
     );
     assert_eq!(
-        authorize_zone_proxy(&claims, "ingress", "west")
-            .unwrap_err()
-            .to_string(),
+        authorize_zone_proxy(&claims, "ingress", "west").unwrap_err().to_string(),
         "zone from requestor: west is different than in token: east"
     );
 }
 
 #[test]
 fn zone_cp_needs_cp_scope_and_its_own_zone() {
-    let claims = ZoneClaims {
-        zone: "east".into(),
-        scope: vec!["cp".into()],
-    };
+    let claims = ZoneClaims { zone: "east".into(), scope: vec!["cp".into()] };
     authorize_zone_cp(&claims, "east").unwrap();
     assert_eq!(
         authorize_zone_cp(&claims, "west").unwrap_err(),
-        AuthError::Zone {
-            requestor: "west".into(),
-            token: "east".into()
-        }
+        AuthError::Zone { requestor: "west".into(), token: "east".into() }
     );
-    let proxy_only = ZoneClaims {
-        scope: vec!["ingress".into(), "egress".into()],
-        ..claims.clone()
-    };
+    let proxy_only =
+        ZoneClaims { scope: vec!["ingress".into(), "egress".into()], ..claims.clone() };
     assert_eq!(
-        authorize_zone_cp(&proxy_only, "east")
-            .unwrap_err()
-            .to_string(),
+        authorize_zone_cp(&proxy_only, "east").unwrap_err().to_string(),
         "token cannot be used to authenticate zone entity (cp is out of token's scope: [ingress egress])"
     );
-    let unbound = ZoneClaims {
-        zone: String::new(),
-        ..claims
-    };
-    assert_eq!(
-        authorize_zone_cp(&unbound, "east").unwrap_err(),
-        AuthError::ZoneUnbound
-    );
+    let unbound = ZoneClaims { zone: String::new(), ..claims };
+    assert_eq!(authorize_zone_cp(&unbound, "east").unwrap_err(), AuthError::ZoneUnbound);
 }

@@ -6,23 +6,14 @@ use super::*;
 fn generated_key_round_trips_as_pkcs1_pem() {
     let key = SigningKey::generate().unwrap();
     let pem = key.to_pem();
-    assert!(
-        pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"),
-        "{pem}"
-    );
+    assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"), "{pem}");
     assert!(!pem.contains('\r'));
     let again = SigningKey::from_pem(pem.as_bytes()).unwrap();
     assert_eq!(again.to_pem(), pem);
     assert_eq!(again.public_key(), key.public_key());
     let public = key.public_key_pem();
-    assert!(
-        public.starts_with("-----BEGIN RSA PUBLIC KEY-----\n"),
-        "{public}"
-    );
-    assert_eq!(
-        &PublicKey::from_pem(public.as_bytes()).unwrap(),
-        key.public_key()
-    );
+    assert!(public.starts_with("-----BEGIN RSA PUBLIC KEY-----\n"), "{public}");
+    assert_eq!(&PublicKey::from_pem(public.as_bytes()).unwrap(), key.public_key());
 }
 
 #[test]
@@ -53,10 +44,9 @@ fn spki_public_key_is_accepted() {
 
 #[test]
 fn garbage_and_wrong_blocks_are_invalid_keys() {
-    for data in [
-        &b"not a key"[..],
-        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-    ] {
+    for data in
+        [&b"not a key"[..], b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"]
+    {
         let err = SigningKey::from_pem(data).unwrap_err();
         assert_eq!(err.reason(), "invalid_key", "{err}");
         assert!(PublicKey::from_pem(data).is_err());
@@ -68,9 +58,7 @@ fn garbage_and_wrong_blocks_are_invalid_keys() {
 
 #[test]
 fn key_names_follow_kuma() {
-    let dp = KeyKind::Dataplane {
-        mesh: "default".into(),
-    };
+    let dp = KeyKind::Dataplane { mesh: "default".into() };
     assert_eq!(dp.prefix(), "dataplane-token-signing-key-default");
     assert_eq!(dp.name(1), "dataplane-token-signing-key-default-1");
     assert_eq!(dp.name(0), "dataplane-token-signing-key-default");
@@ -80,10 +68,7 @@ fn key_names_follow_kuma() {
     assert_eq!(KeyKind::User.name(1), "user-token-signing-key-1");
     assert_eq!(KeyKind::User.revocations_name(), "user-token-revocations");
     assert_eq!(zone_public_key_name(2), "zone-token-signing-public-key-2");
-    assert_eq!(
-        parse_zone_public_key_serial("zone-token-signing-public-key-2"),
-        Some(2)
-    );
+    assert_eq!(parse_zone_public_key_serial("zone-token-signing-public-key-2"), Some(2));
 }
 
 #[test]
@@ -123,9 +108,5 @@ fn latest_signing_key_has_the_highest_serial() {
     let (serial, key) = latest_signing_key(&kind, secrets).unwrap().unwrap();
     assert_eq!(serial, 10);
     assert_eq!(key.public_key(), k10.public_key());
-    assert!(
-        latest_signing_key(&KeyKind::User, secrets)
-            .unwrap()
-            .is_none()
-    );
+    assert!(latest_signing_key(&KeyKind::User, secrets).unwrap().is_none());
 }

@@ -24,10 +24,7 @@ fn dataplane_request_reads_kuma_json() {
 
 #[test]
 fn empty_valid_for_means_ten_years_for_dataplane_and_zone_tokens() {
-    let dp = DataplaneTokenRequest {
-        mesh: "m".into(),
-        ..Default::default()
-    };
+    let dp = DataplaneTokenRequest { mesh: "m".into(), ..Default::default() };
     assert_eq!(dp.validate().unwrap().1, DEFAULT_VALID_FOR);
     assert_eq!(DEFAULT_VALID_FOR, Duration::from_secs(87_600 * 3600));
     let zone: ZoneTokenRequest =
@@ -47,20 +44,11 @@ fn bad_requests_give_kuma_messages() {
         r#"mesh: cannot be empty; validFor: is invalid: time: unknown unit "x" in duration "1x"; type: sidecar is not a valid proxy type"#
     );
     let zone = ZoneTokenRequest::default();
-    assert_eq!(
-        violations(zone.validate()),
-        "zone: cannot be empty; scope: cannot be empty"
-    );
+    assert_eq!(violations(zone.validate()), "zone: cannot be empty; scope: cannot be empty");
     let user = UserTokenRequest::default();
-    assert_eq!(
-        violations(user.validate()),
-        "name: cannot be empty; validFor: cannot be empty"
-    );
-    let user = UserTokenRequest {
-        name: "u".into(),
-        valid_for: "soon".into(),
-        ..Default::default()
-    };
+    assert_eq!(violations(user.validate()), "name: cannot be empty; validFor: cannot be empty");
+    let user =
+        UserTokenRequest { name: "u".into(), valid_for: "soon".into(), ..Default::default() };
     assert_eq!(
         violations(user.validate()),
         r#"validFor: is invalid: time: invalid duration "soon""#

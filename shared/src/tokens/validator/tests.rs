@@ -8,10 +8,7 @@ fn revocations_are_comma_separated_with_one_newline_trimmed() {
     assert!(parse_revocations(b"").is_empty());
     assert!(parse_revocations(b"\n").is_empty());
     // Only one newline goes, as in Kuma; the second stays part of the last id.
-    assert_eq!(
-        parse_revocations(b"a\n\n"),
-        HashSet::from(["a\n".to_owned()])
-    );
+    assert_eq!(parse_revocations(b"a\n\n"), HashSet::from(["a\n".to_owned()]));
 }
 
 #[test]
@@ -25,15 +22,8 @@ fn static_keys_win_and_respect_their_mesh() {
     let mut keys = KeySet::signing_keys(&kind);
     assert!(keys.is_empty());
     let pem = secret.to_pem();
-    assert!(
-        keys.insert_secret("dataplane-token-signing-key-m1-1", pem.as_bytes())
-            .unwrap()
-    );
-    assert!(
-        !keys
-            .insert_secret("dataplane-token-signing-key-m2-1", pem.as_bytes())
-            .unwrap()
-    );
+    assert!(keys.insert_secret("dataplane-token-signing-key-m1-1", pem.as_bytes()).unwrap());
+    assert!(!keys.insert_secret("dataplane-token-signing-key-m2-1", pem.as_bytes()).unwrap());
     keys.insert_static(StaticKey {
         kid: "1".into(),
         mesh: Some("m1".into()),
@@ -47,9 +37,6 @@ fn static_keys_win_and_respect_their_mesh() {
     assert_eq!(keys.find("1", Some("m1")), Some(fixed.public_key()));
     assert_eq!(keys.find("01", Some("m1")), Some(secret.public_key()));
     assert_eq!(keys.find("7", Some("m1")), None);
-    assert_eq!(
-        keys.missing_key_name("7"),
-        "dataplane-token-signing-key-m1-7"
-    );
+    assert_eq!(keys.missing_key_name("7"), "dataplane-token-signing-key-m1-7");
     assert_eq!(keys.missing_key_name("0"), "dataplane-token-signing-key-m1");
 }

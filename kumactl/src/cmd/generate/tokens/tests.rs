@@ -26,10 +26,7 @@ fn err_text<T: std::fmt::Debug>(result: anyhow::Result<T>) -> String {
 
 #[test]
 fn tags_split_values_by_comma_and_keys_by_equals() {
-    let args = [
-        "kuma.io/service=web,web-api".to_owned(),
-        "a=1,b=2".to_owned(),
-    ];
+    let args = ["kuma.io/service=web,web-api".to_owned(), "a=1,b=2".to_owned()];
     let tags = parse_tags(&args).unwrap();
     assert_eq!(tags["kuma.io/service"], ["web", "web-api"]);
     assert_eq!(tags["a"], ["1"]);
@@ -51,10 +48,7 @@ fn scopes_default_to_ingress_and_egress_and_refuse_unknown_ones() {
     assert_eq!(scopes(Vec::new()).unwrap(), ["ingress", "egress"]);
     assert_eq!(scopes(vec!["cp".to_owned()]).unwrap(), ["cp"]);
     let err = err_text(scopes(vec!["egress".into(), "mesh".into(), "x".into()]));
-    assert_eq!(
-        err,
-        "invalid --scope values: [mesh x] (supported scopes: [ingress egress cp])"
-    );
+    assert_eq!(err, "invalid --scope values: [mesh x] (supported scopes: [ingress egress cp])");
 }
 
 #[test]
@@ -62,10 +56,7 @@ fn valid_for_is_required_non_zero_and_a_go_duration() {
     assert_eq!(valid_for(Some("24h".into())).unwrap(), "24h");
     assert_eq!(valid_for(Some("1h30m".into())).unwrap(), "1h30m");
     for missing in [None, Some("0".to_owned()), Some("0s".to_owned())] {
-        assert_eq!(
-            err_text(valid_for(missing)),
-            "You must set a token validFor value"
-        );
+        assert_eq!(err_text(valid_for(missing)), "You must set a token validFor value");
     }
     assert_eq!(
         err_text(valid_for(Some("1d".into()))),
@@ -91,10 +82,7 @@ fn kid_and_signing_key_path_come_together() {
         "--kid cannot be used when --signing-key-path is used"
     );
     let err = err_text(offline_key(signing(Some("/nonexistent/k.pem"), Some("1"))));
-    assert!(
-        err.starts_with("could not read a signing key file /nonexistent/k.pem"),
-        "{err}"
-    );
+    assert!(err.starts_with("could not read a signing key file /nonexistent/k.pem"), "{err}");
 }
 
 #[test]
@@ -130,23 +118,15 @@ fn dataplane_flags_parse_like_kumas() {
 
 #[test]
 fn zone_and_user_lists_take_commas_and_repeats() {
-    let zone = Zone::try_parse_from([
-        "x",
-        "--zone",
-        "z1",
-        "--scope",
-        "ingress,cp",
-        "--scope",
-        "egress",
-    ])
-    .unwrap()
-    .args;
+    let zone =
+        Zone::try_parse_from(["x", "--zone", "z1", "--scope", "ingress,cp", "--scope", "egress"])
+            .unwrap()
+            .args;
     assert_eq!(zone.scopes, ["ingress", "cp", "egress"]);
     assert!(Zone::try_parse_from(["x"]).is_err(), "--zone is required");
 
-    let user = User::try_parse_from(["x", "--name", "u", "--group", "a,b", "--group", "c"])
-        .unwrap()
-        .args;
+    let user =
+        User::try_parse_from(["x", "--name", "u", "--group", "a,b", "--group", "c"]).unwrap().args;
     assert_eq!(user.groups, ["a", "b", "c"]);
     assert!(User::try_parse_from(["x"]).is_err(), "--name is required");
 }
@@ -172,9 +152,7 @@ async fn offline_request_becomes_the_claims_the_server_would_sign() {
     .args;
     let mut out = Vec::new();
     // The config path is never read offline: a missing directory proves it.
-    super::zone(zone, Path::new("/nonexistent/config"), &mut out)
-        .await
-        .unwrap();
+    super::zone(zone, Path::new("/nonexistent/config"), &mut out).await.unwrap();
     let token = String::from_utf8(out).unwrap();
     assert!(token.ends_with('\n'));
 
@@ -183,9 +161,7 @@ async fn offline_request_becomes_the_claims_the_server_would_sign() {
     keys.insert(7, key.public_key().clone());
     let validator = shared::tokens::Validator::new(kind, keys, Default::default());
     let now = OffsetDateTime::now_utc();
-    let got = validator
-        .validate::<shared::tokens::ZoneClaims>(token.trim_end(), now)
-        .unwrap();
+    let got = validator.validate::<shared::tokens::ZoneClaims>(token.trim_end(), now).unwrap();
     assert_eq!(got.kid, "7");
     assert_eq!(got.claims.zone, "z1");
     assert_eq!(got.claims.scope, ["ingress", "egress"]);
