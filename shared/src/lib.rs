@@ -10,6 +10,7 @@ pub mod audit;
 pub mod ca;
 pub mod config;
 pub mod credentials;
+pub mod delta;
 pub mod kds;
 pub mod metrics;
 pub mod net;
