@@ -1,13 +1,27 @@
 //! `App`: builds the global control plane from its configuration, then runs it.
 
+use std::net::SocketAddr;
+
 use anyhow::{Context, bail};
 use shared::config::{CpConfig, Mode};
-use shared::runtime::{Addresses, Runtime};
+use shared::runtime::{self, Runtime};
 use shared::shutdown::Shutdown;
+
+use crate::kds::Kds;
+
+/// Where a global's listeners are bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses {
+    /// API, diagnostics.
+    pub runtime: runtime::Addresses,
+    /// KDS (gRPC, TLS unless disabled).
+    pub kds: SocketAddr,
+}
 
 /// A global control plane whose listeners are bound.
 pub struct App {
     runtime: Runtime,
+    kds: Kds,
 }
 
 impl App {
@@ -17,17 +31,21 @@ impl App {
             bail!("the global control plane needs KUMA_MODE=global, got {}", config.mode.as_str());
         }
         let runtime = Runtime::build(config).await.context("starting the global control plane")?;
-        Ok(Self { runtime })
+        let kds = Kds::bind(&runtime).await?;
+        Ok(Self { runtime, kds })
     }
 
     /// Where the listeners are bound.
     pub fn addresses(&self) -> Addresses {
-        self.runtime.addresses()
+        Addresses { runtime: self.runtime.addresses(), kds: self.kds.local_addr() }
     }
 
     /// Serves until `shutdown` fires.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let store = self.runtime.store().clone();
+        let instance_id = self.runtime.instance_id().to_owned();
+        let kds = tokio::spawn(self.kds.serve(store, instance_id, shutdown.clone()));
         self.runtime.run(shutdown).await;
-        Ok(())
+        kds.await.context("the KDS server task failed")?
     }
 }

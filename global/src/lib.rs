@@ -1,7 +1,8 @@
 //! The global control plane: the one place where policies are written in a multizone
-//! deployment. Today it runs the shared runtime (store, REST API, diagnostics) with the global's
-//! write rules; KDS, the server that zones connect to, comes with the multizone work.
+//! deployment. It runs the shared runtime (store, REST API, diagnostics) with the global's write
+//! rules, and KDS, the server zones connect to.
 
 mod app;
+mod kds;
 
-pub use app::App;
+pub use app::{Addresses, App};

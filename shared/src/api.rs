@@ -20,6 +20,7 @@ use crate::config::Access;
 use crate::credentials::Credentials;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::zones::KdsStatus;
 
 mod auth;
 pub mod diagnostics;
@@ -130,6 +131,8 @@ pub struct Services {
     pub audit: AuditLog,
     /// Counters.
     pub metrics: Metrics,
+    /// A zone's KDS connection (stays `disabled` elsewhere).
+    pub kds_status: KdsStatus,
 }
 
 impl ApiState {
@@ -181,6 +184,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/config", get(config))
+        .route("/status/kds", get(kds_status))
         .merge(handlers::routes())
         .merge(tokens::routes())
         .merge(zones::routes())
@@ -196,6 +200,10 @@ async fn index(State(state): State<ApiState>) -> Json<Index> {
 
 async fn config(State(state): State<ApiState>) -> Json<Value> {
     Json(state.config().config_json.clone())
+}
+
+async fn kds_status(State(state): State<ApiState>) -> Json<crate::zones::KdsState> {
+    Json(state.inner.services.kds_status.get())
 }
 
 async fn not_found() -> impl IntoResponse {

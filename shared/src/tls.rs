@@ -206,3 +206,21 @@ fn certified_key(
 
 #[cfg(test)]
 mod tests;
+
+/// The DNS names in the subject alternative names of a DER certificate (empty when it has none
+/// or does not parse). Used to bind a client certificate to a zone name.
+pub fn dns_names(der: &[u8]) -> Option<Vec<String>> {
+    use x509_parser::extensions::GeneralName;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let san = cert.subject_alternative_name().ok().flatten()?;
+    Some(
+        san.value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(name) => Some((*name).to_owned()),
+                _ => None,
+            })
+            .collect(),
+    )
+}

@@ -6,6 +6,7 @@
 //! the KDS server and read by the API. Nothing here talks to a zone.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -173,6 +174,48 @@ async fn update(
 /// RFC 3339 in UTC, as Kuma prints times.
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// A zone control plane's view of its own KDS connection, for the logs and `GET /status/kds`.
+#[derive(Debug, Clone, Default)]
+pub struct KdsStatus(Arc<Mutex<KdsState>>);
+
+/// The state [`KdsStatus`] holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KdsState {
+    /// `disabled` (not federated), `connecting`, `connected` or `disconnected`.
+    pub state: &'static str,
+    /// The global address.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub global_address: String,
+    /// Since when (RFC 3339).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub since: String,
+    /// Why the last attempt failed: the TLS, allowlist or token problem, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl KdsStatus {
+    /// Sets the state (and clears the error when connected).
+    pub fn set(&self, state: &'static str, global_address: &str, error: Option<String>) {
+        let mut current = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let last_error =
+            if state == "connected" { None } else { error.or(current.last_error.take()) };
+        *current = KdsState {
+            state,
+            global_address: global_address.to_owned(),
+            since: rfc3339(OffsetDateTime::now_utc()),
+            last_error,
+        };
+    }
+
+    /// The current state.
+    pub fn get(&self) -> KdsState {
+        let current = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if current.state.is_empty() { KdsState { state: "disabled", ..current } } else { current }
+    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,12 @@ use shared::config::{CpConfig, Mode};
 use shared::runtime::{Addresses, Runtime};
 use shared::shutdown::Shutdown;
 
+use crate::kds::KdsClient;
+
 /// A zone control plane whose listeners are bound.
 pub struct App {
     runtime: Runtime,
+    kds: Option<KdsClient>,
 }
 
 impl App {
@@ -20,7 +23,9 @@ impl App {
             );
         }
         let runtime = Runtime::build(config).await.context("starting the zone control plane")?;
-        Ok(Self { runtime })
+        let status = runtime.services().kds_status.clone();
+        let kds = KdsClient::new(runtime.config(), runtime.store().clone(), status)?;
+        Ok(Self { runtime, kds })
     }
 
     /// Where the listeners are bound.
@@ -30,7 +35,11 @@ impl App {
 
     /// Serves until `shutdown` fires.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let kds = self.kds.map(|client| tokio::spawn(client.run(shutdown.clone())));
         self.runtime.run(shutdown).await;
+        if let Some(kds) = kds {
+            kds.await.context("the KDS client task failed")?;
+        }
         Ok(())
     }
 }

@@ -1,7 +1,9 @@
-//! The zone control plane: runs next to the data plane proxies. Today it runs the shared runtime
-//! (store, REST API, diagnostics); on a federated zone (one with a global address) resources that
-//! the global provides are read-only. The KDS client and the DP server come with later work.
+//! The zone control plane: runs next to the data plane proxies. It runs the shared runtime
+//! (store, REST API, diagnostics); on a federated zone (one with a global address) it also runs
+//! the KDS client, and resources that the global provides are read-only here. The DP server
+//! comes with later work.
 
 mod app;
+mod kds;
 
 pub use app::App;

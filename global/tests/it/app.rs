@@ -7,7 +7,7 @@ use shared::testing::cp::{config, https_client};
 async fn global_takes_meshes_and_refuses_dataplanes() {
     let dir = tempfile::tempdir().unwrap();
     let app = global::App::build(config(dir.path(), &[("KUMA_MODE", "global")])).await.unwrap();
-    let port = app.addresses().https.unwrap().port();
+    let port = app.addresses().runtime.https.unwrap().port();
     let (trigger, shutdown) = shutdown::channel();
     let running = tokio::spawn(app.run(shutdown));
     let client = https_client(&dir.path().join("kuma-cp.crt"));

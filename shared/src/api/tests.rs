@@ -52,7 +52,11 @@ pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
     let store = Store::memory();
     let audit = AuditLog::memory();
     let credentials = Credentials::new(store.clone(), Default::default(), audit.clone());
-    ApiState::new(store, config, Services { credentials, audit, metrics: Metrics::new() })
+    ApiState::new(
+        store,
+        config,
+        Services { credentials, audit, metrics: Metrics::new(), kds_status: Default::default() },
+    )
 }
 
 /// The audit events recorded so far.

@@ -203,9 +203,16 @@ impl Dialer {
         let tcp = tokio::time::timeout(DIAL_TIMEOUT, self.tcp())
             .await
             .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
-            .map_err(|source| ConnectError::Unreachable {
-                address: self.address.clone(),
-                source,
+            .map_err(|source| match source.kind() {
+                // The peer accepted the connection and closed it at once: what an allowlist
+                // in front of the server does.
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::BrokenPipe => {
+                    ConnectError::Refused { address: self.address.clone(), source }
+                }
+                _ => ConnectError::Unreachable { address: self.address.clone(), source },
             })?;
         let Some((connector, server_name)) = &self.tls else {
             return Ok(Io::Plain(tcp));
@@ -244,7 +251,8 @@ impl Dialer {
             socket.bind(SocketAddr::new(ip, 0))?;
         }
         let stream = socket.connect(addr).await?;
-        stream.set_nodelay(true)?;
+        // Only a latency tweak; a socket the peer already closed fails later with a clear error.
+        let _ = stream.set_nodelay(true);
         Ok(stream)
     }
 

@@ -1,0 +1,158 @@
+//! Who a KDS peer is: the `client-id` zone name, proven by a zone token of scope `cp` (unless
+//! `KUMA_MULTIZONE_GLOBAL_KDS_AUTH_TYPE=none`) and, when a client CA is configured, by a client
+//! certificate whose DNS SAN is the zone name. Every refusal is logged, counted and audited.
+
+use shared::audit::{AuditLog, Event};
+use shared::config::{KdsAuth, ZoneName};
+use shared::credentials::{Credentials, TokenKind};
+use shared::metrics::Metrics;
+use shared::net::ConnInfo;
+use shared::tokens::{ZoneClaims, authorize_zone_cp};
+use time::OffsetDateTime;
+use tonic::{Request, Status};
+
+/// The metadata key that carries the zone name.
+pub const CLIENT_ID: &str = "client-id";
+
+/// A zone that passed authentication.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The zone name (`client-id`).
+    pub zone: String,
+    /// The token it presented, to check again while the stream lives.
+    pub token: Option<String>,
+    /// When that token expires.
+    pub expires: Option<OffsetDateTime>,
+    /// Its address, for logs and the audit trail.
+    pub source: String,
+    /// Whether exactly one `authorization` header came.
+    pub token_provided: bool,
+}
+
+/// Authenticates KDS calls.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub(super) mode: KdsAuth,
+    pub(super) require_client_cert: bool,
+    pub(super) credentials: Credentials,
+    pub(super) metrics: Metrics,
+    pub(super) audit: AuditLog,
+}
+
+impl Authenticator {
+    /// Checks the zone name, the token and the client certificate of `request`.
+    pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Peer, Status> {
+        let info = request.extensions().get::<ConnInfo>();
+        let source = info.map(|i| i.remote_addr.to_string()).unwrap_or_default();
+        let zone = match request.metadata().get(CLIENT_ID).and_then(|v| v.to_str().ok()) {
+            None => {
+                return Err(self.refuse(
+                    "missing_client_id",
+                    "\"client-id\" is not present in metadata".into(),
+                    &source,
+                ));
+            }
+            Some(raw) => match ZoneName::parse(raw) {
+                Ok(name) => name.as_str().to_owned(),
+                Err(err) => {
+                    return Err(self.refuse(
+                        "bad_client_id",
+                        format!("client-id {raw:?}: {err}"),
+                        &source,
+                    ));
+                }
+            },
+        };
+        if self.require_client_cert {
+            self.check_client_cert(&zone, info, &source)?;
+        }
+        let headers: Vec<&str> = request
+            .metadata()
+            .get_all("authorization")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let token_provided = headers.len() == 1;
+        let mut peer = Peer { zone, token: None, expires: None, source, token_provided };
+        if self.mode == KdsAuth::None {
+            return Ok(peer);
+        }
+        let [header] = headers.as_slice() else {
+            let detail = format!(
+                "request must have exactly 1 \"authorization\" header, got {}",
+                headers.len()
+            );
+            return Err(self.refuse("missing_token", detail, &peer.source));
+        };
+        let token = header.strip_prefix("Bearer ").unwrap_or(header).trim().to_owned();
+        peer.expires = self.check_token(&peer.zone, &token, &peer.source).await?;
+        peer.token = Some(token);
+        tracing::info!(zone = %peer.zone, source = %peer.source, "Zone CP successfully authenticated");
+        Ok(peer)
+    }
+
+    /// Checks the peer's token again (a revocation, a deleted key or the expiry ends the stream).
+    pub async fn recheck(&self, peer: &Peer) -> Result<(), Status> {
+        match &peer.token {
+            Some(token) => self.check_token(&peer.zone, token, &peer.source).await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    async fn check_token(
+        &self,
+        zone: &str,
+        token: &str,
+        source: &str,
+    ) -> Result<Option<OffsetDateTime>, Status> {
+        let validator = match self.credentials.validator(TokenKind::Zone).await {
+            Ok(validator) => validator,
+            Err(err) => {
+                tracing::error!(error = %err, "could not load the zone token keys");
+                return Err(Status::internal("could not check the token"));
+            }
+        };
+        let valid = match validator.validate::<ZoneClaims>(token, OffsetDateTime::now_utc()) {
+            Ok(valid) => valid,
+            Err(err) => return Err(self.refuse(err.reason(), err.to_string(), source)),
+        };
+        if let Err(err) = authorize_zone_cp(&valid.claims, zone) {
+            return Err(self.refuse("wrong_zone", err.to_string(), source));
+        }
+        Ok(valid.expires)
+    }
+
+    fn check_client_cert(
+        &self,
+        zone: &str,
+        info: Option<&ConnInfo>,
+        source: &str,
+    ) -> Result<(), Status> {
+        let leaf = info.and_then(|i| i.peer_certificates.as_ref()).and_then(|c| c.first().cloned());
+        let Some(leaf) = leaf else {
+            return Err(self.refuse(
+                "no_client_cert",
+                "a client certificate is required".into(),
+                source,
+            ));
+        };
+        let names = shared::tls::dns_names(&leaf).unwrap_or_default();
+        if names.iter().any(|n| n == zone) {
+            return Ok(());
+        }
+        let detail = format!("client certificate names {names:?}, not the zone {zone:?}");
+        Err(self.refuse("client_cert_zone_mismatch", detail, source))
+    }
+
+    fn refuse(&self, reason: &'static str, detail: String, source: &str) -> Status {
+        tracing::warn!(reason, %detail, source, "refused a zone control plane");
+        self.metrics.auth_failed("zone", reason);
+        self.audit.record(Event::AuthFailed {
+            subject: "zone",
+            reason,
+            detail: detail.clone(),
+            source: source.to_owned(),
+        });
+        Status::unauthenticated(detail)
+    }
+}

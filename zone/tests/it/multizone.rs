@@ -1,0 +1,300 @@
+//! A global and zones in one process, talking KDS over TLS on loopback: sync both ways, and every
+//! way a zone can be refused.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::shutdown::{self, Trigger};
+use shared::testing::cp::{config, eventually, http_client};
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Running {
+    api: String,
+    trigger: Trigger,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.trigger.fire();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+struct Global {
+    running: Running,
+    kds: u16,
+    diagnostics: u16,
+    ca: PathBuf,
+}
+
+async fn start_global(dir: &Path, extra: &[(&str, &str)]) -> Global {
+    let mut env = vec![("KUMA_MODE", "global")];
+    env.extend_from_slice(extra);
+    let app = global::App::build(config(dir, &env)).await.unwrap();
+    let addrs = app.addresses();
+    let (trigger, shutdown) = shutdown::channel();
+    let task = tokio::spawn(app.run(shutdown));
+    let api = format!("http://localhost:{}", addrs.runtime.http.unwrap().port());
+    Global {
+        running: Running { api, trigger, task },
+        kds: addrs.kds.port(),
+        diagnostics: addrs.runtime.diagnostics.port(),
+        ca: dir.join("kuma-cp.crt"),
+    }
+}
+
+async fn start_zone(dir: &Path, extra: &[(&str, &str)]) -> Running {
+    let app = zone::App::build(config(dir, extra)).await.unwrap();
+    let port = app.addresses().http.unwrap().port();
+    let (trigger, shutdown) = shutdown::channel();
+    let task = tokio::spawn(app.run(shutdown));
+    Running { api: format!("http://localhost:{port}"), trigger, task }
+}
+
+/// A `cp` zone token for `zone`, issued by the global's API (we are its local admin).
+async fn zone_token(global: &Global, zone: &str, path: &Path) {
+    let resp = http_client()
+        .post(format!("{}/tokens/zone", global.running.api))
+        .json(&json!({"zone": zone, "scope": ["cp"], "validFor": "1h"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    std::fs::write(path, resp.text().await.unwrap()).unwrap();
+}
+
+fn zone_env<'a>(
+    name: &'a str,
+    kds: &'a str,
+    ca: &'a str,
+    token: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("KUMA_MULTIZONE_ZONE_NAME", name),
+        ("KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS", kds),
+        ("KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE", ca),
+        ("KUMA_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_PATH", token),
+        // Retry quickly in tests.
+        ("KUMA_GENERAL_RESILIENT_COMPONENT_BASE_BACKOFF", "100ms"),
+        ("KUMA_GENERAL_RESILIENT_COMPONENT_MAX_BACKOFF", "500ms"),
+    ]
+}
+
+async fn get(url: &str) -> (StatusCode, Value) {
+    let resp = http_client().get(url).send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn put(url: &str, body: Value) {
+    let resp = http_client().put(url).json(&body).send().await.unwrap();
+    assert!(resp.status().is_success(), "{url}: {} {}", resp.status(), resp.text().await.unwrap());
+}
+
+async fn kds_status(zone: &Running) -> Value {
+    get(&format!("{}/status/kds", zone.api)).await.1
+}
+
+async fn wait_for_error(zone: &Running, needle: &str) -> String {
+    eventually(&format!("the zone to report {needle:?}"), WAIT, || async {
+        let status = kds_status(zone).await;
+        let error = status["lastError"].as_str().unwrap_or_default().to_owned();
+        if !error.is_empty() && !error.contains(needle) {
+            eprintln!("zone reports: {error}");
+        }
+        error.contains(needle).then_some(error)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn policies_flow_down_and_dataplanes_flow_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let global = start_global(&dir.path().join("global"), &[]).await;
+    let kds = format!("grpcs://localhost:{}", global.kds);
+    let ca = global.ca.to_str().unwrap().to_owned();
+    let mut zones = Vec::new();
+    for name in ["zone-1", "zone-2"] {
+        let token = dir.path().join(format!("{name}.token"));
+        zone_token(&global, name, &token).await;
+        let env = zone_env(name, &kds, &ca, token.to_str().unwrap());
+        zones.push(start_zone(&dir.path().join(name), &env).await);
+    }
+    for zone in &zones {
+        eventually("the zone to connect", WAIT, || async {
+            (kds_status(zone).await["state"] == "connected").then_some(())
+        })
+        .await;
+    }
+
+    put(
+        &format!("{}/meshes/default", global.running.api),
+        json!({"type": "Mesh", "name": "default"}),
+    )
+    .await;
+    let tp = json!({"type": "TrafficPermission", "mesh": "default", "name": "allow-all",
+        "sources": [{"match": {"kuma.io/service": "*"}}], "destinations": [{"match": {"kuma.io/service": "*"}}]});
+    put(&format!("{}/meshes/default/traffic-permissions/allow-all", global.running.api), tp).await;
+    for zone in &zones {
+        eventually("the mesh and the permission to reach the zone", WAIT, || async {
+            let (status, _) = get(&format!("{}/meshes/default", zone.api)).await;
+            let (_, tps) = get(&format!("{}/meshes/default/traffic-permissions", zone.api)).await;
+            (status == StatusCode::OK && tps["total"] == 1).then_some(())
+        })
+        .await;
+    }
+    // The mesh's signing key came down too, so the zone can issue DP tokens on its own.
+    let (_, secrets) = get(&format!("{}/meshes/default/secrets", zones[0].api)).await;
+    assert!(secrets.to_string().contains("dataplane-token-signing-key-default-1"), "{secrets}");
+    let resp = http_client()
+        .post(format!("{}/tokens/dataplane", zones[0].api))
+        .json(&json!({"mesh": "default", "name": "web-1", "validFor": "1h"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "a federated zone issues DP tokens");
+
+    let dp = json!({"type": "Dataplane", "mesh": "default", "name": "web-1",
+        "networking": {"address": "127.0.0.1", "inbound": [{"port": 8080, "tags": {"kuma.io/service": "web"}}]}});
+    put(&format!("{}/meshes/default/dataplanes/web-1", zones[0].api), dp).await;
+    let synced = eventually("the dataplane to reach the global", WAIT, || async {
+        let (_, list) = get(&format!("{}/meshes/default/dataplanes", global.running.api)).await;
+        (list["total"] == 1).then(|| list["items"][0].clone())
+    })
+    .await;
+    assert_eq!(synced["labels"]["kuma.io/zone"], "zone-1");
+    assert_eq!(synced["labels"]["kuma.io/display-name"], "web-1");
+
+    let (_, overview) = get(&format!("{}/zones/_overview", global.running.api)).await;
+    assert_eq!(overview["total"], 2, "{overview}");
+
+    // A zone writing global-provided types is refused; the mesh on the zone is read-only.
+    let resp = http_client()
+        .put(format!("{}/meshes/other", zones[1].api))
+        .json(&json!({"type": "Mesh", "name": "other"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    for zone in zones {
+        zone.stop().await;
+    }
+    global.running.stop().await;
+}
+
+#[tokio::test]
+async fn zones_are_refused_for_the_wrong_ca_a_missing_or_foreign_token_and_the_allowlist() {
+    let dir = tempfile::tempdir().unwrap();
+    let global = start_global(&dir.path().join("global"), &[]).await;
+    let kds = format!("grpcs://localhost:{}", global.kds);
+    let ca = global.ca.to_str().unwrap().to_owned();
+    let token = dir.path().join("zone-1.token");
+    zone_token(&global, "zone-1", &token).await;
+    let token = token.to_str().unwrap().to_owned();
+
+    // Wrong CA: another control plane's certificate.
+    let other = dir.path().join("other");
+    shared::tls::load_or_generate_cp_cert(&other, time::OffsetDateTime::now_utc()).unwrap();
+    let wrong_ca = other.join("kuma-cp.crt");
+    let zone = start_zone(
+        &dir.path().join("z-ca"),
+        &zone_env("zone-1", &kds, wrong_ca.to_str().unwrap(), &token),
+    )
+    .await;
+    wait_for_error(&zone, "is not trusted").await;
+    zone.stop().await;
+
+    // A token for another zone name.
+    let zone =
+        start_zone(&dir.path().join("z-foreign"), &zone_env("zone-2", &kds, &ca, &token)).await;
+    let error = wait_for_error(&zone, "refused this zone's credentials").await;
+    assert!(
+        error.contains("zone from requestor: zone-2 is different than in token: zone-1"),
+        "{error}"
+    );
+    zone.stop().await;
+
+    // No token at all.
+    let env: Vec<_> = zone_env("zone-1", &kds, &ca, &token)
+        .into_iter()
+        .filter(|(k, _)| !k.contains("CP_TOKEN"))
+        .collect();
+    let zone = start_zone(&dir.path().join("z-none"), &env).await;
+    wait_for_error(&zone, "exactly 1 \"authorization\" header").await;
+    zone.stop().await;
+
+    let metrics = global_metrics(&global).await;
+    assert!(metrics.contains("kuma_auth_failures_total{subject=\"zone\""), "{metrics}");
+    global.running.stop().await;
+
+    // The allowlist: only 127.0.0.2 may connect; the zone comes from 127.0.0.1.
+    let dir2 = tempfile::tempdir().unwrap();
+    let global =
+        start_global(dir2.path(), &[("KUMA_MULTIZONE_GLOBAL_KDS_ALLOWED_CIDRS", "127.0.0.2/32")])
+            .await;
+    let kds = format!("grpcs://localhost:{}", global.kds);
+    let ca = global.ca.to_str().unwrap().to_owned();
+    let token = dir2.path().join("t");
+    zone_token(&global, "zone-1", &token).await;
+    let zone =
+        start_zone(&dir2.path().join("z"), &zone_env("zone-1", &kds, &ca, token.to_str().unwrap()))
+            .await;
+    wait_for_error(&zone, "closed the connection before the TLS handshake").await;
+    zone.stop().await;
+    let metrics = global_metrics(&global).await;
+    assert!(metrics.contains("kuma_connections_refused_total{listener=\"kds\"}"), "{metrics}");
+    global.running.stop().await;
+}
+
+#[tokio::test]
+async fn revoking_the_zone_token_closes_the_live_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let global = start_global(&dir.path().join("global"), &[]).await;
+    let kds = format!("grpcs://localhost:{}", global.kds);
+    let ca = global.ca.to_str().unwrap().to_owned();
+    let token_path = dir.path().join("zone-1.token");
+    zone_token(&global, "zone-1", &token_path).await;
+    let token = std::fs::read_to_string(&token_path).unwrap();
+    let zone = start_zone(
+        &dir.path().join("z"),
+        &zone_env("zone-1", &kds, &ca, token_path.to_str().unwrap()),
+    )
+    .await;
+    eventually("the zone to connect", WAIT, || async {
+        (kds_status(&zone).await["state"] == "connected").then_some(())
+    })
+    .await;
+
+    let jti = jti_of(&token);
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.encode(jti);
+    put(
+        &format!("{}/global-secrets/zone-token-revocations", global.running.api),
+        json!({"type": "GlobalSecret", "name": "zone-token-revocations", "data": data}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    wait_for_error(&zone, "token is revoked").await;
+    assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
+    zone.stop().await;
+    global.running.stop().await;
+}
+
+fn jti_of(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim()).unwrap();
+    let claims: Value = serde_json::from_slice(&bytes).unwrap();
+    claims["jti"].as_str().unwrap().to_owned()
+}
+
+async fn global_metrics(global: &Global) -> String {
+    let url = format!("http://localhost:{}/metrics", global.diagnostics);
+    http_client().get(url).send().await.unwrap().text().await.unwrap()
+}
