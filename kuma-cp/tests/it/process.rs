@@ -20,6 +20,8 @@ fn env(home: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
         ("KUMA_API_SERVER_HTTPS_INTERFACE", "127.0.0.1"),
         ("KUMA_API_SERVER_HTTPS_PORT", "0"),
         ("KUMA_DIAGNOSTICS_SERVER_PORT", "0"),
+        ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "0"),
+        ("KUMA_DP_SERVER_PORT", "0"),
         ("RUST_LOG", "info"),
     ]
     .into_iter()
@@ -37,8 +39,10 @@ fn kuma_cp(env: &HashMap<String, String>, args: &[&str]) -> Command {
 
 struct Running {
     child: Child,
+    http: u16,
     https: u16,
     diagnostics: u16,
+    kds: Option<u16>,
 }
 
 /// Starts `kuma-cp run` and reads its log until every listener reported its address.
@@ -46,12 +50,16 @@ async fn start(env: &HashMap<String, String>, args: &[&str]) -> Running {
     let mut child =
         kuma_cp(env, args).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut https, mut diagnostics) = (None, None);
+    let (mut http, mut https, mut diagnostics, mut kds) = (None, None, None, None);
     let read = async {
         while let Some(line) = lines.next_line().await.unwrap() {
             let port = || line.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap();
             if line.contains("API server (HTTPS) listening") {
                 https = Some(port());
+            } else if line.contains("API server (HTTP) listening") {
+                http = Some(port());
+            } else if line.contains("KDS server listening") {
+                kds = Some(port());
             } else if line.contains("diagnostics server listening") {
                 diagnostics = Some(port());
             } else if line.contains("control plane ready") {
@@ -62,7 +70,13 @@ async fn start(env: &HashMap<String, String>, args: &[&str]) -> Running {
     tokio::time::timeout(WAIT, read).await.expect("kuma-cp did not become ready");
     // Keep draining the log so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Running { child, https: https.unwrap(), diagnostics: diagnostics.unwrap() }
+    Running {
+        child,
+        http: http.unwrap(),
+        https: https.unwrap(),
+        diagnostics: diagnostics.unwrap(),
+        kds,
+    }
 }
 
 async fn terminate(mut running: Running) {
@@ -161,4 +175,53 @@ async fn certificate_is_reused_on_the_next_start() {
     let cert = std::fs::read(home.path().join(".kuma/kuma-cp.crt")).unwrap();
     terminate(start(&env, &["run"]).await).await;
     assert_eq!(std::fs::read(home.path().join(".kuma/kuma-cp.crt")).unwrap(), cert);
+}
+
+#[tokio::test]
+async fn global_and_zone_processes_federate_over_kds() {
+    let home = tempfile::tempdir().unwrap();
+    let global_env = env(
+        &home.path().join("g"),
+        &[("KUMA_MODE", "global"), ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "0")],
+    );
+    let global = start(&global_env, &["run"]).await;
+    let kds = global.kds.expect("the global logs its KDS address");
+    let api = format!("http://localhost:{}", global.http);
+    let http = http_client();
+    let token = http
+        .post(format!("{api}/tokens/zone"))
+        .json(&serde_json::json!({"zone": "east", "scope": ["cp"], "validFor": "1h"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token_file = home.path().join("east.token");
+    std::fs::write(&token_file, token).unwrap();
+    let ca = home.path().join("g/.kuma/kuma-cp.crt");
+    let address = format!("grpcs://localhost:{kds}");
+    let zone_env = env(
+        &home.path().join("z"),
+        &[
+            ("KUMA_MULTIZONE_ZONE_NAME", "east"),
+            ("KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS", &address),
+            ("KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE", ca.to_str().unwrap()),
+            ("KUMA_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_PATH", token_file.to_str().unwrap()),
+        ],
+    );
+    let zone = start(&zone_env, &["run"]).await;
+    let mesh = serde_json::json!({"type": "Mesh", "name": "default"});
+    let resp = http.put(format!("{api}/meshes/default")).json(&mesh).send().await.unwrap();
+    assert!(resp.status().is_success());
+    let zone_mesh = format!("http://localhost:{}/meshes/default", zone.http);
+    eventually("the mesh to reach the zone process", WAIT, || async {
+        (http.get(&zone_mesh).send().await.ok()?.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    let overview = format!("{api}/zones/_overview");
+    let zones: Value = http.get(&overview).send().await.unwrap().json().await.unwrap();
+    assert_eq!(zones["items"][0]["name"], "east");
+    terminate(zone).await;
+    terminate(global).await;
 }

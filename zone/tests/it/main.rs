@@ -4,3 +4,4 @@
 
 mod app;
 mod multizone;
+mod python_zone;

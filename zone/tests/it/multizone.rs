@@ -298,3 +298,80 @@ async fn global_metrics(global: &Global) -> String {
     let url = format!("http://localhost:{}/metrics", global.diagnostics);
     http_client().get(url).send().await.unwrap().text().await.unwrap()
 }
+
+/// A port that was free a moment ago, for a global that must come back on the same address.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn zone_keeps_issuing_tokens_while_the_global_is_down_and_resyncs_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let global_dir = dir.path().join("global");
+    let port = free_port().to_string();
+    let global_env = [("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", port.as_str())];
+    let global = start_global(&global_dir, &global_env).await;
+    let kds = format!("grpcs://localhost:{port}");
+    let ca = global.ca.to_str().unwrap().to_owned();
+    let token = dir.path().join("zone-1.token");
+    zone_token(&global, "zone-1", &token).await;
+    let zone = start_zone(
+        &dir.path().join("zone"),
+        &zone_env("zone-1", &kds, &ca, token.to_str().unwrap()),
+    )
+    .await;
+
+    put(
+        &format!("{}/meshes/default", global.running.api),
+        json!({"type": "Mesh", "name": "default"}),
+    )
+    .await;
+    let dp = json!({"type": "Dataplane", "mesh": "default", "name": "web-1",
+        "networking": {"address": "127.0.0.1", "inbound": [{"port": 8080, "tags": {"kuma.io/service": "web"}}]}});
+    eventually("the mesh to reach the zone", WAIT, || async {
+        (get(&format!("{}/meshes/default", zone.api)).await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
+    put(&format!("{}/meshes/default/dataplanes/web-1", zone.api), dp).await;
+    eventually("the dataplane to reach the global", WAIT, || async {
+        (get(&format!("{}/dataplanes", global.running.api)).await.1["total"] == 1).then_some(())
+    })
+    .await;
+
+    // The global goes away: the zone notices, keeps its state and keeps issuing DP tokens.
+    global.running.stop().await;
+    eventually("the zone to see the global gone", WAIT, || async {
+        (kds_status(&zone).await["state"] != "connected").then_some(())
+    })
+    .await;
+    let resp = http_client()
+        .post(format!("{}/tokens/dataplane", zone.api))
+        .json(&json!({"mesh": "default", "name": "web-2", "validFor": "1h"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "DP tokens while the global is down");
+    assert_eq!(get(&format!("{}/meshes/default", zone.api)).await.0, StatusCode::OK, "state kept");
+
+    // The global comes back on the same store and port: the zone reconnects and resyncs.
+    let global = start_global(&global_dir, &global_env).await;
+    eventually("the zone to reconnect", WAIT, || async {
+        (kds_status(&zone).await["state"] == "connected").then_some(())
+    })
+    .await;
+    let tp = json!({"type": "TrafficPermission", "mesh": "default", "name": "after-restart",
+        "sources": [{"match": {"kuma.io/service": "*"}}], "destinations": [{"match": {"kuma.io/service": "*"}}]});
+    put(&format!("{}/meshes/default/traffic-permissions/after-restart", global.running.api), tp)
+        .await;
+    eventually("a policy created after the restart to reach the zone", WAIT, || async {
+        (get(&format!("{}/meshes/default/traffic-permissions", zone.api)).await.1["total"] == 1)
+            .then_some(())
+    })
+    .await;
+    let (_, dps) = get(&format!("{}/dataplanes", global.running.api)).await;
+    assert_eq!(dps["total"], 1, "nothing lost or duplicated: {dps}");
+    let (_, meshes) = get(&format!("{}/meshes", zone.api)).await;
+    assert_eq!(meshes["total"], 1, "{meshes}");
+    zone.stop().await;
+    global.running.stop().await;
+}
