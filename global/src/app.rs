@@ -44,6 +44,8 @@ impl App {
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let store = self.runtime.store().clone();
         let instance_id = self.runtime.instance_id().to_owned();
+        // Logged before the runtime reports ready, so "ready" means every listener is up.
+        tracing::info!(addr = %self.kds.local_addr(), "KDS server listening");
         let kds = tokio::spawn(self.kds.serve(store, instance_id, shutdown.clone()));
         self.runtime.run(shutdown).await;
         kds.await.context("the KDS server task failed")?

@@ -144,7 +144,6 @@ impl Kds {
         let global =
             GlobalKdsServiceServer::new(server).accept_compressed(CompressionEncoding::Gzip);
         let mut stop = shutdown.clone();
-        tracing::info!(addr = %self.listener.local_addr(), "KDS server listening");
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE))
             .http2_keepalive_timeout(Some(KEEPALIVE))
