@@ -375,3 +375,83 @@ async fn zone_keeps_issuing_tokens_while_the_global_is_down_and_resyncs_after_re
     zone.stop().await;
     global.running.stop().await;
 }
+
+#[tokio::test]
+async fn skip_verify_connects_with_any_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let global = start_global(&dir.path().join("global"), &[]).await;
+    let kds = format!("grpcs://localhost:{}", global.kds);
+    let token = dir.path().join("t");
+    zone_token(&global, "zone-1", &token).await;
+    let env: Vec<(&str, &str)> = zone_env("zone-1", &kds, "", token.to_str().unwrap())
+        .into_iter()
+        .filter(|(k, _)| !k.contains("ROOT_CA"))
+        .chain([("KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY", "true")])
+        .collect();
+    let zone = start_zone(&dir.path().join("z"), &env).await;
+    eventually("the zone to connect without verifying", WAIT, || async {
+        (kds_status(&zone).await["state"] == "connected").then_some(())
+    })
+    .await;
+    zone.stop().await;
+    global.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_required_client_certificate_must_name_the_zone() {
+    use secrecy::ExposeSecret;
+    use shared::tls::{CertKind, KeyType, generate_certificate};
+    let dir = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let write_pair = |name: &str| {
+        let pair = generate_certificate(CertKind::Client, &[name.to_owned()], KeyType::Ecdsa, now)
+            .unwrap();
+        let cert = dir.path().join(format!("{name}.crt"));
+        let key = dir.path().join(format!("{name}.key"));
+        std::fs::write(&cert, &pair.cert_pem).unwrap();
+        std::fs::write(&key, pair.key_pem.expose_secret()).unwrap();
+        (pair, cert, key)
+    };
+    let (zone_1, cert_1, key_1) = write_pair("zone-1");
+    let (zone_2, cert_2, key_2) = write_pair("zone-2");
+    // One CA file trusting both client CAs.
+    let ca_of =
+        |pem: &str| pem.split_inclusive("-----END CERTIFICATE-----\n").last().unwrap().to_owned();
+    let client_ca = dir.path().join("client-ca.pem");
+    std::fs::write(&client_ca, ca_of(&zone_1.cert_pem) + &ca_of(&zone_2.cert_pem)).unwrap();
+
+    let global_env =
+        [("KUMA_MULTIZONE_GLOBAL_KDS_TLS_CLIENT_CA_FILE", client_ca.to_str().unwrap())];
+    let global = start_global(&dir.path().join("global"), &global_env).await;
+    let kds = format!("grpcs://localhost:{}", global.kds);
+    let ca = global.ca.to_str().unwrap().to_owned();
+    let token = dir.path().join("t");
+    zone_token(&global, "zone-1", &token).await;
+    let base = zone_env("zone-1", &kds, &ca, token.to_str().unwrap());
+
+    let zone = start_zone(&dir.path().join("no-cert"), &base).await;
+    wait_for_error(&zone, "a client certificate is required").await;
+    zone.stop().await;
+
+    let mut wrong = base.clone();
+    wrong.extend([
+        ("KUMA_MULTIZONE_ZONE_KDS_TLS_CERT_FILE", cert_2.to_str().unwrap()),
+        ("KUMA_MULTIZONE_ZONE_KDS_TLS_KEY_FILE", key_2.to_str().unwrap()),
+    ]);
+    let zone = start_zone(&dir.path().join("wrong-cert"), &wrong).await;
+    wait_for_error(&zone, "not the zone \"zone-1\"").await;
+    zone.stop().await;
+
+    let mut right = base.clone();
+    right.extend([
+        ("KUMA_MULTIZONE_ZONE_KDS_TLS_CERT_FILE", cert_1.to_str().unwrap()),
+        ("KUMA_MULTIZONE_ZONE_KDS_TLS_KEY_FILE", key_1.to_str().unwrap()),
+    ]);
+    let zone = start_zone(&dir.path().join("right-cert"), &right).await;
+    eventually("the zone with its own certificate to connect", WAIT, || async {
+        (kds_status(&zone).await["state"] == "connected").then_some(())
+    })
+    .await;
+    zone.stop().await;
+    global.running.stop().await;
+}
