@@ -240,3 +240,68 @@ async fn bootstrap_admin_token_opens_secrets_and_token_issuing_to_a_remote_calle
     trigger.fire();
     running.await.unwrap().unwrap();
 }
+
+/// A dataplane token issued by the REST API verifies in an independent JWT library (PyJWT) given
+/// only the mesh's public key.
+#[tokio::test]
+async fn token_from_the_api_verifies_in_pyjwt() {
+    use base64::Engine;
+    if std::env::var("KUMA_TEST_PYTHON").as_deref() == Ok("skip") {
+        eprintln!("KUMA_TEST_PYTHON=skip: not running PyJWT");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = zone::App::build(config(dir.path(), &[])).await.unwrap();
+    let base = format!("http://localhost:{}", app.addresses().http.unwrap().port());
+    let (trigger, shutdown) = shutdown::channel();
+    let running = tokio::spawn(app.run(shutdown));
+    let client = http_client();
+    let resp = client
+        .put(format!("{base}/meshes/default"))
+        .json(&json!({"type": "Mesh", "name": "default"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let token = client
+        .post(format!("{base}/tokens/dataplane"))
+        .json(&json!({"mesh": "default", "name": "web-1", "tags": {"kuma.io/service": ["web"]}, "validFor": "1h"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret: Value = client
+        .get(format!("{base}/meshes/default/secrets/dataplane-token-signing-key-default-1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let private =
+        base64::engine::general_purpose::STANDARD.decode(secret["data"].as_str().unwrap()).unwrap();
+    let public = shared::tokens::SigningKey::from_pem(&private).unwrap().public_key_pem();
+    let key_file = dir.path().join("public.pem");
+    std::fs::write(&key_file, public).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tests/py/verify_jwt.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&key_file)
+        .arg(token.trim())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "PyJWT refused the token (install with `python3 -m pip install PyJWT cryptography`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verified["header"]["alg"], "RS256");
+    assert_eq!(verified["header"]["kid"], "1");
+    assert_eq!(verified["claims"]["Name"], "web-1");
+    assert_eq!(verified["claims"]["Mesh"], "default");
+    trigger.fire();
+    running.await.unwrap().unwrap();
+}
