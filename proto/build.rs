@@ -23,6 +23,7 @@ const PROTOS: &[&str] = &[
     "kuma/system/v1alpha1/secret.proto",
     "kuma/system/v1alpha1/zone.proto",
     "kuma/system/v1alpha1/zone_insight.proto",
+    "kumars/dp/v1/dp.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -64,5 +64,17 @@ pub mod kuma {
     }
 }
 
+/// `kumars.*`: protocols of our own (not Kuma's).
+pub mod kumars {
+    /// `kumars.dp.*`.
+    pub mod dp {
+        /// `kumars.dp.v1`: kuma-dp ↔ the zone's DP server (identity by CSR, rotation, revocation).
+        pub mod v1 {
+            #![allow(missing_docs, clippy::all, clippy::pedantic)]
+            tonic::include_proto!("kumars.dp.v1");
+        }
+    }
+}
+
 /// The directory holding the `.proto` sources, for tools that compile them independently.
 pub const PROTO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/proto");
