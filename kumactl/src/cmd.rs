@@ -5,10 +5,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use serde_json::Value;
 
-use crate::client::Client;
+use crate::client::{self, Client};
 use crate::config::Config;
 
 mod apply;
@@ -16,6 +17,7 @@ mod config;
 mod delete;
 mod generate;
 mod get;
+mod inspect;
 
 /// Command line client of the control plane's REST API.
 #[derive(Debug, Parser)]
@@ -36,6 +38,8 @@ enum Command {
     Get(get::Args),
     /// Delete a resource.
     Delete(delete::Args),
+    /// Inspect zones: their connection state as the global sees it.
+    Inspect(inspect::Args),
     /// Generate certificates, token signing keys and tokens.
     #[command(subcommand)]
     Generate(generate::Command),
@@ -53,6 +57,7 @@ impl Cli {
             Command::Apply(args) => apply::run(args, &client(&path)?, &mut out).await,
             Command::Get(args) => get::run(args, &client(&path)?, &mut out).await,
             Command::Delete(args) => delete::run(args, &client(&path)?, &mut out).await,
+            Command::Inspect(args) => inspect::run(args, &client(&path)?, &mut out).await,
             Command::Generate(cmd) => generate::run(cmd, &path, &mut out).await,
             Command::Config(cmd) => config::run(cmd, &path, &mut out).await,
         }
@@ -88,5 +93,23 @@ fn path(ty: shared::resources::ResourceType, mesh: Option<&str>, name: Option<&s
     match name {
         Some(name) => format!("{base}/{name}"),
         None => base,
+    }
+}
+
+/// The list response at `path` and its items.
+async fn list(client: &Client, path: &str) -> anyhow::Result<(Value, Vec<Value>)> {
+    let list = client.get(path).await?;
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    Ok((list, items))
+}
+
+/// The one record at `path`; a 404 says there is no `kind` named `name`.
+async fn one(client: &Client, path: &str, kind: &str, name: &str) -> anyhow::Result<Value> {
+    match client.get(path).await {
+        Ok(one) => Ok(one),
+        Err(client::Error::Api(e)) if e.status == 404 => {
+            bail!("there is no {kind} with name {name:?}")
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -8,6 +8,8 @@ use shared::resources::{ResourceType, Scope};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+mod zones;
+
 /// `-o`: how to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -15,6 +17,9 @@ pub enum Format {
     Yaml,
     Json,
 }
+
+/// Headers of the tables of global-scoped records.
+const NAME_AGE: [&str; 2] = ["NAME", "AGE"];
 
 /// Columns and rows, printed left-aligned with three spaces between columns (Go's tabwriter with
 /// kumactl's padding).
@@ -38,7 +43,7 @@ impl Table {
                 "ZONEEGRESS",
                 "AGE",
             ],
-            (_, Scope::Global) => vec!["NAME", "AGE"],
+            (_, Scope::Global) => NAME_AGE.to_vec(),
             (_, Scope::Mesh) => vec!["MESH", "NAME", "AGE"],
         };
         let rows = items
@@ -90,16 +95,15 @@ impl Table {
     }
 }
 
-/// Prints `value` (a resource or a list response) in `format`; tables use `items`.
-pub fn render(
+/// Prints `value` (a resource or a list response) as YAML or JSON, or builds and prints the
+/// table for [`Format::Table`].
+pub fn document(
     format: Format,
-    ty: ResourceType,
     value: &Value,
-    items: &[Value],
-    now: OffsetDateTime,
+    table: impl FnOnce() -> Table,
 ) -> Result<String, serde_json::Error> {
     Ok(match format {
-        Format::Table => Table::of(ty, items, now).render(),
+        Format::Table => table().render(),
         Format::Json => serde_json::to_string_pretty(value)? + "\n",
         // Every JSON value has a YAML form, so this cannot fail on values read as JSON.
         Format::Yaml => serde_yaml_ng::to_string(value).unwrap_or_default(),
@@ -128,10 +132,13 @@ fn text(item: &Value, field: &str) -> String {
 }
 
 fn age(item: &Value, now: OffsetDateTime) -> String {
-    item["creationTime"]
-        .as_str()
-        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-        .map_or_else(|| "unknown".to_owned(), |t| human_duration(now - t))
+    item["creationTime"].as_str().map_or_else(|| "unknown".to_owned(), |t| ago(t, now))
+}
+
+/// How long before `now` the RFC 3339 time `t` was, or `unknown` when it does not parse.
+fn ago(t: &str, now: OffsetDateTime) -> String {
+    OffsetDateTime::parse(t, &Rfc3339)
+        .map_or_else(|_| "unknown".to_owned(), |t| human_duration(now - t))
 }
 
 /// `type/name` of the backend a mesh section selects, or `off`.

@@ -1,20 +1,26 @@
 //! `kumactl get TYPE [NAME] [-m MESH] [-o table|yaml|json]`.
 //!
 //! A plural lists (across meshes unless `-m` is given); a singular fetches one resource, in mesh
-//! `default` unless `-m` says otherwise.
+//! `default` unless `-m` says otherwise. Besides the resource types, `zone-insights` lists the
+//! read-only insights a global keeps.
 
 use std::io::Write;
 
 use anyhow::bail;
-use shared::resources::Scope;
+use shared::resources::{ResourceType, Scope};
 use time::OffsetDateTime;
 
-use crate::client::{self, Client};
-use crate::output::{self, Format};
+use crate::client::Client;
+use crate::output::{self, Format, Table};
+
+/// `TYPE` of the zone insights, plural and singular. They are no `ResourceType`: nothing applies
+/// or deletes them, the global writes them.
+const ZONE_INSIGHTS: (&str, &str) = ("zone-insights", "zone-insight");
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Resource type: plural to list (`meshes`, `dataplanes`), singular with a NAME.
+    /// Resource type: plural to list (`meshes`, `dataplanes`, `zone-insights`), singular with a
+    /// NAME.
     r#type: String,
     /// Name of the one resource to show (with a singular TYPE).
     name: Option<String>,
@@ -26,32 +32,78 @@ pub struct Args {
     output: Format,
 }
 
-pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::Result<()> {
-    let (ty, plural) = super::resource_type(&args.r#type)?;
-    let mesh = match ty.scope() {
-        Scope::Mesh => args.mesh.as_deref(),
-        Scope::Global => None,
-    };
-    let (value, items) = match (plural, &args.name) {
-        (true, None) => {
-            let list = client.get(&super::path(ty, mesh, None)).await?;
-            let items = list["items"].as_array().cloned().unwrap_or_default();
-            (list, items)
+/// What `TYPE` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Resource(ResourceType),
+    ZoneInsight,
+}
+
+impl Kind {
+    /// The kind `arg` names, and whether it was the plural.
+    fn parse(arg: &str) -> anyhow::Result<(Self, bool)> {
+        match arg {
+            _ if arg == ZONE_INSIGHTS.0 => Ok((Self::ZoneInsight, true)),
+            _ if arg == ZONE_INSIGHTS.1 => Ok((Self::ZoneInsight, false)),
+            _ => super::resource_type(arg).map(|(ty, plural)| (Self::Resource(ty), plural)),
         }
-        (false, Some(name)) => {
-            let mesh = mesh.or((ty.scope() == Scope::Mesh).then_some("default"));
-            match client.get(&super::path(ty, mesh, Some(name))).await {
-                Ok(one) => (one.clone(), vec![one]),
-                Err(client::Error::Api(e)) if e.status == 404 => {
-                    bail!("there is no {ty} with name {name:?}")
-                }
-                Err(e) => return Err(e.into()),
+    }
+
+    fn singular(self) -> &'static str {
+        match self {
+            Self::Resource(ty) => ty.singular(),
+            Self::ZoneInsight => ZONE_INSIGHTS.1,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Resource(ty) => ty.name(),
+            Self::ZoneInsight => shared::zones::INSIGHT_KIND,
+        }
+    }
+
+    /// REST path of one record, or of the collection with `name` `None`. A singular
+    /// mesh-scoped resource is in mesh `default` unless `mesh` says otherwise.
+    fn path(self, mesh: Option<&str>, name: Option<&str>) -> String {
+        match self {
+            Self::Resource(ty) => {
+                let mesh = match (ty.scope(), name) {
+                    (Scope::Global, _) => None,
+                    (Scope::Mesh, None) => mesh,
+                    (Scope::Mesh, Some(_)) => mesh.or(Some("default")),
+                };
+                super::path(ty, mesh, name)
             }
+            Self::ZoneInsight => match name {
+                Some(name) => format!("/{}/{name}", ZONE_INSIGHTS.0),
+                None => format!("/{}", ZONE_INSIGHTS.0),
+            },
         }
-        (true, Some(_)) => bail!("use the singular form to get one resource: {}", ty.singular()),
-        (false, None) => bail!("a NAME is required with {}", ty.singular()),
+    }
+
+    fn table(self, items: &[serde_json::Value], now: OffsetDateTime) -> Table {
+        match self {
+            Self::Resource(ty) => Table::of(ty, items, now),
+            Self::ZoneInsight => Table::zone_insights(items, now),
+        }
+    }
+}
+
+pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::Result<()> {
+    let (kind, plural) = Kind::parse(&args.r#type)?;
+    let mesh = args.mesh.as_deref();
+    let (value, items) = match (plural, &args.name) {
+        (true, None) => super::list(client, &kind.path(mesh, None)).await?,
+        (false, Some(name)) => {
+            let one = super::one(client, &kind.path(mesh, Some(name)), kind.name(), name).await?;
+            (one.clone(), vec![one])
+        }
+        (true, Some(_)) => bail!("use the singular form to get one resource: {}", kind.singular()),
+        (false, None) => bail!("a NAME is required with {}", kind.singular()),
     };
-    let text = output::render(args.output, ty, &value, &items, OffsetDateTime::now_utc())?;
+    let now = OffsetDateTime::now_utc();
+    let text = output::document(args.output, &value, || kind.table(&items, now))?;
     out.write_all(text.as_bytes())?;
     Ok(())
 }
@@ -59,7 +111,7 @@ pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::R
 #[cfg(test)]
 mod tests {
     use super::super::path;
-    use shared::resources::ResourceType;
+    use super::*;
 
     #[test]
     fn paths_follow_scope() {
@@ -70,5 +122,27 @@ mod tests {
             "/meshes/m/traffic-permissions/tp"
         );
         assert_eq!(path(ResourceType::GlobalSecret, Some("m"), None), "/global-secrets");
+    }
+
+    #[test]
+    fn one_mesh_scoped_resource_defaults_to_mesh_default_and_lists_span_meshes() {
+        let secret = Kind::Resource(ResourceType::Secret);
+        assert_eq!(secret.path(None, Some("s")), "/meshes/default/secrets/s");
+        assert_eq!(secret.path(None, None), "/secrets");
+        assert_eq!(secret.path(Some("m"), None), "/meshes/m/secrets");
+        let zone = Kind::Resource(ResourceType::Zone);
+        assert_eq!(zone.path(Some("m"), Some("z")), "/zones/z");
+    }
+
+    #[test]
+    fn zone_insights_are_a_kind_of_their_own() {
+        assert_eq!(Kind::parse("zone-insights").unwrap(), (Kind::ZoneInsight, true));
+        assert_eq!(Kind::parse("zone-insight").unwrap(), (Kind::ZoneInsight, false));
+        assert_eq!(Kind::ZoneInsight.path(Some("m"), None), "/zone-insights");
+        assert_eq!(Kind::ZoneInsight.path(None, Some("zone-1")), "/zone-insights/zone-1");
+        assert_eq!(Kind::ZoneInsight.name(), "ZoneInsight");
+        assert_eq!(Kind::parse("meshes").unwrap(), (Kind::Resource(ResourceType::Mesh), true));
+        let err = Kind::parse("zone-insightz").unwrap_err();
+        assert_eq!(err.to_string(), "unknown TYPE: zone-insightz");
     }
 }

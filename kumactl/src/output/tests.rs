@@ -66,8 +66,8 @@ fn ages_read_like_kubernetes() {
 fn yaml_and_json_print_the_server_document() {
     let list = json!({"total":1,"items":[{"type":"Zone","name":"z"}],"next":null});
     let items = list["items"].as_array().unwrap();
-    let yaml = render(Format::Yaml, ResourceType::Zone, &list, items, NOW).unwrap();
+    let yaml = document(Format::Yaml, &list, || Table::of(ResourceType::Zone, items, NOW)).unwrap();
     assert_eq!(yaml, "total: 1\nitems:\n- type: Zone\n  name: z\nnext: null\n");
-    let json = render(Format::Json, ResourceType::Zone, &list, items, NOW).unwrap();
+    let json = document(Format::Json, &list, || Table::of(ResourceType::Zone, items, NOW)).unwrap();
     assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), list);
 }

@@ -1,4 +1,5 @@
-//! Integration tests: the real `kumactl` binary against files and a tiny local API server.
+//! Integration tests: the real `kumactl` binary against files, a tiny local API server, and real
+//! control planes run in-process.
 
 // The whole crate is test code: helpers outside `#[test]` fns may fail a test by panicking.
 #![allow(clippy::unwrap_used)]
@@ -8,6 +9,7 @@ mod auth;
 mod config_cmd;
 mod generate;
 mod helpers;
+mod inspect;
 mod offline;
 mod tokens;
 mod tokens_online;
