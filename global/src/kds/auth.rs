@@ -1,12 +1,17 @@
 //! Who a KDS peer is: the `client-id` zone name, proven by a zone token of scope `cp` (unless
 //! `KUMA_MULTIZONE_GLOBAL_KDS_AUTH_TYPE=none`) and, when a client CA is configured, by a client
-//! certificate whose DNS SAN is the zone name. Every refusal is logged, counted and audited.
+//! certificate whose DNS SAN is the zone name, and connecting from one of the networks its
+//! `Zone` resource lists in `allowedCidrs` (if any). Every refusal is logged, counted and audited.
+
+use std::net::IpAddr;
 
 use shared::audit::{AuditLog, Event};
 use shared::config::{KdsAuth, ZoneName};
 use shared::credentials::{Credentials, TokenKind};
 use shared::metrics::Metrics;
-use shared::net::ConnInfo;
+use shared::net::{Allowlist, ConnInfo};
+use shared::resources::{ResourceType, Spec};
+use shared::store::{self, Key, Store};
 use shared::tokens::{ZoneClaims, authorize_zone_cp};
 use time::OffsetDateTime;
 use tonic::{Request, Status};
@@ -40,10 +45,16 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// Checks the zone name, the token and the client certificate of `request`.
-    pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Peer, Status> {
+    /// Checks the zone name, the token and the client certificate of `request`, then that it
+    /// comes from a network its `Zone` in `store` allows.
+    pub async fn authenticate<T>(
+        &self,
+        store: &Store,
+        request: &Request<T>,
+    ) -> Result<Peer, Status> {
         let info = request.extensions().get::<ConnInfo>();
         let source = info.map(|i| i.remote_addr.to_string()).unwrap_or_default();
+        let remote_ip = info.map(|i| i.remote_addr.ip());
         let zone = match request.metadata().get(CLIENT_ID).and_then(|v| v.to_str().ok()) {
             None => {
                 return Err(self.refuse(
@@ -75,6 +86,7 @@ impl Authenticator {
         let token_provided = headers.len() == 1;
         let mut peer = Peer { zone, token: None, expires: None, source, token_provided };
         if self.mode == KdsAuth::None {
+            self.check_network(store, &peer.zone, remote_ip, &peer.source).await?;
             return Ok(peer);
         }
         let [header] = headers.as_slice() else {
@@ -87,6 +99,7 @@ impl Authenticator {
         let token = header.strip_prefix("Bearer ").unwrap_or(header).trim().to_owned();
         peer.expires = self.check_token(&peer.zone, &token, &peer.source).await?;
         peer.token = Some(token);
+        self.check_network(store, &peer.zone, remote_ip, &peer.source).await?;
         tracing::info!(zone = %peer.zone, source = %peer.source, "Zone CP successfully authenticated");
         Ok(peer)
     }
@@ -122,6 +135,42 @@ impl Authenticator {
         Ok(valid.expires)
     }
 
+    /// Our extension: a `Zone` with `allowedCidrs` admits its control plane only from those
+    /// networks. A zone not created yet, or without CIDRs, is left to the listener's allowlist.
+    async fn check_network(
+        &self,
+        store: &Store,
+        zone: &str,
+        ip: Option<IpAddr>,
+        source: &str,
+    ) -> Result<(), Status> {
+        let record = match store.get(&Key::global("Zone", zone)).await {
+            Ok(record) => record,
+            Err(store::Error::NotFound { .. }) => return Ok(()),
+            Err(err) => {
+                tracing::error!(zone, error = %err, "could not read the zone to check its networks");
+                return Err(Status::internal("could not check the zone"));
+            }
+        };
+        let spec = match Spec::from_value(ResourceType::Zone, record.spec) {
+            Ok(Spec::Zone(spec)) => spec,
+            other => {
+                let error = other.err().map(|e| e.to_string()).unwrap_or_default();
+                tracing::error!(zone, %error, "the stored zone is not a valid Zone spec");
+                return Err(Status::internal("could not check the zone"));
+            }
+        };
+        let networks = Allowlist::new(spec.allowed_cidrs);
+        if networks.is_open() || ip.is_some_and(|ip| networks.allows(ip)) {
+            return Ok(());
+        }
+        let from =
+            ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_canonical().to_string());
+        let detail = format!("zone {zone:?} may not connect from {from}");
+        self.record_refusal("zone_cidr", &detail, source);
+        Err(Status::permission_denied(detail))
+    }
+
     fn check_client_cert(
         &self,
         zone: &str,
@@ -144,15 +193,21 @@ impl Authenticator {
         Err(self.refuse("client_cert_zone_mismatch", detail, source))
     }
 
+    /// Records an authentication failure and answers `unauthenticated`.
     fn refuse(&self, reason: &'static str, detail: String, source: &str) -> Status {
-        tracing::warn!(reason, %detail, source, "refused a zone control plane");
+        self.record_refusal(reason, &detail, source);
+        Status::unauthenticated(detail)
+    }
+
+    /// Logs, counts and audits a refusal.
+    fn record_refusal(&self, reason: &'static str, detail: &str, source: &str) {
+        tracing::warn!(reason, detail, source, "refused a zone control plane");
         self.metrics.auth_failed("zone", reason);
         self.audit.record(Event::AuthFailed {
             subject: "zone",
             reason,
-            detail: detail.clone(),
+            detail: detail.to_owned(),
             source: source.to_owned(),
         });
-        Status::unauthenticated(detail)
     }
 }

@@ -52,7 +52,7 @@ impl kds_pb::kds_sync_service_server::KdsSyncService for KdsServer {
         &self,
         request: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::GlobalToZoneSyncStream>, Status> {
-        let peer = self.auth.authenticate(&request).await?;
+        let peer = self.auth.authenticate(&self.store, &request).await?;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let this = self.clone();
         let inbound = request.into_inner();
@@ -68,7 +68,7 @@ impl kds_pb::kds_sync_service_server::KdsSyncService for KdsServer {
         &self,
         request: Request<Streaming<DeltaDiscoveryResponse>>,
     ) -> Result<Response<Self::ZoneToGlobalSyncStream>, Status> {
-        let peer = self.auth.authenticate(&request).await?;
+        let peer = self.auth.authenticate(&self.store, &request).await?;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let this = self.clone();
         let inbound = request.into_inner();
@@ -114,7 +114,7 @@ impl kds_pb::global_kds_service_server::GlobalKdsService for KdsServer {
         &self,
         request: Request<kds_pb::ZoneHealthCheckRequest>,
     ) -> Result<Response<kds_pb::ZoneHealthCheckResponse>, Status> {
-        let peer = self.auth.authenticate(&request).await?;
+        let peer = self.auth.authenticate(&self.store, &request).await?;
         if let Err(err) =
             zones::health_checked(&self.store, &peer.zone, OffsetDateTime::now_utc()).await
         {

@@ -208,7 +208,7 @@ fn secrets_round_trip_and_need_data() {
 fn zones_are_enabled_unless_disabled() {
     round_trip(json!({"type": "Zone", "name": "zone-1", "enabled": false}));
     let r = decode(json!({"type": "Zone", "name": "zone-1"})).unwrap();
-    assert_eq!(r.spec, Spec::Zone(ZoneSpec { enabled: true }));
+    assert_eq!(r.spec, Spec::Zone(ZoneSpec::default()));
     assert_eq!(encode(&r), json!({"type": "Zone", "name": "zone-1", "enabled": true}));
 }
 

@@ -5,3 +5,4 @@
 mod app;
 mod multizone;
 mod python_zone;
+mod zone_cidrs;

@@ -28,7 +28,7 @@ fn every_type() -> Vec<Resource> {
         resource("default", None, Spec::Mesh(MeshSpec::default())),
         resource("tls", Some("default"), Spec::Secret(SecretSpec::from_bytes(b"pem"))),
         resource("inter-cp-ca", None, Spec::GlobalSecret(SecretSpec::from_bytes(b"key"))),
-        resource("east", None, Spec::Zone(ZoneSpec { enabled: false })),
+        resource("east", None, Spec::Zone(ZoneSpec { enabled: false, ..ZoneSpec::default() })),
         resource(
             "web-1",
             Some("default"),
