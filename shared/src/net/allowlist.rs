@@ -18,8 +18,6 @@ impl Allowlist {
 
     /// Whether `ip` may connect. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, what a dual-stack
     /// socket reports for IPv4 peers) are matched as the IPv4 address they carry.
-    // TODO(kdsnet): per-zone CIDRs (a zone may connect only from its own networks) extend this
-    // with the zone name once the KDS handshake has told who is calling.
     pub fn allows(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.nets.is_empty() || self.nets.iter().any(|net| net.contains(&ip))
