@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::net::ChannelSettings;
 use shared::shutdown::{self, Trigger};
-use shared::testing::cp::{config, http_client};
+use shared::testing::cp::{config, eventually, http_client};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
@@ -279,5 +279,42 @@ async fn revoking_the_token_ends_the_stream() {
     assert!(err.message().contains("token is revoked"), "{}", err.message());
     let err = Session::open(&zone, &token, "default", "").await.err().unwrap();
     assert_eq!(err.code(), Code::Unauthenticated);
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn certificates_rotate_and_the_insight_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "2s").await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    let first = session.csr().await;
+    let rotate_at = first.rotate_at.unwrap();
+    let at = time::OffsetDateTime::from_unix_timestamp(rotate_at.seconds).unwrap()
+        + time::Duration::nanoseconds(i64::from(rotate_at.nanos));
+    let left = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+    assert!(left <= time::Duration::seconds(2), "rotate_at is within the 2 s validity");
+    tokio::time::sleep(left.unsigned_abs()).await;
+    let second = session.csr().await;
+    assert_ne!(first.cert_chain_pem, second.cert_chain_pem);
+    let overview = eventually("an insight with two certificates", WAIT, || async {
+        let (status, body) = zone.get("/meshes/default/dataplanes/web-01/_overview").await;
+        let count = body["dataplaneInsight"]["mTLS"]["certificateRegenerations"].as_u64();
+        (status == StatusCode::OK && count >= Some(2)).then_some(body)
+    })
+    .await;
+    assert_eq!(overview["type"], "DataplaneOverview");
+    assert_eq!(overview["dataplane"]["networking"]["address"], "10.0.0.1");
+    let subscriptions = overview["dataplaneInsight"]["subscriptions"].as_array().unwrap();
+    assert!(subscriptions[0]["disconnectTime"].is_null());
+    drop(session);
+    eventually("the disconnect recorded", WAIT, || async {
+        let (_, body) = zone.get("/meshes/default/dataplanes/_overview").await;
+        let item = &body["items"][0];
+        item["dataplaneInsight"]["subscriptions"][0]["disconnectTime"].is_string().then_some(())
+    })
+    .await;
     zone.stop().await;
 }
