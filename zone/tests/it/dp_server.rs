@@ -318,3 +318,43 @@ async fn certificates_rotate_and_the_insight_counts_them() {
     .await;
     zone.stop().await;
 }
+
+#[tokio::test]
+async fn changed_tags_or_mtls_ask_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    session.csr().await;
+    let mut changed = web("default");
+    changed["networking"]["inbound"][0]["tags"]["version"] = json!("v2");
+    zone.put("/meshes/default/dataplanes/web-01", changed).await;
+    match session.next().await.unwrap() {
+        Kind::Rotate(rotate) => assert_eq!(rotate.reason, "dataplane changed"),
+        other => panic!("expected RotateRequested, got {other:?}"),
+    }
+    assert!(session.csr().await.uris.contains(&"kuma://version/v2".to_owned()));
+    zone.put("/meshes/default", json!({"type": "Mesh", "name": "default"})).await;
+    assert!(matches!(session.next().await.unwrap(), Kind::MtlsDisabled(_)));
+    drop(session);
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn replacing_a_dataplane_needs_a_token_for_the_stored_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    // Allowed for the new tags, not for the stored ones (version v1).
+    let token = zone.token(json!({"mesh": "default", "tags": {"version": ["v9"]}})).await;
+    let mut hijack = web("default");
+    hijack["networking"]["inbound"][0]["tags"]["version"] = json!("v9");
+    let err = Session::open(&zone, &token, "default", &hijack.to_string()).await.err().unwrap();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert!(err.message().contains("with value \"v1\""), "{}", err.message());
+    let (_, stored) = zone.get("/meshes/default/dataplanes/web-01").await;
+    assert_eq!(stored["networking"]["inbound"][0]["tags"]["version"], "v1");
+    zone.stop().await;
+}
