@@ -24,6 +24,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 struct Zone {
     api: String,
+    diagnostics: u16,
     dp_port: u16,
     ca: PathBuf,
     trigger: Trigger,
@@ -32,12 +33,17 @@ struct Zone {
 
 impl Zone {
     async fn start(dir: &Path) -> Self {
-        let app = zone::App::build(config(dir, &[])).await.unwrap();
+        Self::start_with(dir, &[]).await
+    }
+
+    async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let app = zone::App::build(config(dir, env)).await.unwrap();
         let api = format!("http://localhost:{}", app.addresses().http.unwrap().port());
+        let diagnostics = app.addresses().diagnostics.port();
         let dp_port = app.dp_server_addr().port();
         let (trigger, shutdown) = shutdown::channel();
         let task = tokio::spawn(app.run(shutdown));
-        Self { api, dp_port, ca: dir.join("kuma-cp.crt"), trigger, task }
+        Self { api, diagnostics, dp_port, ca: dir.join("kuma-cp.crt"), trigger, task }
     }
 
     async fn stop(self) {
@@ -56,6 +62,11 @@ impl Zone {
         let resp = http_client().get(format!("{}{path}", self.api)).send().await.unwrap();
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn metrics(&self) -> String {
+        let url = format!("http://localhost:{}/metrics", self.diagnostics);
+        http_client().get(url).send().await.unwrap().text().await.unwrap()
     }
 
     async fn token(&self, body: Value) -> String {
@@ -108,7 +119,6 @@ impl Session {
         mesh: &str,
         resource_json: &str,
     ) -> Result<Self, Status> {
-        let (tx, rx) = mpsc::channel(4);
         let hello = pb::Hello {
             mesh: mesh.into(),
             name: "web-01".into(),
@@ -116,9 +126,20 @@ impl Session {
             version: "test".into(),
             ..Default::default()
         };
+        Self::open_with(zone, Some(&format!("Bearer {token}")), hello).await
+    }
+
+    async fn open_with(
+        zone: &Zone,
+        authorization: Option<&str>,
+        hello: pb::Hello,
+    ) -> Result<Self, Status> {
+        let (tx, rx) = mpsc::channel(4);
         tx.send(pb::DpMessage { kind: Some(pb::dp_message::Kind::Hello(hello)) }).await.unwrap();
         let mut request = tonic::Request::new(ReceiverStream::new(rx));
-        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        if let Some(value) = authorization {
+            request.metadata_mut().insert("authorization", value.parse().unwrap());
+        }
         let rx = zone.client().await.session(request).await?.into_inner();
         Ok(Self { tx, rx })
     }
@@ -177,6 +198,9 @@ async fn a_valid_token_gets_an_identity_for_a_csr() {
     assert!(verifies(&identity));
     let (not_after, rotate_at) = (identity.not_after.unwrap(), identity.rotate_at.unwrap());
     assert!(rotate_at.seconds < not_after.seconds);
+    let metrics = zone.metrics().await;
+    assert!(metrics.contains("kuma_dp_certificates_issued_total 1"), "{metrics}");
+    assert!(metrics.contains("kuma_dps_connected 1"), "{metrics}");
     drop(session);
     zone.stop().await;
 }
@@ -212,8 +236,14 @@ async fn tokens_that_do_not_match_are_refused_with_kumas_messages() {
         assert!(err.message().contains(message), "{claims}: {}", err.message());
     }
     let token = zone.token(json!({"mesh": "default"})).await;
-    let err = Session::open(&zone, &token, "default", "").await.ok();
-    assert!(err.is_some(), "a mesh-wide token is accepted");
+    let accepted = Session::open(&zone, &token, "default", "").await;
+    assert!(accepted.is_ok(), "a mesh-wide token is accepted");
+    let metrics = zone.metrics().await;
+    let claims = "kuma_auth_failures_total{subject=\"dataplane\",reason=\"claims\"} 2";
+    assert!(metrics.contains(claims), "{metrics}");
+    let signature = "kuma_auth_failures_total{subject=\"dataplane\",reason=\"bad_signature\"} 1";
+    assert!(metrics.contains(signature), "{metrics}");
+    drop(accepted);
     zone.stop().await;
 }
 
@@ -356,5 +386,39 @@ async fn replacing_a_dataplane_needs_a_token_for_the_stored_one() {
     assert!(err.message().contains("with value \"v1\""), "{}", err.message());
     let (_, stored) = zone.get("/meshes/default/dataplanes/web-01").await;
     assert_eq!(stored["networking"]["inbound"][0]["tags"]["version"], "v1");
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn the_authorization_header_and_proxy_type_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    let hello = pb::Hello { mesh: "default".into(), name: "web-01".into(), ..Default::default() };
+    let err = Session::open_with(&zone, None, hello.clone()).await.err().unwrap();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(err.message(), "request must have exactly 1 \"authorization\" header, got 0");
+    // Kuma's Envoy sends the raw token, without "Bearer ".
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open_with(&zone, Some(&token), hello.clone()).await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    let ingress = pb::Hello { proxy_type: pb::ProxyType::Ingress.into(), ..hello };
+    let err = Session::open_with(&zone, Some(&token), ingress).await.err().unwrap();
+    assert_eq!(err.code(), Code::Unimplemented);
+    drop(session);
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn authentication_none_needs_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone =
+        Zone::start_with(dir.path(), &[("KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE", "none")]).await;
+    zone.mesh_with_web("default", "1h").await;
+    let hello = pb::Hello { mesh: "default".into(), name: "web-01".into(), ..Default::default() };
+    let mut session = Session::open_with(&zone, None, hello).await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    assert_eq!(session.csr().await.uris[0], "spiffe://default/web");
+    drop(session);
     zone.stop().await;
 }
