@@ -422,3 +422,18 @@ async fn authentication_none_needs_no_token() {
     drop(session);
     zone.stop().await;
 }
+
+#[tokio::test]
+async fn an_expiring_token_ends_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default", "validFor": "2s"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    let ended = tokio::time::timeout(Duration::from_secs(5), session.rx.message()).await;
+    let err = ended.expect("the stream ends at the token's expiry").err().unwrap();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(err.message().contains("token is expired"), "{}", err.message());
+    zone.stop().await;
+}
