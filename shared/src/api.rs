@@ -23,6 +23,7 @@ use crate::store::Store;
 use crate::zones::KdsStatus;
 
 mod auth;
+mod dataplanes;
 pub mod diagnostics;
 mod error;
 mod handlers;
@@ -188,6 +189,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(handlers::routes())
         .merge(tokens::routes())
         .merge(zones::routes())
+        .merge(dataplanes::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.0))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.1))

@@ -9,6 +9,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// Labels of an authentication failure.
@@ -46,6 +47,8 @@ struct Inner {
     tokens_issued: Family<TokenKind, Counter>,
     connections_refused: Family<Listener, Counter>,
     handshake_failures: Family<Listener, Counter>,
+    dp_certificates_issued: Counter,
+    dps_connected: Gauge,
 }
 
 impl Metrics {
@@ -76,6 +79,18 @@ impl Metrics {
             "Accepted connections whose TLS handshake failed or timed out",
             handshake_failures.clone(),
         );
+        let dp_certificates_issued = Counter::default();
+        registry.register(
+            "dp_certificates_issued",
+            "Data plane proxy certificates issued by the DP server",
+            dp_certificates_issued.clone(),
+        );
+        let dps_connected = Gauge::default();
+        registry.register(
+            "dps_connected",
+            "Data plane proxies with an authenticated DP server session",
+            dps_connected.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -83,6 +98,8 @@ impl Metrics {
                 tokens_issued,
                 connections_refused,
                 handshake_failures,
+                dp_certificates_issued,
+                dps_connected,
             }),
         }
     }
@@ -122,6 +139,26 @@ impl Metrics {
         self.inner.handshake_failures.get_or_create(&Listener { listener }).get()
     }
 
+    /// Counts one data plane certificate issued.
+    pub fn dp_certificate_issued(&self) {
+        self.inner.dp_certificates_issued.inc();
+    }
+
+    /// How many data plane certificates were issued so far.
+    pub fn dp_certificates_issued(&self) -> u64 {
+        self.inner.dp_certificates_issued.get()
+    }
+
+    /// One more (`+1`) or one fewer (`-1`) connected data plane proxy.
+    pub fn dp_connected(&self, delta: i64) {
+        self.inner.dps_connected.inc_by(delta);
+    }
+
+    /// How many data plane proxies are connected now.
+    pub fn dps_connected(&self) -> i64 {
+        self.inner.dps_connected.get()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -149,6 +186,8 @@ mod tests {
         metrics.token_issued("dataplane");
         metrics.connection_refused("kds");
         metrics.tls_handshake_failed("kds");
+        metrics.dp_certificate_issued();
+        metrics.dp_connected(1);
         let text = metrics.render();
         assert!(
             text.contains("kuma_auth_failures_total{subject=\"user\",reason=\"expired\"} 2"),
@@ -160,5 +199,10 @@ mod tests {
         assert_eq!(metrics.auth_failures("user", "expired"), 2);
         assert_eq!(metrics.connections_refused("kds"), 1);
         assert_eq!(metrics.tls_handshake_failures("kds"), 1);
+        assert!(text.contains("kuma_dp_certificates_issued_total 1"), "{text}");
+        assert!(text.contains("kuma_dps_connected 1"), "{text}");
+        assert_eq!(metrics.dp_certificates_issued(), 1);
+        metrics.dp_connected(-1);
+        assert_eq!(metrics.dps_connected(), 0);
     }
 }

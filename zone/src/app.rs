@@ -1,16 +1,20 @@
 //! `App`: builds the zone control plane from its configuration, then runs it.
 
+use std::net::SocketAddr;
+
 use anyhow::{Context, bail};
 use shared::config::{CpConfig, Mode};
 use shared::runtime::{Addresses, Runtime};
 use shared::shutdown::Shutdown;
 
+use crate::dp_server::DpServer;
 use crate::kds::KdsClient;
 
 /// A zone control plane whose listeners are bound.
 pub struct App {
     runtime: Runtime,
     kds: Option<KdsClient>,
+    dp_server: DpServer,
 }
 
 impl App {
@@ -25,7 +29,8 @@ impl App {
         let runtime = Runtime::build(config).await.context("starting the zone control plane")?;
         let status = runtime.services().kds_status.clone();
         let kds = KdsClient::new(runtime.config(), runtime.store().clone(), status)?;
-        Ok(Self { runtime, kds })
+        let dp_server = DpServer::bind(&runtime).await?;
+        Ok(Self { runtime, kds, dp_server })
     }
 
     /// Where the listeners are bound.
@@ -33,10 +38,19 @@ impl App {
         self.runtime.addresses()
     }
 
+    /// Where the DP server listens.
+    pub fn dp_server_addr(&self) -> SocketAddr {
+        self.dp_server.local_addr()
+    }
+
     /// Serves until `shutdown` fires.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let kds = self.kds.map(|client| tokio::spawn(client.run(shutdown.clone())));
+        let store = self.runtime.store().clone();
+        let instance_id = self.runtime.instance_id().to_owned();
+        let dp_server = tokio::spawn(self.dp_server.serve(store, instance_id, shutdown.clone()));
         self.runtime.run(shutdown).await;
+        dp_server.await.context("the DP server task failed")??;
         if let Some(kds) = kds {
             kds.await.context("the KDS client task failed")?;
         }

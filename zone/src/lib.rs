@@ -1,9 +1,10 @@
 //! The zone control plane: runs next to the data plane proxies. It runs the shared runtime
 //! (store, REST API, diagnostics); on a federated zone (one with a global address) it also runs
 //! the KDS client, and resources that the global provides are read-only here. The DP server
-//! comes with later work.
+//! authenticates data plane proxies and signs their certificates.
 
 mod app;
+mod dp_server;
 mod kds;
 
 pub use app::App;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod dp_server;
 mod multizone;
 mod python_zone;
 mod zone_cidrs;

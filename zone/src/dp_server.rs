@@ -1,0 +1,115 @@
+//! The zone's DP server (`KUMA_DP_SERVER_PORT`, always TLS, h2): data plane proxies open a
+//! `kumars.dp.v1.DataplaneService/Session` stream, prove who they are with a dataplane token and
+//! receive their mesh certificate for a CSR (see [`session`]). This module owns the listener and
+//! the gRPC server; it does not generate CAs or signing keys (the runtime does when a mesh is
+//! created) and never sees a proxy's private key.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context;
+use proto::kumars::dp::v1::dataplane_service_server::DataplaneServiceServer;
+use shared::config::DpProxyAuthn;
+use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
+use shared::runtime::{Runtime, tls_options};
+use shared::shutdown::Shutdown;
+use shared::store::Store;
+use shared::tls::{self, ReloadingCert};
+
+mod auth;
+mod dataplane;
+mod insight;
+mod issue;
+mod session;
+
+use auth::Authenticator;
+use session::DpService;
+
+/// gRPC keepalive towards proxies.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// The bound DP server, not serving yet.
+pub struct DpServer {
+    listener: TlsListener,
+    auth: Authenticator,
+    /// Keeps the certificate files watched while the listener lives.
+    _watch: Option<WatchHandle>,
+}
+
+impl DpServer {
+    /// Binds `KUMA_DP_SERVER_PORT` on every interface with the DP server certificate
+    /// (`KUMA_DP_SERVER_TLS_CERT_FILE`/`_KEY_FILE`, watched for changes) or the CP certificate.
+    pub async fn bind(runtime: &Runtime) -> anyhow::Result<Self> {
+        let config = &runtime.config().dp_server;
+        let services = runtime.services();
+        let enabled = config.dp_proxy_authn == DpProxyAuthn::DpToken;
+        if !enabled {
+            tracing::warn!(
+                "KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE=none: data plane proxies are not \
+                 authenticated and anyone who reaches the DP server may get any proxy's identity"
+            );
+        }
+        let pair = match &config.tls_files {
+            Some(files) => tls::load_pair(&files.cert, &files.key)
+                .context("loading the DP server certificate")?,
+            None => runtime.cp_cert().clone(),
+        };
+        let cert = ReloadingCert::new(&pair).context("loading the DP server certificate")?;
+        let watch = match &config.tls_files {
+            Some(files) => Some(
+                net::watch_cert_files(files.cert.clone(), files.key.clone(), cert.clone())
+                    .context("watching the DP server certificate files")?,
+            ),
+            None => None,
+        };
+        let server_tls = ServerTls {
+            cert,
+            options: tls_options(&config.tls),
+            alpn: net::ALPN_H2,
+            client_ca: None,
+        };
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port);
+        let listener = TlsListener::bind(
+            addr,
+            "dp-server",
+            Allowlist::new(Vec::new()),
+            Some(server_tls),
+            services.metrics.clone(),
+            services.audit.clone(),
+        )
+        .await
+        .with_context(|| format!("binding the DP server on {addr}"))?;
+        let auth = Authenticator {
+            enabled,
+            credentials: services.credentials.clone(),
+            metrics: services.metrics.clone(),
+            audit: services.audit.clone(),
+        };
+        Ok(Self { listener, auth, _watch: watch })
+    }
+
+    /// Where the DP server listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` fires.
+    pub async fn serve(
+        self,
+        store: Store,
+        instance_id: String,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<()> {
+        let service = DpService { store, auth: self.auth, instance_id, shutdown: shutdown.clone() };
+        let mut stop = shutdown.clone();
+        tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(KEEPALIVE))
+            .http2_keepalive_timeout(Some(KEEPALIVE))
+            .add_service(DataplaneServiceServer::new(service))
+            .serve_with_incoming_shutdown(self.listener.incoming(shutdown), async move {
+                stop.wait().await
+            })
+            .await
+            .context("serving the DP server")
+    }
+}

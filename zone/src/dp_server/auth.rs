@@ -1,0 +1,134 @@
+//! Who a data plane proxy is: the dataplane token of its stream, checked with its mesh's keys and
+//! revocations, then against the Dataplane it claims (name, mesh, inbound tags, workload label),
+//! with Kuma's messages (`pkg/xds/auth/universal/authenticator.go`). Every refusal is logged,
+//! counted and audited. Finding the Dataplane is the session's job, not this module's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use shared::audit::{AuditLog, Event};
+use shared::credentials::{Credentials, TokenKind};
+use shared::metrics::Metrics;
+use shared::resources::DataplaneSpec;
+use shared::tokens::{DataplaneClaims, DataplaneIdentity, authorize_dataplane};
+use time::OffsetDateTime;
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+/// The label that binds a proxy to a workload.
+const WORKLOAD_LABEL: &str = "kuma.io/workload";
+
+/// Checks dataplane tokens; `enabled: false` is `KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE=none`.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub(super) enabled: bool,
+    pub(super) credentials: Credentials,
+    pub(super) metrics: Metrics,
+    pub(super) audit: AuditLog,
+}
+
+/// The Dataplane a token is checked against.
+pub struct Subject<'a> {
+    /// Its mesh.
+    pub mesh: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// Its spec.
+    pub spec: &'a DataplaneSpec,
+    /// Its labels.
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+impl Authenticator {
+    /// The stream's token: exactly one `authorization` value, `Bearer ` optional. `None` when
+    /// authentication is off.
+    pub fn token(&self, metadata: &MetadataMap, source: &str) -> Result<Option<String>, Status> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let values: Vec<&str> =
+            metadata.get_all("authorization").iter().filter_map(|v| v.to_str().ok()).collect();
+        let [value] = values.as_slice() else {
+            let detail = format!(
+                "request must have exactly 1 \"authorization\" header, got {}",
+                values.len()
+            );
+            return Err(self.refuse("missing_token", detail, source));
+        };
+        Ok(Some(value.strip_prefix("Bearer ").unwrap_or(value).trim().to_owned()))
+    }
+
+    /// Validates `token` with the mesh's keys and revocations now, then its claims against
+    /// `dp`. Returns when the token expires. Nothing is checked without a token (auth off).
+    pub async fn check(
+        &self,
+        token: Option<&str>,
+        dp: &Subject<'_>,
+        source: &str,
+    ) -> Result<Option<OffsetDateTime>, Status> {
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        let kind = TokenKind::Dataplane { mesh: dp.mesh.to_owned() };
+        let validator = match self.credentials.validator(kind).await {
+            Ok(validator) => validator,
+            Err(err) => {
+                tracing::error!(mesh = dp.mesh, error = %err, "could not load the dataplane token keys");
+                return Err(Status::internal("could not check the token"));
+            }
+        };
+        let valid = match validator.validate::<DataplaneClaims>(token, OffsetDateTime::now_utc()) {
+            Ok(valid) => valid,
+            Err(err) => {
+                let detail = format!("authentication failed: {err}");
+                return Err(self.refuse(err.reason(), detail, source));
+            }
+        };
+        if let Err(err) = authorize_dataplane(&valid.claims, &identity(dp)) {
+            let detail = format!("authentication failed: {err}");
+            self.record("claims", &detail, source);
+            return Err(Status::permission_denied(detail));
+        }
+        Ok(valid.expires)
+    }
+
+    /// Records that a session's token expired, and the status that ends the stream.
+    pub fn expired(&self, source: &str) -> Status {
+        let detail = "authentication failed: could not parse token: token has invalid claims: \
+                      token is expired";
+        self.refuse("expired", detail.to_owned(), source)
+    }
+
+    fn refuse(&self, reason: &'static str, detail: String, source: &str) -> Status {
+        self.record(reason, &detail, source);
+        Status::unauthenticated(detail)
+    }
+
+    /// Logs, counts and audits a refusal.
+    fn record(&self, reason: &'static str, detail: &str, source: &str) {
+        tracing::warn!(reason, detail, source, "refused a data plane proxy");
+        self.metrics.auth_failed("dataplane", reason);
+        self.audit.record(Event::AuthFailed {
+            subject: "dataplane",
+            reason,
+            detail: detail.to_owned(),
+            source: source.to_owned(),
+        });
+    }
+}
+
+/// What the claims are checked against: every inbound tag with all its values.
+fn identity(dp: &Subject<'_>) -> DataplaneIdentity {
+    let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for inbound in dp.spec.networking.iter().flat_map(|n| &n.inbound) {
+        for (key, value) in &inbound.tags {
+            tags.entry(key.clone()).or_default().insert(value.clone());
+        }
+    }
+    DataplaneIdentity {
+        name: dp.name.to_owned(),
+        mesh: dp.mesh.to_owned(),
+        tags,
+        workload: dp.labels.get(WORKLOAD_LABEL).cloned(),
+        workload_derives_identity: false,
+    }
+}

@@ -1,0 +1,343 @@
+//! `DataplaneService.Session`: one stream per proxy. The handler authenticates before answering
+//! (token header, Hello, Dataplane lookup or registration, token check), then a task per stream
+//! serves CSRs, asks for new ones when the Dataplane's tags or the Mesh's mTLS change, and ends
+//! the stream when the token stops being valid (checked after every Secret/GlobalSecret change
+//! and at its expiry). It never holds a private key.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use proto::kumars::dp::v1 as pb;
+use proto::kumars::dp::v1::cp_message::Kind as CpKind;
+use proto::kumars::dp::v1::dp_message::Kind as DpKind;
+use shared::net::ConnInfo;
+use shared::resources::CaBackend;
+use shared::shutdown::Shutdown;
+use shared::store::{Change, ChangeKind, Store};
+use shared::zones::rfc3339;
+use time::OffsetDateTime;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::auth::Authenticator;
+use super::dataplane::{self, Dataplane};
+use super::insight::{self, Subscription};
+use super::issue;
+
+/// Messages buffered towards one proxy.
+const STREAM_BUFFER: usize = 16;
+/// How long a proxy may take to send its Hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Outbound = Pin<Box<dyn Stream<Item = Result<pb::CpMessage, Status>> + Send>>;
+
+/// The service; cloned into every stream's task.
+#[derive(Clone)]
+pub struct DpService {
+    pub(super) store: Store,
+    pub(super) auth: Authenticator,
+    pub(super) instance_id: String,
+    pub(super) shutdown: Shutdown,
+}
+
+/// An authenticated proxy.
+struct Session {
+    dp: Dataplane,
+    token: Option<String>,
+    expires: Option<OffsetDateTime>,
+    source: String,
+    version: String,
+}
+
+#[tonic::async_trait]
+impl pb::dataplane_service_server::DataplaneService for DpService {
+    type SessionStream = Outbound;
+
+    async fn session(
+        &self,
+        request: Request<Streaming<pb::DpMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let source = request
+            .extensions()
+            .get::<ConnInfo>()
+            .map(|i| i.remote_addr.to_string())
+            .unwrap_or_default();
+        let token = self.auth.token(request.metadata(), &source)?;
+        let mut inbound = request.into_inner();
+        let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+            Err(_) => return Err(Status::deadline_exceeded("no Hello received")),
+            Ok(message) => match message?.and_then(|m| m.kind) {
+                Some(DpKind::Hello(hello)) => hello,
+                _ => return Err(Status::invalid_argument("the first message must be a Hello")),
+            },
+        };
+        if hello.proxy_type() == pb::ProxyType::Ingress {
+            return Err(Status::unimplemented("zone ingress proxies are not supported yet"));
+        }
+        let dp = self.resolve(&hello, token.as_deref(), &source).await?;
+        let expires = self.auth.check(token.as_deref(), &dp.subject(), &source).await?;
+        tracing::info!(mesh = %dp.mesh, name = %dp.name, %source, "data plane proxy authenticated");
+        let session = Session { dp, token, expires, source, version: hello.version };
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let this = self.clone();
+        tokio::spawn(async move { this.run(session, inbound, tx).await });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+impl DpService {
+    /// The Dataplane of the Hello: stored, or registered from `resource_json`. Replacing a
+    /// stored one needs a token that also authenticates against the stored one.
+    async fn resolve(
+        &self,
+        hello: &pb::Hello,
+        token: Option<&str>,
+        source: &str,
+    ) -> Result<Dataplane, Status> {
+        let stored = dataplane::get(&self.store, &hello.mesh, &hello.name).await?;
+        if hello.resource_json.is_empty() {
+            return stored.ok_or_else(|| {
+                Status::not_found(format!(
+                    "resource {:?} not found; create a Dataplane in Kuma CP first or pass it as \
+                     an argument to kuma-dp",
+                    format!("{}.{}", hello.mesh, hello.name)
+                ))
+            });
+        }
+        let given = dataplane::parse(&hello.resource_json, &hello.mesh, &hello.name)?;
+        if let Some(existing) = &stored {
+            if existing.spec == given.spec && existing.labels == given.labels {
+                return Ok(stored.unwrap_or(given));
+            }
+            self.auth.check(token, &existing.subject(), source).await?;
+        }
+        self.auth.check(token, &given.subject(), source).await?;
+        dataplane::upsert(&self.store, given, stored.map(|s| s.version)).await
+    }
+
+    async fn run(
+        self,
+        mut session: Session,
+        inbound: Streaming<pb::DpMessage>,
+        tx: mpsc::Sender<Result<pb::CpMessage, Status>>,
+    ) {
+        let (mesh, name) = (session.dp.mesh.clone(), session.dp.name.clone());
+        let metrics = self.auth.metrics.clone();
+        metrics.dp_connected(1);
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut version = std::collections::BTreeMap::new();
+        if !session.version.is_empty() {
+            let kuma_dp = serde_json::json!({ "version": session.version });
+            version.insert("kumaDp".to_owned(), kuma_dp);
+        }
+        let subscription = Subscription {
+            id: id.clone(),
+            control_plane_instance_id: self.instance_id.clone(),
+            connect_time: rfc3339(OffsetDateTime::now_utc()),
+            disconnect_time: None,
+            version,
+        };
+        if let Err(err) = insight::connected(&self.store, &mesh, &name, subscription).await {
+            tracing::warn!(%mesh, %name, error = %err, "could not record the proxy's connection");
+        }
+        let end = self.serve(&mut session, inbound, &tx).await;
+        match end {
+            Ok(()) => tracing::info!(%mesh, %name, "data plane proxy disconnected"),
+            Err(status) => {
+                tracing::info!(%mesh, %name, %status, "closing the data plane proxy's stream");
+                let _ = tx.send(Err(status)).await;
+            }
+        }
+        metrics.dp_connected(-1);
+        if let Err(err) = insight::disconnected(&self.store, &mesh, &name, &id).await {
+            tracing::warn!(%mesh, %name, error = %err, "could not record the proxy's disconnection");
+        }
+    }
+
+    async fn serve(
+        &self,
+        session: &mut Session,
+        mut inbound: Streaming<pb::DpMessage>,
+        tx: &mpsc::Sender<Result<pb::CpMessage, Status>>,
+    ) -> Result<(), Status> {
+        let mut changes = self.store.subscribe();
+        let mut shutdown = self.shutdown.clone();
+        let mut backend = self.backend(&session.dp.mesh).await?;
+        send(tx, first_message(backend.as_ref(), "initial")).await;
+        loop {
+            tokio::select! {
+                () = shutdown.wait() => return Err(Status::unavailable("the control plane is shutting down")),
+                () = expiry(session.expires) => {
+                    return Err(self.auth.expired(&session.source));
+                }
+                () = tx.closed() => return Ok(()),
+                message = inbound.message() => {
+                    let Some(message) = message? else { return Ok(()) };
+                    match message.kind {
+                        Some(DpKind::Csr(csr)) => self.issue(session, backend.as_ref(), &csr.csr_der, tx).await?,
+                        Some(DpKind::Hello(_)) => return Err(Status::invalid_argument("Hello may only be sent once")),
+                        None => {}
+                    }
+                }
+                change = changes.recv() => {
+                    let change = match change {
+                        Ok(change) => Some(change),
+                        Err(RecvError::Lagged(_)) => None,
+                        Err(RecvError::Closed) => return Ok(()),
+                    };
+                    if change.as_ref().is_none_or(is_secret_change) {
+                        let token = session.token.as_deref();
+                        self.auth.check(token, &session.dp.subject(), &session.source).await?;
+                    }
+                    if change.as_ref().is_none_or(|c| is_own_dataplane(c, &session.dp)) {
+                        self.reload_dataplane(session, tx).await?;
+                    }
+                    if change.as_ref().is_none_or(|c| c.key.kind == "Mesh" && c.key.name == session.dp.mesh) {
+                        let now = self.backend(&session.dp.mesh).await?;
+                        if now != backend {
+                            backend = now;
+                            send(tx, first_message(backend.as_ref(), "mesh mTLS changed")).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the proxy's Dataplane again; new tags or labels are checked against the token and
+    /// ask for a new certificate.
+    async fn reload_dataplane(
+        &self,
+        session: &mut Session,
+        tx: &mpsc::Sender<Result<pb::CpMessage, Status>>,
+    ) -> Result<(), Status> {
+        let Some(current) = dataplane::get(&self.store, &session.dp.mesh, &session.dp.name).await?
+        else {
+            // Deleted: the session keeps the last version it knew.
+            return Ok(());
+        };
+        let changed = current.spec != session.dp.spec || current.labels != session.dp.labels;
+        session.dp = current;
+        if changed {
+            let token = session.token.as_deref();
+            self.auth.check(token, &session.dp.subject(), &session.source).await?;
+            if self.backend(&session.dp.mesh).await?.is_some() {
+                send(tx, rotate("dataplane changed")).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn backend(&self, mesh: &str) -> Result<Option<CaBackend>, Status> {
+        issue::enabled_backend(&self.store, mesh).await.map_err(|err| {
+            tracing::error!(mesh, error = %err, "could not read the mesh's mTLS settings");
+            Status::unavailable(format!("could not read the mTLS settings of mesh {mesh:?}"))
+        })
+    }
+
+    async fn issue(
+        &self,
+        session: &Session,
+        backend: Option<&CaBackend>,
+        csr: &[u8],
+        tx: &mpsc::Sender<Result<pb::CpMessage, Status>>,
+    ) -> Result<(), Status> {
+        let Some(backend) = backend else {
+            send(tx, CpKind::MtlsDisabled(pb::MtlsDisabled {})).await;
+            return Ok(());
+        };
+        let dp = &session.dp;
+        let request = issue::Request {
+            mesh: &dp.mesh,
+            name: &dp.name,
+            spec: &dp.spec,
+            labels: &dp.labels,
+            csr,
+        };
+        let issued = match issue::issue(&self.store, backend, &request).await {
+            Ok(issued) => issued,
+            Err(issue::Error::Ca(err)) => {
+                tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %err, "refused a CSR");
+                return Err(Status::invalid_argument(error_chain(&err)));
+            }
+            Err(err) => {
+                tracing::error!(mesh = %dp.mesh, name = %dp.name, error = %err, "could not issue a certificate");
+                return Err(Status::unavailable(error_chain(&err)));
+            }
+        };
+        self.auth.metrics.dp_certificate_issued();
+        let not_after = issued.cert.not_after;
+        if let Err(err) =
+            insight::issued(&self.store, &dp.mesh, &dp.name, &issued.backend, not_after).await
+        {
+            tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %err, "could not record the certificate");
+        }
+        let identity = pb::Identity {
+            cert_chain_pem: issued.cert.chain_pem,
+            trust_bundle_pem: issued.cert.trust_bundle_pem,
+            not_after: Some(timestamp(not_after)),
+            rotate_at: Some(timestamp(issued.rotate_at)),
+            backend: issued.backend,
+            uris: issued.uris,
+        };
+        send(tx, CpKind::Identity(identity)).await;
+        Ok(())
+    }
+}
+
+/// What to say when mTLS is (re)evaluated: ask for a CSR, or say there is nothing to ask.
+fn first_message(backend: Option<&CaBackend>, reason: &str) -> CpKind {
+    match backend {
+        Some(_) => rotate(reason),
+        None => CpKind::MtlsDisabled(pb::MtlsDisabled {}),
+    }
+}
+
+fn rotate(reason: &str) -> CpKind {
+    CpKind::Rotate(pb::RotateRequested { reason: reason.to_owned() })
+}
+
+/// A closed channel means the proxy left; the select loop notices it.
+async fn send(tx: &mpsc::Sender<Result<pb::CpMessage, Status>>, kind: CpKind) {
+    let _ = tx.send(Ok(pb::CpMessage { kind: Some(kind) })).await;
+}
+
+fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
+    let nanos = i32::try_from(t.nanosecond()).unwrap_or(0);
+    prost_types::Timestamp { seconds: t.unix_timestamp(), nanos }
+}
+
+/// Token keys and revocation lists are (Global)Secrets.
+fn is_secret_change(change: &Change) -> bool {
+    matches!(change.key.kind.as_str(), "Secret" | "GlobalSecret")
+}
+
+fn is_own_dataplane(change: &Change, dp: &Dataplane) -> bool {
+    change.kind != ChangeKind::Delete
+        && change.key.kind == "Dataplane"
+        && change.key.name == dp.name
+        && change.key.mesh == dp.mesh
+}
+
+/// Resolves when the token expires (never without one).
+async fn expiry(at: Option<OffsetDateTime>) {
+    match at {
+        Some(at) => tokio::time::sleep(issue::until(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An error and its causes, joined with `: `.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

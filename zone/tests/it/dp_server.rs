@@ -1,0 +1,360 @@
+//! The DP server of an in-process zone, spoken to by a tonic client over TLS on loopback:
+//! identity by CSR, refusals with Kuma's messages, rotation, live revocation and insights.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use proto::kumars::dp::v1 as pb;
+use proto::kumars::dp::v1::cp_message::Kind;
+use proto::kumars::dp::v1::dataplane_service_client::DataplaneServiceClient;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::net::ChannelSettings;
+use shared::shutdown::{self, Trigger};
+use shared::testing::cp::{config, eventually, http_client};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use tonic::{Code, Status, Streaming};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Zone {
+    api: String,
+    dp_port: u16,
+    ca: PathBuf,
+    trigger: Trigger,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Zone {
+    async fn start(dir: &Path) -> Self {
+        let app = zone::App::build(config(dir, &[])).await.unwrap();
+        let api = format!("http://localhost:{}", app.addresses().http.unwrap().port());
+        let dp_port = app.dp_server_addr().port();
+        let (trigger, shutdown) = shutdown::channel();
+        let task = tokio::spawn(app.run(shutdown));
+        Self { api, dp_port, ca: dir.join("kuma-cp.crt"), trigger, task }
+    }
+
+    async fn stop(self) {
+        self.trigger.fire();
+        self.task.await.unwrap().unwrap();
+    }
+
+    async fn put(&self, path: &str, body: Value) {
+        let resp =
+            http_client().put(format!("{}{path}", self.api)).json(&body).send().await.unwrap();
+        let status = resp.status();
+        assert!(status.is_success(), "PUT {path}: {status} {}", resp.text().await.unwrap());
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = http_client().get(format!("{}{path}", self.api)).send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn token(&self, body: Value) -> String {
+        let url = format!("{}/tokens/dataplane", self.api);
+        let resp = http_client().post(url).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    }
+
+    /// A mesh with a builtin CA (certificates valid for `expiration`), and the Dataplane web-01.
+    async fn mesh_with_web(&self, mesh: &str, expiration: &str) {
+        let dp_cert = json!({"rotation": {"expiration": expiration}});
+        self.put(
+            &format!("/meshes/{mesh}"),
+            json!({"type": "Mesh", "name": mesh, "mtls": {"enabledBackend": "ca-1", "backends": [
+                {"name": "ca-1", "type": "builtin", "dpCert": dp_cert}]}}),
+        )
+        .await;
+        self.put(&format!("/meshes/{mesh}/dataplanes/web-01"), web(mesh)).await;
+    }
+
+    async fn client(&self) -> DataplaneServiceClient<Channel> {
+        let settings = ChannelSettings {
+            address: format!("grpcs://localhost:{}", self.dp_port),
+            root_ca: Some(self.ca.clone()),
+            skip_verify: false,
+            identity: None,
+            local_ip: None,
+        };
+        DataplaneServiceClient::new(shared::net::connect(&settings).await.unwrap())
+    }
+}
+
+fn web(mesh: &str) -> Value {
+    json!({"type": "Dataplane", "mesh": mesh, "name": "web-01", "networking": {
+        "address": "10.0.0.1",
+        "inbound": [{"port": 8080, "tags": {"kuma.io/service": "web", "version": "v1"}}]}})
+}
+
+/// An open session: what we send, and what the server sends back.
+struct Session {
+    tx: mpsc::Sender<pb::DpMessage>,
+    rx: Streaming<pb::CpMessage>,
+}
+
+impl Session {
+    async fn open(
+        zone: &Zone,
+        token: &str,
+        mesh: &str,
+        resource_json: &str,
+    ) -> Result<Self, Status> {
+        let (tx, rx) = mpsc::channel(4);
+        let hello = pb::Hello {
+            mesh: mesh.into(),
+            name: "web-01".into(),
+            resource_json: resource_json.into(),
+            version: "test".into(),
+            ..Default::default()
+        };
+        tx.send(pb::DpMessage { kind: Some(pb::dp_message::Kind::Hello(hello)) }).await.unwrap();
+        let mut request = tonic::Request::new(ReceiverStream::new(rx));
+        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let rx = zone.client().await.session(request).await?.into_inner();
+        Ok(Self { tx, rx })
+    }
+
+    async fn next(&mut self) -> Result<Kind, Status> {
+        let message =
+            tokio::time::timeout(WAIT, self.rx.message()).await.expect("a message in time");
+        Ok(message?.expect("the stream is open").kind.unwrap())
+    }
+
+    async fn csr(&mut self) -> pb::Identity {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let csr = rcgen::CertificateParams::default().serialize_request(&key).unwrap();
+        let csr_der = csr.der().to_vec();
+        let message = pb::dp_message::Kind::Csr(pb::CertificateRequest { csr_der });
+        self.tx.send(pb::DpMessage { kind: Some(message) }).await.unwrap();
+        match self.next().await.unwrap() {
+            Kind::Identity(identity) => identity,
+            other => panic!("expected an Identity, got {other:?}"),
+        }
+    }
+}
+
+fn jti(token: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["jti"].as_str().unwrap().to_owned()
+}
+
+/// Whether the leaf of `identity` was signed by the first certificate of its trust bundle.
+fn verifies(identity: &pb::Identity) -> bool {
+    let (_, leaf) = x509_parser::pem::parse_x509_pem(identity.cert_chain_pem.as_bytes()).unwrap();
+    let (_, root) = x509_parser::pem::parse_x509_pem(identity.trust_bundle_pem.as_bytes()).unwrap();
+    let leaf = leaf.parse_x509().unwrap();
+    let root = root.parse_x509().unwrap();
+    leaf.verify_signature(Some(root.public_key())).is_ok()
+}
+
+#[tokio::test]
+async fn a_valid_token_gets_an_identity_for_a_csr() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    match session.next().await.unwrap() {
+        Kind::Rotate(rotate) => assert_eq!(rotate.reason, "initial"),
+        other => panic!("expected RotateRequested, got {other:?}"),
+    }
+    let identity = session.csr().await;
+    assert_eq!(
+        identity.uris,
+        ["spiffe://default/web", "kuma://kuma.io/service/web", "kuma://version/v1"]
+    );
+    assert_eq!(identity.backend, "ca-1");
+    assert!(verifies(&identity));
+    let (not_after, rotate_at) = (identity.not_after.unwrap(), identity.rotate_at.unwrap());
+    assert!(rotate_at.seconds < not_after.seconds);
+    drop(session);
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_that_do_not_match_are_refused_with_kumas_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    zone.mesh_with_web("other", "1h").await;
+    let cases = [
+        (
+            json!({"name": "web-02", "mesh": "default"}),
+            Code::PermissionDenied,
+            "proxy name from requestor: web-01 is different than in token: web-02",
+        ),
+        (
+            json!({"mesh": "other"}),
+            Code::Unauthenticated,
+            "token signature is invalid: crypto/rsa: verification error",
+        ),
+        (
+            json!({"mesh": "default", "tags": {"version": ["v2"]}}),
+            Code::PermissionDenied,
+            "dataplane contains tag \"version\" with value \"v1\" which is not allowed with this \
+             token. Allowed values in token are [\"v2\"]",
+        ),
+    ];
+    for (claims, code, message) in cases {
+        let token = zone.token(claims.clone()).await;
+        let err = Session::open(&zone, &token, "default", "").await.err().unwrap();
+        assert_eq!(err.code(), code, "{claims}: {err:?}");
+        assert!(err.message().contains(message), "{claims}: {}", err.message());
+    }
+    let token = zone.token(json!({"mesh": "default"})).await;
+    let err = Session::open(&zone, &token, "default", "").await.ok();
+    assert!(err.is_some(), "a mesh-wide token is accepted");
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_dataplane_is_refused_and_a_given_one_is_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.put(
+        "/meshes/default",
+        json!({"type": "Mesh", "name": "default", "mtls": {"enabledBackend": "ca-1",
+            "backends": [{"name": "ca-1", "type": "builtin"}]}}),
+    )
+    .await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let err = Session::open(&zone, &token, "default", "").await.err().unwrap();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(
+        err.message(),
+        "resource \"default.web-01\" not found; create a Dataplane in Kuma CP first or pass it \
+         as an argument to kuma-dp"
+    );
+    let mut session =
+        Session::open(&zone, &token, "default", &web("default").to_string()).await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    assert_eq!(session.csr().await.uris[0], "spiffe://default/web");
+    let (status, _) = zone.get("/meshes/default/dataplanes/web-01").await;
+    assert_eq!(status, StatusCode::OK);
+    drop(session);
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn a_mesh_without_mtls_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.put("/meshes/default", json!({"type": "Mesh", "name": "default"})).await;
+    zone.put("/meshes/default/dataplanes/web-01", web("default")).await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::MtlsDisabled(_)));
+    drop(session);
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn revoking_the_token_ends_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    session.csr().await;
+    let data = STANDARD.encode(jti(&token));
+    zone.put(
+        "/global-secrets/dataplane-token-revocations-default",
+        json!({"type": "GlobalSecret", "name": "dataplane-token-revocations-default", "data": data}),
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(2), session.rx.message()).await;
+    let err = ended.expect("the stream ends within 2 s").err().unwrap();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(err.message().contains("token is revoked"), "{}", err.message());
+    let err = Session::open(&zone, &token, "default", "").await.err().unwrap();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn certificates_rotate_and_the_insight_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "2s").await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    let first = session.csr().await;
+    let rotate_at = first.rotate_at.unwrap();
+    let at = time::OffsetDateTime::from_unix_timestamp(rotate_at.seconds).unwrap()
+        + time::Duration::nanoseconds(i64::from(rotate_at.nanos));
+    let left = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+    assert!(left <= time::Duration::seconds(2), "rotate_at is within the 2 s validity");
+    tokio::time::sleep(left.unsigned_abs()).await;
+    let second = session.csr().await;
+    assert_ne!(first.cert_chain_pem, second.cert_chain_pem);
+    let overview = eventually("an insight with two certificates", WAIT, || async {
+        let (status, body) = zone.get("/meshes/default/dataplanes/web-01/_overview").await;
+        let count = body["dataplaneInsight"]["mTLS"]["certificateRegenerations"].as_u64();
+        (status == StatusCode::OK && count >= Some(2)).then_some(body)
+    })
+    .await;
+    assert_eq!(overview["type"], "DataplaneOverview");
+    assert_eq!(overview["dataplane"]["networking"]["address"], "10.0.0.1");
+    let subscriptions = overview["dataplaneInsight"]["subscriptions"].as_array().unwrap();
+    assert!(subscriptions[0]["disconnectTime"].is_null());
+    drop(session);
+    eventually("the disconnect recorded", WAIT, || async {
+        let (_, body) = zone.get("/meshes/default/dataplanes/_overview").await;
+        let item = &body["items"][0];
+        item["dataplaneInsight"]["subscriptions"][0]["disconnectTime"].is_string().then_some(())
+    })
+    .await;
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn changed_tags_or_mtls_ask_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    session.csr().await;
+    let mut changed = web("default");
+    changed["networking"]["inbound"][0]["tags"]["version"] = json!("v2");
+    zone.put("/meshes/default/dataplanes/web-01", changed).await;
+    match session.next().await.unwrap() {
+        Kind::Rotate(rotate) => assert_eq!(rotate.reason, "dataplane changed"),
+        other => panic!("expected RotateRequested, got {other:?}"),
+    }
+    assert!(session.csr().await.uris.contains(&"kuma://version/v2".to_owned()));
+    zone.put("/meshes/default", json!({"type": "Mesh", "name": "default"})).await;
+    assert!(matches!(session.next().await.unwrap(), Kind::MtlsDisabled(_)));
+    drop(session);
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn replacing_a_dataplane_needs_a_token_for_the_stored_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    // Allowed for the new tags, not for the stored ones (version v1).
+    let token = zone.token(json!({"mesh": "default", "tags": {"version": ["v9"]}})).await;
+    let mut hijack = web("default");
+    hijack["networking"]["inbound"][0]["tags"]["version"] = json!("v9");
+    let err = Session::open(&zone, &token, "default", &hijack.to_string()).await.err().unwrap();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert!(err.message().contains("with value \"v1\""), "{}", err.message());
+    let (_, stored) = zone.get("/meshes/default/dataplanes/web-01").await;
+    assert_eq!(stored["networking"]["inbound"][0]["tags"]["version"], "v1");
+    zone.stop().await;
+}
