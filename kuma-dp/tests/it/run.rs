@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::shutdown::{self, Trigger};
@@ -39,22 +41,29 @@ impl Zone {
         self.task.await.unwrap().unwrap();
     }
 
-    /// The mesh `default` with a builtin CA.
-    async fn mtls_mesh(&self) {
-        let mesh = json!({"type": "Mesh", "name": "default", "mtls": {"enabledBackend": "ca-1",
-            "backends": [{"name": "ca-1", "type": "builtin"}]}});
+    /// The mesh `default`, with a builtin CA issuing certificates valid for `expiration` when
+    /// given, without mTLS otherwise.
+    async fn mesh(&self, expiration: Option<&str>) {
+        let mesh = match expiration {
+            Some(expiration) => json!({"type": "Mesh", "name": "default", "mtls": {
+                "enabledBackend": "ca-1", "backends": [{"name": "ca-1", "type": "builtin",
+                "dpCert": {"rotation": {"expiration": expiration}}}]}}),
+            None => json!({"type": "Mesh", "name": "default"}),
+        };
         let resp =
             http_client().put(format!("{}/meshes/default", self.api)).json(&mesh).send().await;
         assert!(resp.unwrap().status().is_success());
     }
 
-    /// A token for web-01, written to `path`.
-    async fn token(&self, path: &Path) {
+    /// A token for web-01, written to `path`; returns it.
+    async fn token(&self, path: &Path) -> String {
         let url = format!("{}/tokens/dataplane", self.api);
         let body = json!({"name": "web-01", "mesh": "default"});
         let resp = http_client().post(url).json(&body).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        std::fs::write(path, resp.text().await.unwrap()).unwrap();
+        let token = resp.text().await.unwrap();
+        std::fs::write(path, &token).unwrap();
+        token
     }
 }
 
@@ -115,6 +124,30 @@ impl KumaDp {
     }
 }
 
+/// The arguments of a kuma-dp for web-01 with a token for it and the Dataplane inline.
+async fn web_args(zone: &Zone, dir: &Path) -> Vec<String> {
+    let token = dir.join("token");
+    let _ = zone.token(&token).await;
+    let cp = format!("https://localhost:{}", zone.dp_port);
+    let (ca, token) = (zone.ca.to_str().unwrap(), token.to_str().unwrap());
+    ["--cp-address", &cp, "--ca-cert-file", ca, "--dataplane-token-file", token]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(["--dataplane".to_owned(), web()])
+        .collect()
+}
+
+/// `/certs` once it answers 200 and `check` holds.
+async fn certs_when(admin: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    eventually(what, WAIT, || async {
+        let resp = http_client().get(format!("{admin}/certs")).send().await.ok()?;
+        (resp.status() == StatusCode::OK).then_some(())?;
+        let certs: Value = resp.json().await.ok()?;
+        check(&certs).then_some(certs)
+    })
+    .await
+}
+
 fn web() -> String {
     json!({"type": "Dataplane", "mesh": "default", "name": "web-01", "networking": {
         "address": "10.0.0.1",
@@ -126,20 +159,11 @@ fn web() -> String {
 async fn kuma_dp_gets_a_certificate_and_shows_it() {
     let dir = tempfile::tempdir().unwrap();
     let zone = Zone::start(&dir.path().join("zone")).await;
-    zone.mtls_mesh().await;
-    let token = dir.path().join("token");
-    zone.token(&token).await;
-    let cp = format!("https://localhost:{}", zone.dp_port);
-    let (ca, token, resource) = (zone.ca.to_str().unwrap(), token.to_str().unwrap(), web());
-    let args = ["--cp-address", &cp, "--ca-cert-file", ca, "--dataplane-token-file", token];
-    let mut dp = KumaDp::start(&[&args[..], &["--dataplane", &resource]].concat());
+    zone.mesh(Some("1h")).await;
+    let args = web_args(&zone, dir.path()).await;
+    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let admin = dp.admin().await;
-    let certs: Value = eventually("a certificate on /certs", WAIT, || async {
-        let resp = http_client().get(format!("{admin}/certs")).send().await.ok()?;
-        (resp.status() == StatusCode::OK).then_some(())?;
-        resp.json().await.ok()
-    })
-    .await;
+    let certs = certs_when(&admin, "a certificate on /certs", |_| true).await;
     assert_eq!(certs["mtls"], true);
     assert_eq!(certs["uris"][0], "spiffe://default/web");
     assert_eq!(certs["regenerations"], 1);
@@ -225,5 +249,72 @@ async fn a_host_that_is_not_a_san_gets_kumas_message() {
     assert!(line.contains("\"localhost\""), "{line}");
     assert!(line.contains("Either change the --cp-address in kuma-dp to one of those"), "{line}");
     assert!(!dp.exit().await.success());
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn kuma_dp_rotates_at_rotate_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(&dir.path().join("zone")).await;
+    zone.mesh(Some("2s")).await;
+    let args = web_args(&zone, dir.path()).await;
+    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let admin = dp.admin().await;
+    let first = certs_when(&admin, "a first certificate", |_| true).await;
+    let second = certs_when(&admin, "a rotated certificate", |c| {
+        c["regenerations"].as_u64().is_some_and(|n| n >= 2)
+    })
+    .await;
+    assert_ne!(first["certChain"], second["certChain"]);
+    assert_eq!(second["uris"][0], "spiffe://default/web");
+    dp.child.kill().await.unwrap();
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn without_mtls_kuma_dp_is_ready_and_holds_no_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(&dir.path().join("zone")).await;
+    zone.mesh(None).await;
+    let args = web_args(&zone, dir.path()).await;
+    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let admin = dp.admin().await;
+    let certs = certs_when(&admin, "an answer on /certs", |_| true).await;
+    assert_eq!(certs["mtls"], false);
+    assert_eq!(certs["certChain"], Value::Null);
+    assert_eq!(certs["regenerations"], 0);
+    let ready = http_client().get(format!("{admin}/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    dp.child.kill().await.unwrap();
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_token_ends_the_session_and_a_new_token_file_is_read_on_reconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(&dir.path().join("zone")).await;
+    zone.mesh(Some("1h")).await;
+    let args = web_args(&zone, dir.path()).await;
+    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let admin = dp.admin().await;
+    certs_when(&admin, "a first certificate", |_| true).await;
+    let token_path = dir.path().join("token");
+    let token = std::fs::read_to_string(&token_path).unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let revoked = json!({"type": "GlobalSecret", "name": "dataplane-token-revocations-default",
+        "data": STANDARD.encode(claims["jti"].as_str().unwrap())});
+    let url = format!("{}/global-secrets/dataplane-token-revocations-default", zone.api);
+    let resp = http_client().put(url).json(&revoked).send().await.unwrap();
+    assert!(resp.status().is_success());
+    let line = dp.line_with("session with the control plane ended").await;
+    assert!(line.contains("token is revoked"), "{line}");
+    let _ = zone.token(&token_path).await;
+    let certs = certs_when(&admin, "a certificate under the new token", |c| {
+        c["regenerations"].as_u64().is_some_and(|n| n >= 2)
+    })
+    .await;
+    assert_eq!(certs["uris"][0], "spiffe://default/web");
+    dp.child.kill().await.unwrap();
     zone.stop().await;
 }
