@@ -1,0 +1,31 @@
+//! `kuma-dp`: the data plane agent. It proves who it is with a dataplane token, keeps its private
+//! key in memory, gets its SPIFFE certificate from the zone's DP server by CSR and serves what it
+//! holds on a local admin endpoint. `main` only wires: provider, logging, flags, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod admin;
+mod cli;
+mod run;
+mod san;
+mod session;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::process::install_crypto_provider();
+    shared::process::init_logging("info");
+    let cli::Cli { command: cli::Command::Run(args) } = cli::Cli::parse();
+    let result = match args.resolve(|name| std::env::var(name).ok()) {
+        Ok(config) => run::run(config).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
