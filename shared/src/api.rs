@@ -23,7 +23,7 @@ use crate::store::Store;
 use crate::zones::KdsStatus;
 
 mod auth;
-mod dataplanes;
+pub mod dataplanes;
 pub mod diagnostics;
 mod error;
 mod handlers;

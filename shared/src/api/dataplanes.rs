@@ -18,7 +18,8 @@ use crate::store::{self, Key, Record};
 use crate::zones::rfc3339;
 
 /// The store kind of the insights the DP server writes.
-const INSIGHT_KIND: &str = "DataplaneInsight";
+/// The store kind of dataplane insights (written by the zone's DP server).
+pub const INSIGHT_KIND: &str = "DataplaneInsight";
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()

@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use shared::api::dataplanes::INSIGHT_KIND as KIND;
 use shared::store::{self, Key, Store};
 use shared::zones::rfc3339;
 use time::OffsetDateTime;
 
-/// The store kind of the records.
-pub const KIND: &str = "DataplaneInsight";
 /// Sessions kept per proxy; older ones are dropped.
 const SUBSCRIPTION_LIMIT: usize = 10;
 /// Attempts of one read-modify-write before giving up on conflicts.
