@@ -8,6 +8,7 @@ use shared::resources::{ResourceType, Scope};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+mod dataplanes;
 mod zones;
 
 /// `-o`: how to print.

@@ -1,5 +1,6 @@
 //! `kumactl inspect zones` and `kumactl inspect zone NAME`: the zones a global knows, with each
-//! one's KDS connection state, from `GET /zones/_overview` and `GET /zones/{name}/_overview`.
+//! one's KDS connection state, from `GET /zones/_overview` and `GET /zones/{name}/_overview`;
+//! `kumactl inspect dataplanes [-m MESH]`: `GET /meshes/{mesh}/dataplanes/_overview`.
 //!
 //! This module picks the endpoint and reports a missing zone; the columns are `output`'s.
 
@@ -36,6 +37,14 @@ enum What {
         /// Name of the zone.
         name: String,
     },
+    /// Inspect Dataplanes of a mesh: connection state and certificate figures from the zone's
+    /// DP server (run against a zone control plane). Columns this control plane does not track
+    /// print `-`.
+    Dataplanes {
+        /// Mesh to inspect.
+        #[arg(short, long, default_value = "default")]
+        mesh: String,
+    },
 }
 
 pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::Result<()> {
@@ -46,9 +55,17 @@ pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::R
             let one = super::one(client, &path, "Zone", name).await?;
             (one.clone(), vec![one])
         }
+        What::Dataplanes { mesh } => {
+            super::list(client, &format!("/meshes/{mesh}/dataplanes/_overview")).await?
+        }
     };
     let now = OffsetDateTime::now_utc();
-    let text = output::document(args.output, &value, || Table::zone_overviews(&items, now))?;
+    let text = match &args.what {
+        What::Dataplanes { .. } => {
+            output::document(args.output, &value, || Table::dataplane_overviews(&items, now))?
+        }
+        _ => output::document(args.output, &value, || Table::zone_overviews(&items, now))?,
+    };
     out.write_all(text.as_bytes())?;
     Ok(())
 }

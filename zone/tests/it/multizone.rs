@@ -148,9 +148,13 @@ async fn policies_flow_down_and_dataplanes_flow_up() {
         })
         .await;
     }
-    // The mesh's signing key came down too, so the zone can issue DP tokens on its own.
-    let (_, secrets) = get(&format!("{}/meshes/default/secrets", zones[0].api)).await;
-    assert!(secrets.to_string().contains("dataplane-token-signing-key-default-1"), "{secrets}");
+    // The mesh's signing key comes down too (its own type, so possibly a moment later), and then
+    // the zone can issue DP tokens on its own.
+    eventually("the mesh's signing key to reach the zone", WAIT, || async {
+        let (_, secrets) = get(&format!("{}/meshes/default/secrets", zones[0].api)).await;
+        secrets.to_string().contains("dataplane-token-signing-key-default-1").then_some(())
+    })
+    .await;
     let resp = http_client()
         .post(format!("{}/tokens/dataplane", zones[0].api))
         .json(&json!({"mesh": "default", "name": "web-1", "validFor": "1h"}))
@@ -335,6 +339,14 @@ async fn zone_keeps_issuing_tokens_while_the_global_is_down_and_resyncs_after_re
     put(&format!("{}/meshes/default/dataplanes/web-1", zone.api), dp).await;
     eventually("the dataplane to reach the global", WAIT, || async {
         (get(&format!("{}/dataplanes", global.running.api)).await.1["total"] == 1).then_some(())
+    })
+    .await;
+
+    // The mesh's signing key is a Secret, synced as its own type: wait for it before the global
+    // goes away.
+    eventually("the mesh's signing key to reach the zone", WAIT, || async {
+        let (_, secrets) = get(&format!("{}/meshes/default/secrets", zone.api)).await;
+        secrets.to_string().contains("dataplane-token-signing-key-default-1").then_some(())
     })
     .await;
 
