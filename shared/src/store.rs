@@ -294,6 +294,49 @@ impl Store {
         }
     }
 
+    /// Read-modify-write of one record whose spec is a `T` (created from `T::default()` when
+    /// missing, also when the stored spec no longer parses), retried up to `attempts` times when
+    /// another writer got in between. For records one component owns and several tasks touch,
+    /// such as insights.
+    pub async fn upsert_with<T>(
+        &self,
+        key: Key,
+        attempts: usize,
+        change: impl Fn(&mut T),
+    ) -> Result<(), Error>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Default,
+    {
+        let mut last_conflict = None;
+        for _ in 0..attempts {
+            let current = match self.get(&key).await {
+                Ok(record) => Some(record),
+                Err(Error::NotFound { .. }) => None,
+                Err(err) => return Err(err),
+            };
+            let mut value: T = current
+                .as_ref()
+                .and_then(|r| serde_json::from_value(r.spec.clone()).ok())
+                .unwrap_or_default();
+            change(&mut value);
+            let spec = serde_json::to_value(&value).unwrap_or_default();
+            let result = match current {
+                None => self.create(key.clone(), spec, BTreeMap::new()).await,
+                Some(record) => {
+                    self.update(key.clone(), spec, BTreeMap::new(), record.version).await
+                }
+            };
+            match result {
+                Ok(_) => return Ok(()),
+                Err(err @ (Error::Conflict { .. } | Error::AlreadyExists { .. })) => {
+                    last_conflict = Some(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last_conflict.unwrap_or(Error::NotFound { key }))
+    }
+
     /// Receives every committed change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()

@@ -142,33 +142,7 @@ async fn update(
     zone: &str,
     change: impl Fn(&mut ZoneInsight),
 ) -> Result<(), store::Error> {
-    let key = Key::global(INSIGHT_KIND, zone);
-    let mut last_conflict = None;
-    for _ in 0..RETRIES {
-        let current = match store.get(&key).await {
-            Ok(record) => Some(record),
-            Err(store::Error::NotFound { .. }) => None,
-            Err(err) => return Err(err),
-        };
-        let mut insight: ZoneInsight = current
-            .as_ref()
-            .and_then(|r| serde_json::from_value(r.spec.clone()).ok())
-            .unwrap_or_default();
-        change(&mut insight);
-        let spec = serde_json::to_value(&insight).unwrap_or_default();
-        let result = match current {
-            None => store.create(key.clone(), spec, BTreeMap::new()).await,
-            Some(record) => store.update(key.clone(), spec, BTreeMap::new(), record.version).await,
-        };
-        match result {
-            Ok(_) => return Ok(()),
-            Err(err @ (store::Error::Conflict { .. } | store::Error::AlreadyExists { .. })) => {
-                last_conflict = Some(err)
-            }
-            Err(err) => return Err(err),
-        }
-    }
-    Err(last_conflict.unwrap_or(store::Error::NotFound { key }))
+    store.upsert_with(Key::global(INSIGHT_KIND, zone), RETRIES, change).await
 }
 
 /// RFC 3339 in UTC, as Kuma prints times.

@@ -48,6 +48,7 @@ conformance!(
     delete_mesh_of_a_missing_mesh_removes_nothing,
     every_write_is_broadcast_after_it_commits,
     concurrent_updates_with_one_version_let_exactly_one_win,
+    concurrent_upserts_retry_until_every_change_is_applied,
 );
 
 fn mesh(name: &str) -> Key {
@@ -298,6 +299,33 @@ async fn concurrent_updates_with_one_version_let_exactly_one_win(t: TestStore) {
     }
     assert_eq!(winners.len(), 1, "exactly one writer wins");
     assert_eq!(t.store.get(&key).await.unwrap(), winners.remove(0));
+}
+
+async fn concurrent_upserts_retry_until_every_change_is_applied(t: TestStore) {
+    const WRITERS: usize = 6;
+    let key = Key::global("Counter", "c");
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (store, key) = (t.store.clone(), key.clone());
+            tokio::spawn(async move {
+                // Enough attempts for every writer to lose to every other one once.
+                store.upsert_with(key, WRITERS + 1, |seen: &mut Vec<usize>| seen.push(i)).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let mut seen: Vec<usize> =
+        serde_json::from_value(t.store.get(&key).await.unwrap().spec).unwrap();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..WRITERS).collect::<Vec<_>>(), "no change is lost");
+
+    // With no attempt allowed, nothing is written and the caller hears about it.
+    let untouched = Key::global("Counter", "none");
+    let err = t.store.upsert_with(untouched.clone(), 0, |v: &mut Vec<usize>| v.push(1)).await;
+    assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
+    assert!(t.store.get(&untouched).await.is_err());
 }
 
 /// Persistence, on the backends that have it.
