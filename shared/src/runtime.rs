@@ -141,7 +141,8 @@ impl Runtime {
     pub async fn build(config: CpConfig) -> Result<Self, Error> {
         let role = role(&config);
         tracing::info!(mode = config.mode.as_str(), ?role, "starting the control plane");
-        tracing::info!(config = %config.to_json(), "effective configuration");
+        let config_json = config.to_json();
+        tracing::info!(config = %config_json, "effective configuration");
         if !config.ignored_keys.is_empty() {
             tracing::warn!(keys = ?config.ignored_keys, "ignoring Kuma settings this control plane does not implement");
         }
@@ -186,7 +187,7 @@ impl Runtime {
                 read_only: api_server.read_only,
                 max_body_bytes: api_server.max_body_bytes,
                 request_timeout: api_server.read_timeout + api_server.write_timeout,
-                config_json: config.to_json(),
+                config_json,
                 index,
             },
             services.clone(),
