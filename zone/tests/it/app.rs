@@ -69,7 +69,11 @@ async fn https_refuses_clients_that_do_not_trust_the_cp_certificate() {
 #[tokio::test]
 async fn federated_zone_refuses_writes_to_global_types() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = [("KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS", "grpcs://127.0.0.1:5685")];
+    // A port that was free a moment ago: the zone's KDS client finds nobody there, which is
+    // all this test needs (a federated zone), and no fixed port is touched.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("grpcs://127.0.0.1:{unused}");
+    let extra = [("KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS", address.as_str())];
     let app = zone::App::build(config(dir.path(), &extra)).await.unwrap();
     let http_addr = app.addresses().http.unwrap();
     let (trigger, shutdown) = shutdown::channel();
