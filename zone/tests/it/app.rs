@@ -309,3 +309,16 @@ async fn token_from_the_api_verifies_in_pyjwt() {
     trigger.fire();
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_static_public_key_that_does_not_parse_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kuma-cp.yaml");
+    let yaml = "apiServer:\n  authn:\n    tokens:\n      validator:\n        publicKeys:\n        - kid: broken-1\n          key: |\n            -----BEGIN PUBLIC KEY-----\n            bm90IGEga2V5\n            -----END PUBLIC KEY-----\n";
+    std::fs::write(&file, yaml).unwrap();
+    let config = shared::testing::cp::config_with_file(&dir.path().join("work"), &file, &[]);
+    let err = zone::App::build(config).await.err().unwrap();
+    let chain = format!("{err:#}");
+    assert!(chain.contains("\"broken-1\""), "{chain}");
+    assert!(chain.contains("apiServer.authn.tokens.validator.publicKeys"), "{chain}");
+}
