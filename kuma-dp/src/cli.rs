@@ -185,8 +185,13 @@ impl RunArgs {
             }
             None => (String::new(), (None, None)),
         };
-        let mesh =
-            from_resource.0.or_else(|| self.mesh.clone()).unwrap_or_else(|| "default".into());
+        // A zone ingress serves every mesh and belongs to none.
+        let mesh = match self.proxy_type {
+            ProxyType::Ingress => String::new(),
+            ProxyType::Dataplane => {
+                from_resource.0.or_else(|| self.mesh.clone()).unwrap_or_else(|| "default".into())
+            }
+        };
         let name = from_resource.1.or_else(|| self.name.clone()).ok_or(Error::NoName)?;
         Ok(RunConfig {
             grpc_address,

@@ -130,6 +130,14 @@ async fn once(
                 s.mtls = false;
                 s.held = None;
             }
+            cp_message::Kind::ZoneProxyAccepted(accepted) => {
+                tracing::info!(name = %accepted.name, zone = %accepted.zone, "registered as the zone's ingress; zone ingresses hold no mesh certificate");
+                rotate = None;
+                let mut s = admin::lock(status);
+                s.answered = true;
+                s.mtls = false;
+                s.held = None;
+            }
             cp_message::Kind::Identity(identity) => {
                 let held = held(identity);
                 tracing::info!(expiry = %held.expiry, rotate_at = %held.rotate_at, uris = ?held.uris, "received an identity certificate");

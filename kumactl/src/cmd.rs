@@ -77,6 +77,10 @@ fn resource_type(arg: &str) -> anyhow::Result<(shared::resources::ResourceType, 
     if let Some(ty) = ResourceType::from_plural(arg) {
         return Ok((ty, true));
     }
+    // kumactl spells the REST path `zoneingresses` with a dash.
+    if arg == "zone-ingresses" {
+        return Ok((ResourceType::ZoneIngress, true));
+    }
     ResourceType::ALL
         .into_iter()
         .find(|t| t.singular() == arg)

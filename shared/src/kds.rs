@@ -16,6 +16,7 @@ mod secret;
 mod traffic_permission;
 mod types;
 mod zone;
+mod zone_ingress;
 
 pub use naming::{content_version, hashed_name, resource_name, split_resource_name};
 pub use resource::{

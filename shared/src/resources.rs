@@ -19,6 +19,7 @@ mod secret;
 mod traffic_permission;
 mod validation;
 mod zone;
+mod zone_ingress;
 
 pub use codec::{DocumentError, decode, decode_documents, encode};
 pub use dataplane::{
@@ -31,6 +32,7 @@ pub use secret::SecretSpec;
 pub use traffic_permission::{Selector, TrafficPermissionSpec};
 pub use validation::{SERVICE_TAG, ValidationError, Violation};
 pub use zone::ZoneSpec;
+pub use zone_ingress::{AvailableService, IngressNetworking, ZoneIngressSpec};
 
 /// The metadata every resource carries beside its spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub enum Spec {
     Dataplane(DataplaneSpec),
     /// `TrafficPermission`.
     TrafficPermission(TrafficPermissionSpec),
+    /// `ZoneIngress`.
+    ZoneIngress(ZoneIngressSpec),
 }
 
 impl Resource {
@@ -90,6 +94,7 @@ impl Spec {
             Self::Zone(_) => ResourceType::Zone,
             Self::Dataplane(_) => ResourceType::Dataplane,
             Self::TrafficPermission(_) => ResourceType::TrafficPermission,
+            Self::ZoneIngress(_) => ResourceType::ZoneIngress,
         }
     }
 
@@ -101,6 +106,7 @@ impl Spec {
             Self::Zone(s) => to_value(s),
             Self::Dataplane(s) => to_value(s),
             Self::TrafficPermission(s) => to_value(s),
+            Self::ZoneIngress(s) => to_value(s),
         }
     }
 
@@ -114,6 +120,7 @@ impl Spec {
             ResourceType::Zone => Self::Zone(parse(value)?),
             ResourceType::Dataplane => Self::Dataplane(parse(value)?),
             ResourceType::TrafficPermission => Self::TrafficPermission(parse(value)?),
+            ResourceType::ZoneIngress => Self::ZoneIngress(parse(value)?),
         };
         spec.validate().into_result()?;
         Ok(spec)
@@ -127,6 +134,7 @@ impl Spec {
             Self::Zone(_) => ValidationError::default(),
             Self::Dataplane(s) => s.validate(),
             Self::TrafficPermission(s) => s.validate(),
+            Self::ZoneIngress(s) => s.validate(),
         }
     }
 }

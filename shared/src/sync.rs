@@ -26,17 +26,22 @@ pub const KDS_SYNC_LABEL: &str = "kuma.io/kds-sync";
 /// Removed from resources a zone sends (Kuma's mapper does the same).
 const DELETION_GRACE_LABEL: &str = "kuma.io/deletion-grace-period-started-at";
 
-/// Types the global sends to zones (Kuma's `GlobalToZones` flag), in the order a zone asks for
-/// them: meshes before what lives in them.
-pub const GLOBAL_TO_ZONE: [ResourceType; 4] = [
+/// Types the global sends to zones (Kuma's `GlobalToZones` and `SyncedAcrossZones` flags), in
+/// the order a zone asks for them: meshes before what lives in them. `ZoneIngress` is the one
+/// that zones originate: the global passes each zone's ingresses on to the other zones.
+pub const GLOBAL_TO_ZONE: [ResourceType; 5] = [
     ResourceType::Mesh,
     ResourceType::GlobalSecret,
     ResourceType::Secret,
     ResourceType::TrafficPermission,
+    ResourceType::ZoneIngress,
 ];
 
 /// Types zones send to the global (Kuma's `ZoneToGlobal` flag).
-pub const ZONE_TO_GLOBAL: [ResourceType; 1] = [ResourceType::Dataplane];
+pub const ZONE_TO_GLOBAL: [ResourceType; 2] = [ResourceType::Dataplane, ResourceType::ZoneIngress];
+
+/// Types a zone creates and the global passes on to the other zones (Kuma's `SyncedAcrossZones`).
+const ACROSS_ZONES: [ResourceType; 1] = [ResourceType::ZoneIngress];
 
 #[cfg(test)]
 mod tests;

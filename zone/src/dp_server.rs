@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use proto::kumars::dp::v1::dataplane_service_server::DataplaneServiceServer;
-use shared::config::DpProxyAuthn;
+use shared::config::{DpProxyAuthn, ZoneProxyAuthn};
 use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
 use shared::runtime::{Runtime, tls_options};
 use shared::shutdown::Shutdown;
@@ -18,6 +18,7 @@ use shared::tls::{self, ReloadingCert};
 
 mod auth;
 mod dataplane;
+mod ingress;
 mod insight;
 mod issue;
 mod session;
@@ -47,6 +48,13 @@ impl DpServer {
             tracing::warn!(
                 "KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE=none: data plane proxies are not \
                  authenticated and anyone who reaches the DP server may get any proxy's identity"
+            );
+        }
+        let zone_proxies_enabled = config.zone_proxy_authn == ZoneProxyAuthn::ZoneToken;
+        if !zone_proxies_enabled {
+            tracing::warn!(
+                "KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE=none: zone ingresses are not authenticated \
+                 and anyone who reaches the DP server may register one"
             );
         }
         let pair = match &config.tls_files {
@@ -81,6 +89,8 @@ impl DpServer {
         .with_context(|| format!("binding the DP server on {addr}"))?;
         let auth = Authenticator {
             enabled,
+            zone_proxies_enabled,
+            zone: runtime.config().multizone.zone.name.to_string(),
             credentials: services.credentials.clone(),
             metrics: services.metrics.clone(),
             audit: services.audit.clone(),

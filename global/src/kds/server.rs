@@ -295,12 +295,15 @@ impl KdsServer {
     }
 }
 
-/// The subscribed types a change touches.
+/// The subscribed types a change touches. Switching a `Zone` on or off changes which zone
+/// ingresses the other zones receive.
 fn affected(change: &Change, subscribed: &BTreeSet<ResourceType>) -> Vec<ResourceType> {
-    ResourceType::from_name(&change.key.kind)
-        .filter(|k| subscribed.contains(k))
-        .into_iter()
-        .collect()
+    let kind = ResourceType::from_name(&change.key.kind);
+    let kind = match kind {
+        Some(ResourceType::Zone) => Some(ResourceType::ZoneIngress),
+        other => other,
+    };
+    kind.filter(|k| subscribed.contains(k)).into_iter().collect()
 }
 
 /// Token keys and revocation lists are (Global)Secrets.

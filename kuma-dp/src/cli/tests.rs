@@ -108,6 +108,8 @@ fn the_proxy_type_and_name_are_checked() {
     let mut argv = BASE.to_vec();
     argv.extend_from_slice(&["--proxy-type", "ingress"]);
     assert_eq!(args(&argv).proxy_type, ProxyType::Ingress);
+    let ingress = args(&argv).resolve(env(&[("KUMA_DATAPLANE_RUNTIME_TOKEN", "t")])).unwrap();
+    assert_eq!(ingress.mesh, "", "a zone ingress belongs to no mesh");
     assert!(Cli::try_parse_from(["kuma-dp", "run", "--proxy-type", "egress"]).is_err());
     let argv = ["--cp-address", "https://h:1", "--ca-cert-file", "/c"];
     let err = args(&argv).resolve(env(&[("KUMA_DATAPLANE_RUNTIME_TOKEN", "t")])).unwrap_err();

@@ -142,6 +142,10 @@ mod tests {
         assert_eq!(Kind::ZoneInsight.path(None, Some("zone-1")), "/zone-insights/zone-1");
         assert_eq!(Kind::ZoneInsight.name(), "ZoneInsight");
         assert_eq!(Kind::parse("meshes").unwrap(), (Kind::Resource(ResourceType::Mesh), true));
+        let ingresses = Kind::Resource(ResourceType::ZoneIngress);
+        assert_eq!(Kind::parse("zone-ingresses").unwrap(), (ingresses, true));
+        assert_eq!(Kind::parse("zone-ingress").unwrap(), (ingresses, false));
+        assert_eq!(ingresses.path(Some("m"), None), "/zoneingresses");
         let err = Kind::parse("zone-insightz").unwrap_err();
         assert_eq!(err.to_string(), "unknown TYPE: zone-insightz");
     }

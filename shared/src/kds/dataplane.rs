@@ -252,7 +252,7 @@ fn transparent_proxying_json(t: net::TransparentProxying) -> Map<String, Value> 
         .done()
 }
 
-fn non_empty(s: String) -> Option<String> {
+pub(super) fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 

@@ -32,6 +32,7 @@ pub fn spec_type_url(ty: ResourceType) -> &'static str {
         ResourceType::TrafficPermission => {
             "type.googleapis.com/kuma.mesh.v1alpha1.TrafficPermission"
         }
+        ResourceType::ZoneIngress => "type.googleapis.com/kuma.mesh.v1alpha1.ZoneIngress",
     }
 }
 
@@ -44,6 +45,7 @@ pub fn spec_to_any(spec: &Spec) -> Any {
         Spec::Zone(s) => system_pb::Zone::from(s).encode_to_vec(),
         Spec::Dataplane(s) => mesh_pb::Dataplane::from(s).encode_to_vec(),
         Spec::TrafficPermission(s) => mesh_pb::TrafficPermission::from(s).encode_to_vec(),
+        Spec::ZoneIngress(s) => mesh_pb::ZoneIngress::from(s).encode_to_vec(),
     };
     Any { type_url: spec_type_url(spec.resource_type()).to_owned(), value }
 }
@@ -64,6 +66,9 @@ pub fn spec_from_any(ty: ResourceType, any: &Any) -> Result<Spec, Error> {
         }
         ResourceType::TrafficPermission => {
             Spec::TrafficPermission(message::<mesh_pb::TrafficPermission>(bytes)?.into())
+        }
+        ResourceType::ZoneIngress => {
+            Spec::ZoneIngress(message::<mesh_pb::ZoneIngress>(bytes)?.into())
         }
     })
 }

@@ -73,6 +73,7 @@ impl From<ResourceType> for Type {
             ResourceType::Zone => Self::Zone,
             ResourceType::Dataplane => Self::Dataplane,
             ResourceType::TrafficPermission => Self::TrafficPermission,
+            ResourceType::ZoneIngress => Self::ZoneIngress,
         }
     }
 }

@@ -198,7 +198,7 @@ impl DataplaneSpec {
     }
 }
 
-fn validate_address(path: &Path, address: &str, err: &mut ValidationError) {
+pub(crate) fn validate_address(path: &Path, address: &str, err: &mut ValidationError) {
     if address.is_empty() {
         err.at(path, "address can't be empty");
         return;

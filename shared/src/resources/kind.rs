@@ -35,17 +35,20 @@ pub enum ResourceType {
     Dataplane,
     /// `TrafficPermission`.
     TrafficPermission,
+    /// `ZoneIngress`.
+    ZoneIngress,
 }
 
 impl ResourceType {
     /// Every type, in the order `GET /_resources` and kumactl list them.
-    pub const ALL: [ResourceType; 6] = [
+    pub const ALL: [ResourceType; 7] = [
         Self::Mesh,
         Self::Secret,
         Self::GlobalSecret,
         Self::Zone,
         Self::Dataplane,
         Self::TrafficPermission,
+        Self::ZoneIngress,
     ];
 
     /// The `type` field of the resource, e.g. `TrafficPermission`.
@@ -57,6 +60,7 @@ impl ResourceType {
             Self::Zone => "Zone",
             Self::Dataplane => "Dataplane",
             Self::TrafficPermission => "TrafficPermission",
+            Self::ZoneIngress => "ZoneIngress",
         }
     }
 
@@ -74,6 +78,7 @@ impl ResourceType {
             Self::Zone => "zones",
             Self::Dataplane => "dataplanes",
             Self::TrafficPermission => "traffic-permissions",
+            Self::ZoneIngress => "zoneingresses",
         }
     }
 
@@ -94,13 +99,14 @@ impl ResourceType {
             Self::Zone => "zone",
             Self::Dataplane => "dataplane",
             Self::TrafficPermission => "traffic-permission",
+            Self::ZoneIngress => "zone-ingress",
         }
     }
 
     /// Whether the type sits in a mesh.
     pub fn scope(self) -> Scope {
         match self {
-            Self::Mesh | Self::GlobalSecret | Self::Zone => Scope::Global,
+            Self::Mesh | Self::GlobalSecret | Self::Zone | Self::ZoneIngress => Scope::Global,
             Self::Secret | Self::Dataplane | Self::TrafficPermission => Scope::Mesh,
         }
     }
@@ -108,7 +114,7 @@ impl ResourceType {
     /// Which control plane may write it in a multizone deployment.
     pub fn origin(self) -> Origin {
         match self {
-            Self::Dataplane => Origin::Zone,
+            Self::Dataplane | Self::ZoneIngress => Origin::Zone,
             _ => Origin::Global,
         }
     }

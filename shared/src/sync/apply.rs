@@ -45,8 +45,8 @@ pub async fn apply_from_global(
 
 /// The global applies `upserts` and `removed` of `kind` from `zone`. Every item is stamped with
 /// `kuma.io/zone=<zone>` and `kuma.io/origin=zone` whatever it claimed, `kuma.io/zone` tags in a
-/// Dataplane's inbounds are pinned to `zone`, and only resources stamped with this zone are
-/// written or deleted.
+/// Dataplane's inbounds and a ZoneIngress's `zone` and available services are pinned to
+/// `zone`, and only resources stamped with this zone are written or deleted.
 pub async fn apply_from_zone(
     store: &Store,
     zone: &str,
@@ -58,14 +58,21 @@ pub async fn apply_from_zone(
     for item in &mut upserts {
         item.meta.labels.insert(ZONE_LABEL.to_owned(), zone.to_owned());
         item.meta.labels.insert(ORIGIN_LABEL.to_owned(), "zone".to_owned());
-        if let Spec::Dataplane(dp) = &mut item.spec
-            && let Some(networking) = &mut dp.networking
-        {
-            for inbound in &mut networking.inbound {
-                if let Some(tag) = inbound.tags.get_mut(ZONE_LABEL) {
-                    zone.clone_into(tag);
-                }
+        let pin = |tags: &mut std::collections::BTreeMap<String, String>| {
+            if let Some(tag) = tags.get_mut(ZONE_LABEL) {
+                zone.clone_into(tag);
             }
+        };
+        match &mut item.spec {
+            Spec::Dataplane(dp) => {
+                let inbounds = dp.networking.iter_mut().flat_map(|n| n.inbound.iter_mut());
+                inbounds.for_each(|inbound| pin(&mut inbound.tags));
+            }
+            Spec::ZoneIngress(ingress) => {
+                zone.clone_into(&mut ingress.zone);
+                ingress.available_services.iter_mut().for_each(|s| pin(&mut s.tags));
+            }
+            _ => {}
         }
     }
     let owned = |r: &Record| r.labels.get(ZONE_LABEL).is_some_and(|z| z == zone);

@@ -1,8 +1,8 @@
 //! What each side sends: the global's view for a zone, and a zone's own resources.
 
 use super::{
-    DELETION_GRACE_LABEL, DISPLAY_NAME_LABEL, GLOBAL_TO_ZONE, KDS_SYNC_LABEL, ORIGIN_LABEL,
-    ZONE_LABEL,
+    ACROSS_ZONES, DELETION_GRACE_LABEL, DISPLAY_NAME_LABEL, GLOBAL_TO_ZONE, KDS_SYNC_LABEL,
+    ORIGIN_LABEL, ZONE_LABEL,
 };
 use crate::kds::hashed_name;
 use crate::resources::{Meta, Resource, ResourceType, Scope, SecretSpec, Spec};
@@ -17,18 +17,33 @@ const USER_KEY_PREFIX: &str = "user-token-signing-key";
 
 /// What the global sends to `zone` for `kind`: globally originated resources, minus what must
 /// stay on the global, with Kuma's names and labels. Zone token signing keys go out as their
-/// public halves only.
+/// public halves only. For the types zones originate and share (`ZoneIngress`), the resources
+/// of every other zone that is enabled (an unknown zone counts as enabled), never the
+/// receiver's own; they arrive labelled `kuma.io/origin=global`, so the receiver never sends
+/// them back up.
 pub async fn global_outgoing(
     store: &Store,
     kind: ResourceType,
-    _zone: &str,
+    zone: &str,
 ) -> Result<Vec<Resource>, store::Error> {
     if !GLOBAL_TO_ZONE.contains(&kind) {
         return Ok(Vec::new());
     }
+    let across_zones = ACROSS_ZONES.contains(&kind);
+    let disabled_zones = if across_zones { disabled_zones(store).await? } else { Vec::new() };
     let mut items = Vec::new();
     for record in store.list(kind.name(), None).await? {
-        if disabled(&record) || record.labels.get(ORIGIN_LABEL).is_some_and(|o| o == "zone") {
+        let from_zone = record.labels.get(ORIGIN_LABEL).is_some_and(|o| o == "zone");
+        let wanted = if across_zones {
+            from_zone
+                && record
+                    .labels
+                    .get(ZONE_LABEL)
+                    .is_some_and(|origin| origin != zone && !disabled_zones.contains(origin))
+        } else {
+            !from_zone
+        };
+        if disabled(&record) || !wanted {
             continue;
         }
         let Some(mut item) = to_item(kind, record) else {
@@ -73,6 +88,16 @@ pub async fn zone_outgoing(
         items.push(item);
     }
     Ok(items)
+}
+
+/// The names of the zones switched off with `enabled: false`.
+async fn disabled_zones(store: &Store) -> Result<Vec<String>, store::Error> {
+    let zones = store.list(ResourceType::Zone.name(), None).await?;
+    Ok(zones
+        .into_iter()
+        .filter(|r| r.spec.get("enabled").and_then(|e| e.as_bool()) == Some(false))
+        .map(|r| r.key.name)
+        .collect())
 }
 
 /// Kuma keeps the names of these types across zones (`SkipKDSHash`).

@@ -1,6 +1,7 @@
-//! Who a data plane proxy is: the dataplane token of its stream, checked with its mesh's keys and
-//! revocations, then against the Dataplane it claims (name, mesh, inbound tags, workload label),
-//! with Kuma's messages (`pkg/xds/auth/universal/authenticator.go`). Every refusal is logged,
+//! Who a proxy is: a data plane proxy's dataplane token, checked with its mesh's keys and
+//! revocations, then against the Dataplane it claims (name, mesh, inbound tags, workload label);
+//! a zone ingress's zone token, which must have the `ingress` scope and name this zone (or no
+//! zone). Kuma's messages (`pkg/xds/auth/universal/authenticator.go`). Every refusal is logged,
 //! counted and audited. Finding the Dataplane is the session's job, not this module's.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,7 +10,9 @@ use shared::audit::{AuditLog, Event};
 use shared::credentials::{Credentials, TokenKind};
 use shared::metrics::Metrics;
 use shared::resources::DataplaneSpec;
-use shared::tokens::{DataplaneClaims, DataplaneIdentity, authorize_dataplane};
+use shared::tokens::{
+    DataplaneClaims, DataplaneIdentity, ZoneClaims, authorize_dataplane, authorize_zone_proxy,
+};
 use time::OffsetDateTime;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
@@ -17,10 +20,17 @@ use tonic::metadata::MetadataMap;
 /// The label that binds a proxy to a workload.
 const WORKLOAD_LABEL: &str = "kuma.io/workload";
 
-/// Checks dataplane tokens; `enabled: false` is `KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE=none`.
+/// The scope a zone token needs to authenticate a zone ingress.
+const INGRESS_SCOPE: &str = "ingress";
+
+/// Checks proxy tokens. `enabled: false` is `KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE=none`,
+/// `zone_proxies_enabled: false` is `KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE=none`.
 #[derive(Clone)]
 pub struct Authenticator {
     pub(super) enabled: bool,
+    pub(super) zone_proxies_enabled: bool,
+    /// This control plane's zone, which a zone token's `Zone` must name.
+    pub(super) zone: String,
     pub(super) credentials: Credentials,
     pub(super) metrics: Metrics,
     pub(super) audit: AuditLog,
@@ -40,9 +50,15 @@ pub struct Subject<'a> {
 
 impl Authenticator {
     /// The stream's token: exactly one `authorization` value, `Bearer ` optional. `None` when
-    /// authentication is off.
-    pub fn token(&self, metadata: &MetadataMap, source: &str) -> Result<Option<String>, Status> {
-        if !self.enabled {
+    /// authentication of this kind of proxy (`zone_proxy`: a zone ingress) is off.
+    pub fn token(
+        &self,
+        metadata: &MetadataMap,
+        zone_proxy: bool,
+        source: &str,
+    ) -> Result<Option<String>, Status> {
+        let enabled = if zone_proxy { self.zone_proxies_enabled } else { self.enabled };
+        if !enabled {
             return Ok(None);
         }
         let values: Vec<&str> =
@@ -91,24 +107,72 @@ impl Authenticator {
         Ok(valid.expires)
     }
 
+    /// Validates a zone ingress's zone token now: this zone's keys and revocations, the
+    /// `ingress` scope, and a `Zone` claim that is empty or this zone. Returns when the token
+    /// expires. Nothing is checked without a token (auth off).
+    pub async fn check_zone_proxy(
+        &self,
+        token: Option<&str>,
+        source: &str,
+    ) -> Result<Option<OffsetDateTime>, Status> {
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        let validator = match self.credentials.validator(TokenKind::Zone).await {
+            Ok(validator) => validator,
+            Err(err) => {
+                tracing::error!(error = %err, "could not load the zone token keys");
+                return Err(Status::internal("could not check the token"));
+            }
+        };
+        let valid = match validator.validate::<ZoneClaims>(token, OffsetDateTime::now_utc()) {
+            Ok(valid) => valid,
+            Err(err) => {
+                let detail = format!("authentication failed: {err}");
+                return Err(self.refuse_as("zone_proxy", err.reason(), detail, source));
+            }
+        };
+        if let Err(err) = authorize_zone_proxy(&valid.claims, INGRESS_SCOPE, &self.zone) {
+            let detail = format!("authentication failed: {err}");
+            self.record_as("zone_proxy", "claims", &detail, source);
+            return Err(Status::permission_denied(detail));
+        }
+        Ok(valid.expires)
+    }
+
     /// Records that a session's token expired, and the status that ends the stream.
-    pub fn expired(&self, source: &str) -> Status {
+    pub fn expired(&self, zone_proxy: bool, source: &str) -> Status {
         let detail = "authentication failed: could not parse token: token has invalid claims: \
                       token is expired";
-        self.refuse("expired", detail.to_owned(), source)
+        let subject = if zone_proxy { "zone_proxy" } else { "dataplane" };
+        self.refuse_as(subject, "expired", detail.to_owned(), source)
     }
 
     fn refuse(&self, reason: &'static str, detail: String, source: &str) -> Status {
-        self.record(reason, &detail, source);
+        self.refuse_as("dataplane", reason, detail, source)
+    }
+
+    fn refuse_as(
+        &self,
+        subject: &'static str,
+        reason: &'static str,
+        detail: String,
+        source: &str,
+    ) -> Status {
+        self.record_as(subject, reason, &detail, source);
         Status::unauthenticated(detail)
     }
 
-    /// Logs, counts and audits a refusal.
     fn record(&self, reason: &'static str, detail: &str, source: &str) {
-        tracing::warn!(reason, detail, source, "refused a data plane proxy");
-        self.metrics.auth_failed("dataplane", reason);
+        self.record_as("dataplane", reason, detail, source);
+    }
+
+    /// Logs, counts and audits a refusal of a `subject` (`dataplane` or `zone_proxy`).
+    fn record_as(&self, subject: &'static str, reason: &'static str, detail: &str, source: &str) {
+        tracing::warn!(subject, reason, detail, source, "refused a proxy");
+        self.metrics.auth_failed(subject, reason);
         self.audit.record(Event::AuthFailed {
-            subject: "dataplane",
+            subject,
             reason,
             detail: detail.to_owned(),
             source: source.to_owned(),

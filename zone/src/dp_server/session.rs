@@ -28,11 +28,11 @@ use super::insight::{self, Subscription};
 use super::issue;
 
 /// Messages buffered towards one proxy.
-const STREAM_BUFFER: usize = 16;
+pub(super) const STREAM_BUFFER: usize = 16;
 /// How long a proxy may take to send its Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-type Outbound = Pin<Box<dyn Stream<Item = Result<pb::CpMessage, Status>> + Send>>;
+pub(super) type Outbound = Pin<Box<dyn Stream<Item = Result<pb::CpMessage, Status>> + Send>>;
 
 /// The service; cloned into every stream's task.
 #[derive(Clone)]
@@ -65,7 +65,7 @@ impl pb::dataplane_service_server::DataplaneService for DpService {
             .get::<ConnInfo>()
             .map(|i| i.remote_addr.to_string())
             .unwrap_or_default();
-        let token = self.auth.token(request.metadata(), &source)?;
+        let metadata = request.metadata().clone();
         let mut inbound = request.into_inner();
         let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
             Err(_) => return Err(Status::deadline_exceeded("no Hello received")),
@@ -74,8 +74,10 @@ impl pb::dataplane_service_server::DataplaneService for DpService {
                 _ => return Err(Status::invalid_argument("the first message must be a Hello")),
             },
         };
-        if hello.proxy_type() == pb::ProxyType::Ingress {
-            return Err(Status::unimplemented("zone ingress proxies are not supported yet"));
+        let ingress = hello.proxy_type() == pb::ProxyType::Ingress;
+        let token = self.auth.token(&metadata, ingress, &source)?;
+        if ingress {
+            return self.ingress_session(hello, token, source, inbound).await;
         }
         let dp = self.resolve(&hello, token.as_deref(), &source).await?;
         let expires = self.auth.check(token.as_deref(), &dp.subject(), &source).await?;
@@ -171,7 +173,7 @@ impl DpService {
             tokio::select! {
                 () = shutdown.wait() => return Err(Status::unavailable("the control plane is shutting down")),
                 () = expiry(session.expires) => {
-                    return Err(self.auth.expired(&session.source));
+                    return Err(self.auth.expired(false, &session.source));
                 }
                 () = tx.closed() => return Ok(()),
                 message = inbound.message() => {
@@ -301,7 +303,7 @@ fn rotate(reason: &str) -> CpKind {
 }
 
 /// A closed channel means the proxy left; the select loop notices it.
-async fn send(tx: &mpsc::Sender<Result<pb::CpMessage, Status>>, kind: CpKind) {
+pub(super) async fn send(tx: &mpsc::Sender<Result<pb::CpMessage, Status>>, kind: CpKind) {
     let _ = tx.send(Ok(pb::CpMessage { kind: Some(kind) })).await;
 }
 
@@ -311,7 +313,7 @@ fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
 }
 
 /// Token keys and revocation lists are (Global)Secrets.
-fn is_secret_change(change: &Change) -> bool {
+pub(super) fn is_secret_change(change: &Change) -> bool {
     matches!(change.key.kind.as_str(), "Secret" | "GlobalSecret")
 }
 
@@ -323,7 +325,7 @@ fn is_own_dataplane(change: &Change, dp: &Dataplane) -> bool {
 }
 
 /// Resolves when the token expires (never without one).
-async fn expiry(at: Option<OffsetDateTime>) {
+pub(super) async fn expiry(at: Option<OffsetDateTime>) {
     match at {
         Some(at) => tokio::time::sleep(issue::until(at)).await,
         None => std::future::pending().await,

@@ -402,9 +402,10 @@ async fn the_authorization_header_and_proxy_type_are_checked() {
     let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
     let mut session = Session::open_with(&zone, Some(&token), hello.clone()).await.unwrap();
     assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    // A dataplane token does not make an ingress: zone ingresses need a zone token.
     let ingress = pb::Hello { proxy_type: pb::ProxyType::Ingress.into(), ..hello };
     let err = Session::open_with(&zone, Some(&token), ingress).await.err().unwrap();
-    assert_eq!(err.code(), Code::Unimplemented);
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
     drop(session);
     zone.stop().await;
 }
@@ -435,5 +436,125 @@ async fn an_expiring_token_ends_the_stream() {
     let err = ended.expect("the stream ends at the token's expiry").err().unwrap();
     assert_eq!(err.code(), Code::Unauthenticated);
     assert!(err.message().contains("token is expired"), "{}", err.message());
+    zone.stop().await;
+}
+
+impl Zone {
+    /// A zone token issued by this (non-federated) zone.
+    async fn zone_token(&self, body: Value) -> String {
+        let url = format!("{}/tokens/zone", self.api);
+        let resp = http_client().post(url).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    }
+}
+
+fn ingress_hello(name: &str, resource: Value) -> pb::Hello {
+    pb::Hello {
+        name: name.into(),
+        proxy_type: pb::ProxyType::Ingress.into(),
+        resource_json: resource.to_string(),
+        version: "test".into(),
+        ..Default::default()
+    }
+}
+
+fn ingress(name: &str) -> Value {
+    json!({"type": "ZoneIngress", "name": name,
+        "networking": {"address": "10.0.0.9", "port": 10001,
+            "advertisedAddress": "203.0.113.9", "advertisedPort": 443}})
+}
+
+#[tokio::test]
+async fn a_zone_ingress_registers_with_an_ingress_zone_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    let token = zone.zone_token(json!({"zone": "default", "scope": ["ingress"]})).await;
+    let auth = format!("Bearer {token}");
+    let hello = ingress_hello("ingress-1", ingress("ingress-1"));
+    let mut session = Session::open_with(&zone, Some(&auth), hello).await.unwrap();
+    match session.next().await.unwrap() {
+        Kind::ZoneProxyAccepted(accepted) => {
+            assert_eq!((accepted.name.as_str(), accepted.zone.as_str()), ("ingress-1", "default"));
+        }
+        other => panic!("expected ZoneProxyAccepted, got {other:?}"),
+    }
+    let (status, stored) = zone.get("/zoneingresses/ingress-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["zone"], "default", "the ingress is pinned to the CP's zone: {stored}");
+    assert_eq!(stored["networking"]["advertisedPort"], 443);
+
+    // Revoking the token closes the live stream, as for data plane proxies.
+    let data = STANDARD.encode(jti(&token));
+    zone.put(
+        "/global-secrets/zone-token-revocations",
+        json!({"type": "GlobalSecret", "name": "zone-token-revocations", "data": data}),
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(2), session.rx.message()).await;
+    let err = ended.expect("the stream ends within 2 s").err().unwrap();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(err.message().contains("token is revoked"), "{}", err.message());
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn zone_ingresses_are_refused_without_the_right_zone_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    let egress = zone.zone_token(json!({"zone": "default", "scope": ["egress"]})).await;
+    let west = zone.zone_token(json!({"zone": "west", "scope": ["ingress"]})).await;
+    let dp_token = zone.token(json!({"mesh": "default"})).await;
+    let cases = [
+        (
+            Some(format!("Bearer {egress}")),
+            Code::PermissionDenied,
+            "token cannot be used to authenticate zone entity (ingress is out of token's scope: \
+             [egress])"
+                .to_owned(),
+        ),
+        (
+            Some(format!("Bearer {west}")),
+            Code::PermissionDenied,
+            "zone from requestor: default is different than in token: west".to_owned(),
+        ),
+        (Some(format!("Bearer {dp_token}")), Code::Unauthenticated, "token".to_owned()),
+        (
+            None,
+            Code::Unauthenticated,
+            "request must have exactly 1 \"authorization\" header, got 0".to_owned(),
+        ),
+    ];
+    for (auth, code, message) in cases {
+        let hello = ingress_hello("ingress-1", ingress("ingress-1"));
+        let err = Session::open_with(&zone, auth.as_deref(), hello).await.err().unwrap();
+        assert_eq!(err.code(), code, "{message}: {err:?}");
+        assert!(err.message().contains(&message), "{}", err.message());
+    }
+    let (status, _) = zone.get("/zoneingresses/ingress-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was registered");
+    let metrics = zone.metrics().await;
+    let claims = "kuma_auth_failures_total{subject=\"zone_proxy\",reason=\"claims\"} 2";
+    assert!(metrics.contains(claims), "{metrics}");
+
+    // A valid token with a resource of the wrong type or another zone changes nothing either.
+    let token = zone.zone_token(json!({"zone": "default", "scope": ["ingress"]})).await;
+    let auth = format!("Bearer {token}");
+    let mut other_zone = ingress("ingress-1");
+    other_zone["zone"] = json!("west");
+    let bad = [
+        (web("default"), "proxy type ingress needs a ZoneIngress, got a Dataplane"),
+        (other_zone, "the ZoneIngress says it is in zone \"west\""),
+        (json!({"type": "ZoneIngress", "name": "ingress-1"}), "networking: must be defined"),
+    ];
+    for (resource, message) in bad {
+        let hello = ingress_hello("ingress-1", resource);
+        let err = Session::open_with(&zone, Some(&auth), hello).await.err().unwrap();
+        assert_eq!(err.code(), Code::InvalidArgument, "{message}: {err:?}");
+        assert!(err.message().contains(message), "{}", err.message());
+    }
+    let (status, _) = zone.get("/zoneingresses/ingress-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was registered");
     zone.stop().await;
 }

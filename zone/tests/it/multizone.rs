@@ -467,3 +467,77 @@ async fn a_required_client_certificate_must_name_the_zone() {
     zone.stop().await;
     global.running.stop().await;
 }
+
+#[tokio::test]
+async fn a_zone_ingress_goes_up_to_the_global_and_on_to_the_other_zones_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let global = start_global(&dir.path().join("global"), &[]).await;
+    let kds = format!("grpcs://localhost:{}", global.kds);
+    let ca = global.ca.to_str().unwrap().to_owned();
+    let mut zones = Vec::new();
+    for name in ["zone-1", "zone-2"] {
+        let token = dir.path().join(format!("{name}.token"));
+        zone_token(&global, name, &token).await;
+        let env = zone_env(name, &kds, &ca, token.to_str().unwrap());
+        zones.push(start_zone(&dir.path().join(name), &env).await);
+    }
+    let ingress = json!({"type": "ZoneIngress", "name": "ingress-1", "zone": "zone-1",
+        "networking": {"address": "10.1.0.9", "port": 10001,
+            "advertisedAddress": "203.0.113.1", "advertisedPort": 443},
+        "availableServices": [{"tags": {"kuma.io/service": "web", "kuma.io/zone": "zone-2"},
+            "instances": 1, "mesh": "default"}]});
+    put(&format!("{}/zoneingresses/ingress-1", zones[0].api), ingress).await;
+
+    let on_global = eventually("the ingress to reach the global", WAIT, || async {
+        let (_, list) = get(&format!("{}/zoneingresses", global.running.api)).await;
+        (list["total"] == 1).then(|| list["items"][0].clone())
+    })
+    .await;
+    assert_eq!(on_global["labels"]["kuma.io/zone"], "zone-1");
+    assert_eq!(on_global["zone"], "zone-1");
+    // The global pins the zone in what the ingress claims to serve.
+    assert_eq!(on_global["availableServices"][0]["tags"]["kuma.io/zone"], "zone-1");
+    let on_zone_2 = eventually("the ingress to reach zone-2", WAIT, || async {
+        let (_, list) = get(&format!("{}/zoneingresses", zones[1].api)).await;
+        (list["total"] == 1).then(|| list["items"][0].clone())
+    })
+    .await;
+    assert_eq!(on_zone_2["labels"]["kuma.io/origin"], "global");
+    assert_eq!(on_zone_2["labels"]["kuma.io/zone"], "zone-1");
+    assert_eq!(on_zone_2["labels"]["kuma.io/display-name"], "ingress-1");
+    assert_eq!(on_zone_2["networking"]["advertisedAddress"], "203.0.113.1");
+
+    // zone-1 never gets its own ingress back, and zone-2 does not send zone-1's up again.
+    let (_, own) = get(&format!("{}/zoneingresses", zones[0].api)).await;
+    assert_eq!(own["total"], 1, "{own}");
+    assert_eq!(own["items"][0]["name"], "ingress-1");
+    let (_, on_global) = get(&format!("{}/zoneingresses", global.running.api)).await;
+    assert_eq!(on_global["total"], 1, "{on_global}");
+
+    // Disabling zone-1 withdraws its ingress from the other zones; deleting it removes it everywhere.
+    put(
+        &format!("{}/zones/zone-1", global.running.api),
+        json!({"type": "Zone", "name": "zone-1", "enabled": false}),
+    )
+    .await;
+    eventually("zone-1's ingress to leave zone-2", WAIT, || async {
+        let (_, list) = get(&format!("{}/zoneingresses", zones[1].api)).await;
+        (list["total"] == 0).then_some(())
+    })
+    .await;
+    let resp = http_client()
+        .delete(format!("{}/zoneingresses/ingress-1", zones[0].api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    eventually("the ingress to leave the global", WAIT, || async {
+        let (_, list) = get(&format!("{}/zoneingresses", global.running.api)).await;
+        (list["total"] == 0).then_some(())
+    })
+    .await;
+    for zone in zones {
+        zone.stop().await;
+    }
+    global.running.stop().await;
+}
