@@ -20,6 +20,8 @@ use crate::lab::{Intruders, Node, POLL, PROXIES, SETTLE};
 /// A CP process and what it needs to start again.
 struct Process {
     env: HashMap<String, String>,
+    /// Where its log goes, across restarts.
+    log: PathBuf,
     child: Option<Child>,
     ip: &'static str,
     http: u16,
@@ -212,9 +214,13 @@ impl Local {
                 .arg("--config-file")
                 .arg(self.kumactl_file(Node::Zone(i)))
                 .args(["generate", "dataplane-token", "--mesh", "default", "--name", name])
+                .args(["--valid-for", "24h"])
                 .output()
                 .await
                 .ok()?;
+            if !out.status.success() {
+                eprintln!("{what}: {}", String::from_utf8_lossy(&out.stderr).trim());
+            }
             out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
         })
         .await
@@ -240,6 +246,21 @@ impl Local {
     }
 }
 
+impl Drop for Local {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for cp in std::iter::once(&self.global).chain(&self.zones) {
+                let log = std::fs::read_to_string(&cp.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                eprintln!("--- {} ---", cp.log.display());
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
 impl Process {
     fn new(env: HashMap<String, String>, ip: &'static str) -> Self {
         let port = |key: &str| env[key].parse().expect("a port");
@@ -248,7 +269,8 @@ impl Process {
             port("KUMA_DIAGNOSTICS_SERVER_PORT"),
             port("KUMA_DP_SERVER_PORT"),
         );
-        Self { env, child: None, ip, http, diagnostics, dp }
+        let log = PathBuf::from(&env["KUMA_GENERAL_WORK_DIR"]).with_extension("log");
+        Self { env, log, child: None, ip, http, diagnostics, dp }
     }
 
     fn cp(&self) -> Cp {
@@ -270,18 +292,29 @@ impl Process {
             .spawn()
             .expect("kuma-cp");
         let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let mut seen = Vec::new();
         let ready = async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.contains("control plane ready") {
                     return true;
                 }
+                seen.push(line);
             }
             false
         };
         let ready = tokio::time::timeout(SETTLE, ready).await;
-        assert!(ready.is_ok_and(|r| r), "kuma-cp on {} did not become ready", self.ip);
-        // Keep draining the log so the process never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        assert!(ready.is_ok_and(|r| r), "kuma-cp on {} did not become ready: {seen:#?}", self.ip);
+        // Keep draining the log into a file (printed if a drill fails) so the process never
+        // blocks on a full pipe.
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(&log).await;
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(file) = &mut file {
+                    let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+                }
+            }
+        });
         self.child = Some(child);
     }
 
