@@ -3,27 +3,22 @@
 #
 #   deploy/compose/build-images.sh              cargo build, then the image
 #   deploy/compose/build-images.sh --prebuilt   use the binaries already in target/<profile>
-#   deploy/compose/build-images.sh --postgres   also the PostgreSQL image of profile `postgres`
 #
 # The binaries are built on the host with cargo (debug unless KUMA_LAB_PROFILE=release) and
 # copied into an image FROM $BASE_IMAGE (default debian:bookworm-slim). Where that image is
 # neither present nor pullable (no registry reachable), the script makes a base image locally:
 # a root file system holding only the shared libraries the binaries need (from ldd), /bin/sh,
-# a few coreutils, /etc/passwd and /etc/group, imported with `docker import`. The PostgreSQL image
-# is made the same way from the host's PostgreSQL installation (Debian's postgresql package).
+# a few coreutils, /etc/passwd and /etc/group, imported with `docker import`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 image=${KUMA_LAB_IMAGE:-kuma-rs-lab:dev}
-pg_image=${KUMA_LAB_POSTGRES_IMAGE:-kuma-rs-lab-postgres:dev}
 profile=${KUMA_LAB_PROFILE:-debug}
 base=${BASE_IMAGE:-debian:bookworm-slim}
 prebuilt=false
-postgres=false
 for arg in "$@"; do
   case "$arg" in
     --prebuilt) prebuilt=true ;;
-    --postgres) postgres=true ;;
     *) echo "unknown argument: $arg" >&2; exit 64 ;;
   esac
 done
@@ -116,24 +111,3 @@ done
 cp deploy/Dockerfile "$stage/Dockerfile"
 DOCKER_BUILDKIT=0 docker build -q --force-rm --build-arg "BASE_IMAGE=$base" -t "$image" "$stage" >/dev/null
 echo "built $image (base $base, $profile binaries)"
-
-if $postgres; then
-  if ! have_image "$pg_image"; then
-    pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
-    [ -n "$pg_bin" ] || { echo "PostgreSQL is not installed on this host (apt-get install postgresql)" >&2; exit 1; }
-    pg_ver=$(basename "$(dirname "$pg_bin")")
-    root="$stage/pgroot"
-    copy_with_libs "$root" "$pg_bin/postgres" "$pg_bin/initdb" "$pg_bin/pg_ctl" \
-      "$pg_bin/pg_isready" "$pg_bin/psql"
-    cp -a "/usr/lib/postgresql/$pg_ver/lib" "$root/usr/lib/postgresql/$pg_ver/" 2>/dev/null || true
-    for so in "$root/usr/lib/postgresql/$pg_ver"/lib/*.so; do copy_with_libs "$root" "${so#"$root"}"; done
-    mkdir -p "$root/usr/share/postgresql"
-    cp -a "/usr/share/postgresql/$pg_ver" "$root/usr/share/postgresql/"
-    import_base "$root" "$pg_image.base"
-    cp deploy/compose/postgres/Dockerfile deploy/compose/postgres/entrypoint.sh "$stage/"
-    DOCKER_BUILDKIT=0 docker build -q --force-rm --build-arg "BASE_IMAGE=$pg_image.base" \
-      --build-arg "PG_BIN=$pg_bin" -t "$pg_image" -f "$stage/Dockerfile" "$stage" >/dev/null
-    docker rmi "$pg_image.base" >/dev/null
-    echo "built $pg_image (PostgreSQL $pg_ver from this host)"
-  fi
-fi

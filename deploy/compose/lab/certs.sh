@@ -3,7 +3,7 @@
 #   kds.crt/key        the global's KDS certificate, SAN `global` (zones verify it with kds.crt)
 #   wrong-ca.crt/key   a certificate from an unrelated CA, for the zone that must never connect
 #   zone-N.crt/key     each zone CP's certificate (SAN zone-N); its DPs verify it with zone-N.crt
-#   postgres.crt/key   the PostgreSQL server of profile `postgres` (the global checks verifyFull)
+
 set -eu
 cd /certs
 gen() {
@@ -16,4 +16,4 @@ gen kds global
 gen wrong-ca global
 gen zone-1 zone-1
 gen zone-2 zone-2
-gen postgres postgres
+

@@ -12,7 +12,7 @@ use tokio::process::Command;
 use crate::api::Cp;
 
 /// Every profile, so `down` removes the containers of all of them.
-const PROFILES: [&str; 3] = ["rogue", "drills", "postgres"];
+const PROFILES: [&str; 2] = ["rogue", "drills"];
 
 /// A running compose project.
 pub struct Compose {
