@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Builds the lab image (kuma-cp, kumactl, kuma-dp) from this workspace.
+#
+#   deploy/compose/build-images.sh              cargo build, then the image
+#   deploy/compose/build-images.sh --prebuilt   use the binaries already in target/<profile>
+#
+# The binaries are built on the host with cargo (debug unless KUMA_LAB_PROFILE=release) and
+# copied into an image FROM $BASE_IMAGE (default debian:bookworm-slim). Where that image is
+# neither present nor pullable (no registry reachable), the script makes a base image locally:
+# a root file system holding only the shared libraries the binaries need (from ldd), /bin/sh,
+# a few coreutils, /etc/passwd and /etc/group, imported with `docker import`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+image=${KUMA_LAB_IMAGE:-kuma-rs-lab:dev}
+profile=${KUMA_LAB_PROFILE:-debug}
+base=${BASE_IMAGE:-debian:bookworm-slim}
+prebuilt=false
+for arg in "$@"; do
+  case "$arg" in
+    --prebuilt) prebuilt=true ;;
+    *) echo "unknown argument: $arg" >&2; exit 64 ;;
+  esac
+done
+
+target_dir=${CARGO_TARGET_DIR:-target}
+bin_dir="$target_dir/$profile"
+binaries=(kuma-cp kumactl kuma-dp)
+tools=(sh mkdir chown chmod cat cp mv ls rm sleep env id)
+# The local base is tagged by what goes into it, so a changed tool list makes a new one.
+local_base=kuma-rs-lab-base:$(printf '%s\n' "${tools[@]}" | sha256sum | cut -c1-12)
+
+if ! $prebuilt; then
+  flag=(); [ "$profile" = release ] && flag=(--release)
+  cargo build --locked "${flag[@]}" -p kuma-cp -p kumactl -p kuma-dp
+fi
+for b in "${binaries[@]}"; do
+  [ -x "$bin_dir/$b" ] || { echo "missing $bin_dir/$b: build it first (cargo build -p $b)" >&2; exit 1; }
+done
+
+stage=$(mktemp -d "${TMPDIR:-/tmp}/kuma-lab-image.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+
+# Copies every shared library each file links against (resolved, at the same path) into $1.
+copy_libs() {
+  local root=$1; shift
+  local file lib
+  for file in "$@"; do
+    for lib in $(ldd "$file" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+      mkdir -p "$root$(dirname "$lib")"
+      [ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
+    done
+  done
+}
+
+# Copies each file (an absolute path, resolved) and its libraries into $1.
+copy_with_libs() {
+  local root=$1; shift
+  local file
+  for file in "$@"; do
+    mkdir -p "$root$(dirname "$file")"
+    cp -L "$file" "$root$file"
+  done
+  copy_libs "$root" "$@"
+}
+
+# A root file system with the libraries of the files given, /bin/sh and a few tools, imported as
+# image $2.
+import_base() {
+  local root=$1 name=$2; shift 2
+  local t paths=()
+  for t in "${tools[@]}"; do paths+=("$(command -v "$t")"); done
+  copy_with_libs "$root" "${paths[@]}"
+  copy_libs "$root" "$@"
+  # /bin and /usr/bin both hold the tools, as on a merged-/usr system.
+  mkdir -p "$root/bin" "$root/usr/bin"
+  for t in "${tools[@]}"; do
+    local p; p=$(command -v "$t")
+    [ -e "$root/bin/$t" ] || ln -s "$p" "$root/bin/$t"
+    [ -e "$root/usr/bin/$t" ] || ln -s "$p" "$root/usr/bin/$t"
+  done
+  mkdir -p "$root/etc/ssl/certs" "$root/tmp" "$root/root" "$root/var/run"
+  chmod 1777 "$root/tmp"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' \
+    >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"
+  tar -C "$root" --numeric-owner -c . | docker import - "$name" >/dev/null
+  echo "created base image $name from the host's libraries"
+}
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+if ! have_image "$base"; then
+  echo "base image $base is missing; trying to pull it"
+  if ! timeout 60 docker pull -q "$base" >/dev/null 2>&1; then
+    echo "cannot pull $base; making a local base image instead"
+    if ! have_image "$local_base"; then
+      import_base "$stage/rootfs" "$local_base" "${binaries[@]/#/$bin_dir/}"
+      rm -rf "$stage/rootfs"
+    fi
+    base=$local_base
+  fi
+fi
+
+# The context: stripped binaries (symbols and debug info are most of a debug build's size).
+mkdir -p "$stage/bin"
+for b in "${binaries[@]}"; do
+  strip -o "$stage/bin/$b" "$bin_dir/$b"
+done
+cp deploy/Dockerfile "$stage/Dockerfile"
+DOCKER_BUILDKIT=0 docker build -q --force-rm --build-arg "BASE_IMAGE=$base" -t "$image" "$stage" >/dev/null
+echo "built $image (base $base, $profile binaries)"
