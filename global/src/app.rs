@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use shared::config::{CpConfig, Mode};
 use shared::runtime::{self, Runtime};
 use shared::shutdown::Shutdown;
+use shared::store::Store;
 
 use crate::kds::Kds;
 
@@ -38,6 +39,11 @@ impl App {
     /// Where the listeners are bound.
     pub fn addresses(&self) -> Addresses {
         Addresses { runtime: self.runtime.addresses(), kds: self.kds.local_addr() }
+    }
+
+    /// The store this control plane serves from (a handle; cloning it is cheap).
+    pub fn store(&self) -> &Store {
+        self.runtime.store()
     }
 
     /// Serves until `shutdown` fires.

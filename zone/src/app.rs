@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use shared::config::{CpConfig, Mode};
 use shared::runtime::{Addresses, Runtime};
 use shared::shutdown::Shutdown;
+use shared::store::Store;
 
 use crate::dp_server::DpServer;
 use crate::kds::KdsClient;
@@ -43,11 +44,18 @@ impl App {
         self.dp_server.local_addr()
     }
 
+    /// The store this control plane serves from (a handle; cloning it is cheap).
+    pub fn store(&self) -> &Store {
+        self.runtime.store()
+    }
+
     /// Serves until `shutdown` fires.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let kds = self.kds.map(|client| tokio::spawn(client.run(shutdown.clone())));
         let store = self.runtime.store().clone();
         let instance_id = self.runtime.instance_id().to_owned();
+        // Logged before the runtime reports ready, as the global logs its KDS address.
+        tracing::info!(addr = %self.dp_server.local_addr(), "DP server listening");
         let dp_server = tokio::spawn(self.dp_server.serve(store, instance_id, shutdown.clone()));
         self.runtime.run(shutdown).await;
         dp_server.await.context("the DP server task failed")??;
