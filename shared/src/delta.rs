@@ -133,17 +133,20 @@ pub struct Rejected {
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     node: Node,
+    /// Only these types are accepted: a peer must not write a type it is not the source of.
+    subscribed: HashSet<ResourceType>,
     awaiting_full_state: HashSet<ResourceType>,
 }
 
 impl Subscriber {
     /// A subscriber identifying itself with `node` (its id is the zone name, on both sides).
     pub fn new(node: Node) -> Self {
-        Self { node, awaiting_full_state: HashSet::new() }
+        Self { node, subscribed: HashSet::new(), awaiting_full_state: HashSet::new() }
     }
 
     /// Subscribes to every resource of `kind`.
     pub fn subscribe(&mut self, kind: ResourceType) -> DeltaDiscoveryRequest {
+        self.subscribed.insert(kind);
         self.awaiting_full_state.insert(kind);
         DeltaDiscoveryRequest {
             node: Some(self.node.clone()),
@@ -154,7 +157,8 @@ impl Subscriber {
     }
 
     /// Decodes and validates a response; one bad resource rejects the whole response, so the
-    /// store never holds half of an update.
+    /// store never holds half of an update. A response of a type this side never subscribed to is
+    /// rejected too: the peer is not the source of that type.
     pub fn receive(&mut self, resp: DeltaDiscoveryResponse) -> Result<Received, Rejected> {
         let reject = |message: String| Rejected {
             type_url: resp.type_url.clone(),
@@ -166,6 +170,9 @@ impl Subscriber {
         else {
             return Err(reject(format!("unknown resource type {:?}", resp.type_url)));
         };
+        if !self.subscribed.contains(&kind) {
+            return Err(reject(format!("resource type {:?} was not subscribed to", resp.type_url)));
+        }
         let mut upserts = Vec::with_capacity(resp.resources.len());
         for resource in &resp.resources {
             let Some(any) = &resource.resource else {
@@ -198,13 +205,16 @@ impl Subscriber {
         }
     }
 
-    /// Refuses a response: Kuma's NACK also re-subscribes to everything of the type.
+    /// Refuses a response: Kuma's NACK also re-subscribes to everything of the type, unless this
+    /// side never subscribed to it.
     pub fn nack(&self, rejected: &Rejected) -> DeltaDiscoveryRequest {
+        let kind = kds::Type::from_type_url(&rejected.type_url).and_then(kds::Type::resource_type);
+        let resubscribe = kind.is_some_and(|kind| self.subscribed.contains(&kind));
         DeltaDiscoveryRequest {
             node: Some(self.node.clone()),
             type_url: rejected.type_url.clone(),
             response_nonce: rejected.nonce.clone(),
-            resource_names_subscribe: vec!["*".to_owned()],
+            resource_names_subscribe: if resubscribe { vec!["*".to_owned()] } else { Vec::new() },
             error_detail: Some(RpcStatus {
                 code: INVALID_ARGUMENT,
                 message: rejected.message.clone(),

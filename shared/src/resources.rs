@@ -31,6 +31,7 @@ pub use mesh::{CaBackend, CaType, DpCert, MeshSpec, Mode, Mtls, Rotation};
 pub use secret::SecretSpec;
 pub use traffic_permission::{Selector, TrafficPermissionSpec};
 pub use validation::{SERVICE_TAG, ValidationError, Violation};
+pub(crate) use validation::{check_mesh_ref, check_name};
 pub use zone::ZoneSpec;
 pub use zone_ingress::{AvailableService, IngressNetworking, ZoneIngressSpec};
 

@@ -83,3 +83,16 @@ fn a_bad_resource_rejects_the_whole_response_with_a_nack() {
     let unknown = DeltaDiscoveryResponse { type_url: "MeshTimeout".into(), ..Default::default() };
     assert!(subscriber.receive(unknown).unwrap_err().message.contains("unknown resource type"));
 }
+
+#[test]
+fn a_type_never_subscribed_to_is_nacked_without_resubscribing() {
+    let mut publisher = Publisher::default();
+    let mut subscriber = Subscriber::new(node("global"));
+    subscriber.subscribe(ResourceType::Dataplane);
+    let resp = publisher.update(ResourceType::Mesh, &[mesh("default", &[])]).unwrap();
+    let rejected = subscriber.receive(resp).unwrap_err();
+    assert_eq!(rejected.message, r#"resource type "Mesh" was not subscribed to"#);
+    let nack = subscriber.nack(&rejected);
+    assert!(nack.resource_names_subscribe.is_empty(), "a NACK must not subscribe to the type");
+    assert!(matches!(classify(&nack), Request::Nack { kind: ResourceType::Mesh, .. }));
+}

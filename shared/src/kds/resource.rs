@@ -14,7 +14,9 @@ use proto::kuma::system::v1alpha1 as system_pb;
 
 use super::Error;
 use super::naming::{content_version, resource_name};
-use crate::resources::{Meta, Resource, ResourceType, Scope, Spec};
+use crate::resources::{
+    Meta, Resource, ResourceType, Scope, Spec, ValidationError, check_mesh_ref, check_name,
+};
 
 /// The `Any` type URL of a `KumaResource` inside a delta `Resource`.
 pub const KUMA_RESOURCE_TYPE_URL: &str = "type.googleapis.com/kuma.mesh.v1alpha1.KumaResource";
@@ -103,7 +105,14 @@ pub fn from_kuma_resource(ty: ResourceType, kuma: KumaResource) -> Result<Resour
     };
     let any = kuma.spec.ok_or(Error::Missing { ty, field: "spec" })?;
     let spec = spec_from_any(ty, &any)?;
-    let violations = spec.validate();
+    // The meta gets the checks the API applies, so a peer cannot store a name no user could
+    // create (or address through the API).
+    let mut violations = ValidationError::default();
+    check_name(&meta.name, ty == ResourceType::Mesh, &mut violations);
+    if let Some(mesh) = &mesh {
+        check_mesh_ref(mesh, &mut violations);
+    }
+    violations.extend(spec.validate());
     if !violations.is_empty() {
         return Err(Error::Invalid { ty, name: meta.name, violations });
     }

@@ -186,13 +186,14 @@ impl Validator {
         let expires = registered.exp.map(timestamp).transpose()?;
         let not_before = registered.nbf.map(timestamp).transpose()?;
         let issued_at = registered.iat.map(timestamp).transpose()?;
+        // Saturating: a signed `exp` may sit at the last representable second (year 9999).
         if let Some(exp) = expires
-            && now > exp + LEEWAY
+            && now > exp.saturating_add(LEEWAY)
         {
             return Err(Error::Expired { ago: (now - exp).unsigned_abs() });
         }
         if let Some(nbf) = not_before
-            && now + LEEWAY < nbf
+            && now.saturating_add(LEEWAY) < nbf
         {
             return Err(Error::NotYetValid);
         }

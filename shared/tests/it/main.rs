@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod ca;
+mod fuzz_regressions;
 mod helpers;
 mod net;
 mod store;
