@@ -2,7 +2,7 @@
 
 use super::{
     ACROSS_ZONES, DELETION_GRACE_LABEL, DISPLAY_NAME_LABEL, GLOBAL_TO_ZONE, KDS_SYNC_LABEL,
-    ORIGIN_LABEL, ZONE_LABEL,
+    ORIGIN_LABEL, ZONE_LABEL, ZONE_TO_GLOBAL,
 };
 use crate::kds::hashed_name;
 use crate::resources::{Meta, Resource, ResourceType, Scope, SecretSpec, Spec};
@@ -71,6 +71,9 @@ pub async fn zone_outgoing(
     kind: ResourceType,
     zone: &str,
 ) -> Result<Vec<Resource>, store::Error> {
+    if !ZONE_TO_GLOBAL.contains(&kind) {
+        return Ok(Vec::new());
+    }
     let mut items = Vec::new();
     for record in store.list(kind.name(), None).await? {
         if disabled(&record) || record.labels.get(ORIGIN_LABEL).is_some_and(|o| o == "global") {

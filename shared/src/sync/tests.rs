@@ -105,6 +105,10 @@ async fn zone_sends_only_its_own_resources_stamped_with_the_zone() {
     assert_eq!(items[0].meta.labels[ZONE_LABEL], "zone-1");
     assert_eq!(items[0].meta.labels[ORIGIN_LABEL], "zone");
     assert_eq!(items[0].meta.labels[DISPLAY_NAME_LABEL], "web-1");
+    // A type the global does not take from zones is never sent, even if asked for.
+    put(&store, ResourceType::Mesh, "", "local", json!({}), &[]).await;
+    let items = zone_outgoing(&store, ResourceType::Mesh, "zone-1").await.unwrap();
+    assert!(items.is_empty(), "{items:?}");
 }
 
 fn item(kind: ResourceType, mesh: &str, name: &str, spec: Spec, l: &[(&str, &str)]) -> Resource {
