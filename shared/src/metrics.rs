@@ -3,13 +3,15 @@
 //! One [`Metrics`] per process, passed to whoever counts something; no global registry. Label
 //! values are small closed sets (reasons, kinds) so that an attacker cannot grow the series.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// Labels of an authentication failure.
@@ -48,7 +50,11 @@ struct Inner {
     connections_refused: Family<Listener, Counter>,
     handshake_failures: Family<Listener, Counter>,
     dp_certificates_issued: Counter,
+    dp_certificate_issue_seconds: Histogram,
     dps_connected: Gauge,
+    dp_certificate_soonest_expiry: Gauge,
+    /// The expiry (unix seconds) of the certificate each connected proxy session holds.
+    dp_certificate_expiries: Mutex<HashMap<String, i64>>,
 }
 
 impl Metrics {
@@ -85,11 +91,25 @@ impl Metrics {
             "Data plane proxy certificates issued by the DP server",
             dp_certificates_issued.clone(),
         );
+        let dp_certificate_issue_seconds =
+            Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]);
+        registry.register(
+            "dp_certificate_issue_seconds",
+            "Time to issue one data plane proxy certificate from its CSR",
+            dp_certificate_issue_seconds.clone(),
+        );
         let dps_connected = Gauge::default();
         registry.register(
             "dps_connected",
             "Data plane proxies with an authenticated DP server session",
             dps_connected.clone(),
+        );
+        let dp_certificate_soonest_expiry = Gauge::default();
+        registry.register(
+            "dp_certificate_soonest_expiry_timestamp_seconds",
+            "Unix time at which the first certificate held by a connected data plane proxy \
+             expires (0 when none holds one)",
+            dp_certificate_soonest_expiry.clone(),
         );
         Self {
             inner: Arc::new(Inner {
@@ -99,7 +119,10 @@ impl Metrics {
                 connections_refused,
                 handshake_failures,
                 dp_certificates_issued,
+                dp_certificate_issue_seconds,
                 dps_connected,
+                dp_certificate_soonest_expiry,
+                dp_certificate_expiries: Mutex::default(),
             }),
         }
     }
@@ -147,6 +170,31 @@ impl Metrics {
     /// How many data plane certificates were issued so far.
     pub fn dp_certificates_issued(&self) -> u64 {
         self.inner.dp_certificates_issued.get()
+    }
+
+    /// Records how long issuing one certificate took.
+    pub fn dp_certificate_issue_time(&self, took: std::time::Duration) {
+        self.inner.dp_certificate_issue_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Proxy session `session` now holds a certificate that expires at `not_after` (unix
+    /// seconds); `None` when the session ended or holds none.
+    pub fn dp_certificate_held(&self, session: &str, not_after: Option<i64>) {
+        let mut held = match self.inner.dp_certificate_expiries.lock() {
+            Ok(held) => held,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match not_after {
+            Some(at) => held.insert(session.to_owned(), at),
+            None => held.remove(session),
+        };
+        let soonest = held.values().min().copied().unwrap_or(0);
+        self.inner.dp_certificate_soonest_expiry.set(soonest);
+    }
+
+    /// The soonest expiry of a held certificate, unix seconds (0 when none).
+    pub fn dp_certificate_soonest_expiry(&self) -> i64 {
+        self.inner.dp_certificate_soonest_expiry.get()
     }
 
     /// One more (`+1`) or one fewer (`-1`) connected data plane proxy.
@@ -204,5 +252,24 @@ mod tests {
         assert_eq!(metrics.dp_certificates_issued(), 1);
         metrics.dp_connected(-1);
         assert_eq!(metrics.dps_connected(), 0);
+    }
+
+    #[test]
+    fn the_soonest_expiry_follows_the_sessions_that_hold_certificates() {
+        let metrics = Metrics::new();
+        assert_eq!(metrics.dp_certificate_soonest_expiry(), 0);
+        metrics.dp_certificate_held("a", Some(2_000));
+        metrics.dp_certificate_held("b", Some(1_000));
+        assert_eq!(metrics.dp_certificate_soonest_expiry(), 1_000);
+        metrics.dp_certificate_held("b", Some(3_000));
+        assert_eq!(metrics.dp_certificate_soonest_expiry(), 2_000, "b rotated");
+        metrics.dp_certificate_held("a", None);
+        assert_eq!(metrics.dp_certificate_soonest_expiry(), 3_000, "a left");
+        metrics.dp_certificate_held("b", None);
+        assert_eq!(metrics.dp_certificate_soonest_expiry(), 0);
+        metrics.dp_certificate_issue_time(std::time::Duration::from_millis(2));
+        let text = metrics.render();
+        assert!(text.contains("kuma_dp_certificate_issue_seconds_count 1"), "{text}");
+        assert!(text.contains("kuma_dp_certificate_soonest_expiry_timestamp_seconds 0"), "{text}");
     }
 }

@@ -45,6 +45,8 @@ pub struct DpService {
 
 /// An authenticated proxy.
 struct Session {
+    /// Random id of the session (its DataplaneInsight subscription id).
+    id: String,
     dp: Dataplane,
     token: Option<String>,
     expires: Option<OffsetDateTime>,
@@ -82,7 +84,8 @@ impl pb::dataplane_service_server::DataplaneService for DpService {
         let dp = self.resolve(&hello, token.as_deref(), &source).await?;
         let expires = self.auth.check(token.as_deref(), &dp.subject(), &source).await?;
         tracing::info!(mesh = %dp.mesh, name = %dp.name, %source, "data plane proxy authenticated");
-        let session = Session { dp, token, expires, source, version: hello.version };
+        let id = uuid::Uuid::new_v4().to_string();
+        let session = Session { id, dp, token, expires, source, version: hello.version };
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let this = self.clone();
         tokio::spawn(async move { this.run(session, inbound, tx).await });
@@ -129,7 +132,7 @@ impl DpService {
         let (mesh, name) = (session.dp.mesh.clone(), session.dp.name.clone());
         let metrics = self.auth.metrics.clone();
         metrics.dp_connected(1);
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = session.id.clone();
         let mut version = std::collections::BTreeMap::new();
         if !session.version.is_empty() {
             let kuma_dp = serde_json::json!({ "version": session.version });
@@ -154,6 +157,7 @@ impl DpService {
             }
         }
         metrics.dp_connected(-1);
+        metrics.dp_certificate_held(&id, None);
         if let Err(err) = insight::disconnected(&self.store, &mesh, &name, &id).await {
             tracing::warn!(%mesh, %name, error = %err, "could not record the proxy's disconnection");
         }
@@ -201,6 +205,9 @@ impl DpService {
                         let now = self.backend(&session.dp.mesh).await?;
                         if now != backend {
                             backend = now;
+                            if backend.is_none() {
+                                self.auth.metrics.dp_certificate_held(&session.id, None);
+                            }
                             send(tx, first_message(backend.as_ref(), "mesh mTLS changed")).await;
                         }
                     }
@@ -259,6 +266,7 @@ impl DpService {
             labels: &dp.labels,
             csr,
         };
+        let started = std::time::Instant::now();
         let issued = match issue::issue(&self.store, backend, &request).await {
             Ok(issued) => issued,
             Err(issue::Error::Ca(err)) => {
@@ -270,8 +278,11 @@ impl DpService {
                 return Err(Status::unavailable(error_chain(&err)));
             }
         };
-        self.auth.metrics.dp_certificate_issued();
+        let metrics = &self.auth.metrics;
+        metrics.dp_certificate_issue_time(started.elapsed());
+        metrics.dp_certificate_issued();
         let not_after = issued.cert.not_after;
+        metrics.dp_certificate_held(&session.id, Some(not_after.unix_timestamp()));
         if let Err(err) =
             insight::issued(&self.store, &dp.mesh, &dp.name, &issued.backend, not_after).await
         {

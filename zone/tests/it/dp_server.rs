@@ -201,7 +201,18 @@ async fn a_valid_token_gets_an_identity_for_a_csr() {
     let metrics = zone.metrics().await;
     assert!(metrics.contains("kuma_dp_certificates_issued_total 1"), "{metrics}");
     assert!(metrics.contains("kuma_dps_connected 1"), "{metrics}");
+    let soonest = format!(
+        "kuma_dp_certificate_soonest_expiry_timestamp_seconds {}",
+        identity.not_after.unwrap().seconds
+    );
+    assert!(metrics.contains(&soonest), "{metrics}");
+    assert!(metrics.contains("kuma_dp_certificate_issue_seconds_count 1"), "{metrics}");
     drop(session);
+    eventually("the session's certificate to leave the expiry gauge", WAIT, || async {
+        let metrics = zone.metrics().await;
+        metrics.contains("kuma_dp_certificate_soonest_expiry_timestamp_seconds 0").then_some(())
+    })
+    .await;
     zone.stop().await;
 }
 
