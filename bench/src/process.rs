@@ -46,6 +46,7 @@ pub fn env(home: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
         ("KUMA_DIAGNOSTICS_SERVER_PORT", "0"),
         ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "0"),
         ("KUMA_DP_SERVER_PORT", "0"),
+        ("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "0"),
         ("RUST_LOG", "info"),
     ]
     .into_iter()

@@ -1,10 +1,12 @@
 //! The zone control plane: runs next to the data plane proxies. It runs the shared runtime
 //! (store, REST API, diagnostics); on a federated zone (one with a global address) it also runs
 //! the KDS client, and resources that the global provides are read-only here. The DP server
-//! authenticates data plane proxies and signs their certificates.
+//! authenticates data plane proxies and signs their certificates; MADS tells Prometheus what to
+//! scrape.
 
 mod app;
 mod dp_server;
 mod kds;
+mod mads;
 
 pub use app::App;

@@ -22,6 +22,7 @@ fn env(home: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
         ("KUMA_DIAGNOSTICS_SERVER_PORT", "0"),
         ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "0"),
         ("KUMA_DP_SERVER_PORT", "0"),
+        ("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "0"),
         ("RUST_LOG", "info"),
     ]
     .into_iter()
