@@ -318,3 +318,119 @@ async fn a_revoked_token_ends_the_session_and_a_new_token_file_is_read_on_reconn
     dp.child.kill().await.unwrap();
     zone.stop().await;
 }
+
+/// The kumactl binary built beside kuma-dp (`cargo test --workspace` builds both).
+fn kumactl_bin() -> PathBuf {
+    let kuma_dp = Path::new(env!("CARGO_BIN_EXE_kuma-dp"));
+    let kumactl = kuma_dp.with_file_name("kumactl");
+    assert!(kumactl.exists(), "build kumactl first: cargo build -p kumactl");
+    kumactl
+}
+
+async fn kumactl(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(kumactl_bin())
+        .arg("--config-file")
+        .arg(dir.join("kumactl.config"))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kumactl {args:?}: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value of `column` in the row of `name` in a kumactl table.
+fn cell(table: &str, name: &str, column: &str) -> Option<String> {
+    let mut lines = table.lines();
+    let at = lines.next()?.find(column)?;
+    let row = lines.find(|l| l.split_whitespace().nth(1) == Some(name))?;
+    row.get(at..)?.split_whitespace().next().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn with_30s_certificates_kumactl_shows_two_regenerations_within_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(&dir.path().join("zone")).await;
+    zone.mesh(Some("30s")).await;
+    let args = web_args(&zone, dir.path()).await;
+    kumactl(
+        dir.path(),
+        &["config", "control-planes", "add", "--name", "zone", "--address", &zone.api],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let admin = dp.admin().await;
+    certs_when(&admin, "a first certificate", |_| true).await;
+    let table = eventually("two regenerations in kumactl", Duration::from_secs(60), || async {
+        let table = kumactl(dir.path(), &["inspect", "dataplanes"]).await;
+        let count = cell(&table, "web-01", "CERT REGENERATIONS")?.parse::<u64>().ok()?;
+        (count >= 2).then_some(table)
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert_eq!(cell(&table, "web-01", "STATUS").as_deref(), Some("Online"), "{table}");
+    let certs = certs_when(&admin, "the rotated certificate", |c| c["regenerations"] == 2).await;
+    assert_eq!(certs["uris"][0], "spiffe://default/web");
+    dp.child.kill().await.unwrap();
+    zone.stop().await;
+}
+
+/// A CA certificate (PEM) and its issuer; `parent` signs it, or it signs itself.
+fn test_ca(
+    cn: &str,
+    parent: Option<&rcgen::CertifiedIssuer<'static, rcgen::KeyPair>>,
+) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyUsagePurpose};
+    let mut params = CertificateParams::new(Vec::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let key = rcgen::KeyPair::generate().unwrap();
+    match parent {
+        Some(parent) => rcgen::CertifiedIssuer::signed_by(params, key, parent).unwrap(),
+        None => rcgen::CertifiedIssuer::self_signed(params, key).unwrap(),
+    }
+}
+
+fn parse_pems(pem: &str) -> Vec<Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()).map(|p| p.unwrap().contents).collect()
+}
+
+#[tokio::test]
+async fn a_provided_ca_with_an_intermediate_issues_a_chain_to_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(&dir.path().join("zone")).await;
+    let root = test_ca("provided root", None);
+    let inter = test_ca("provided intermediate", Some(&root));
+    let chain = format!("{}{}", inter.pem(), root.pem());
+    let mesh = json!({"type": "Mesh", "name": "default", "mtls": {"enabledBackend": "ca-p",
+        "backends": [{"name": "ca-p", "type": "provided", "conf": {
+            "cert": {"inlineString": chain},
+            "key": {"inlineString": inter.key().serialize_pem()}}}]}});
+    let resp = http_client().put(format!("{}/meshes/default", zone.api)).json(&mesh).send().await;
+    let resp = resp.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let args = web_args(&zone, dir.path()).await;
+    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let admin = dp.admin().await;
+    let certs = certs_when(&admin, "a certificate from the provided CA", |_| true).await;
+    assert_eq!(certs["uris"][0], "spiffe://default/web");
+    let served = parse_pems(certs["certChain"].as_str().unwrap());
+    assert!(served.len() >= 2, "the leaf comes with the intermediate");
+    let bundle = parse_pems(certs["trustBundle"].as_str().unwrap());
+    assert!(bundle.contains(&root.der().to_vec()), "the trust bundle holds the provided root");
+    // leaf → intermediate → root, each signature checked.
+    fn parse(der: &[u8]) -> x509_parser::certificate::X509Certificate<'_> {
+        x509_parser::parse_x509_certificate(der).unwrap().1
+    }
+    let (leaf, middle) = (parse(&served[0]), parse(&served[1]));
+    let top = parse(root.der());
+    assert_eq!(middle.subject().to_string(), "CN=provided intermediate");
+    leaf.verify_signature(Some(middle.public_key())).unwrap();
+    middle.verify_signature(Some(top.public_key())).unwrap();
+    dp.child.kill().await.unwrap();
+    zone.stop().await;
+}
