@@ -13,12 +13,12 @@ pub fn config(work_dir: &Path, extra: &[(&str, &str)]) -> CpConfig {
     try_config(work_dir, extra).unwrap_or_else(|err| panic!("test config is invalid: {err}"))
 }
 
-/// As [`config`], with a `kuma-cp.yaml` file under the variables.
+/// As [`config()`], with a `kuma-cp.yaml` file under the variables.
 pub fn config_with_file(work_dir: &Path, file: &Path, extra: &[(&str, &str)]) -> CpConfig {
     load(work_dir, Some(file), extra).unwrap_or_else(|err| panic!("test config is invalid: {err}"))
 }
 
-/// As [`config`], returning the loader's error.
+/// As [`config()`], returning the loader's error.
 pub fn try_config(work_dir: &Path, extra: &[(&str, &str)]) -> Result<CpConfig, config::Error> {
     load(work_dir, None, extra)
 }
