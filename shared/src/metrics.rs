@@ -53,6 +53,8 @@ struct Inner {
     dp_certificate_issue_seconds: Histogram,
     dps_connected: Gauge,
     dp_certificate_soonest_expiry: Gauge,
+    kds_global_connected: Gauge,
+    kds_zone_streams: Gauge,
     /// The expiry (unix seconds) of the certificate each connected proxy session holds.
     dp_certificate_expiries: Mutex<HashMap<String, i64>>,
 }
@@ -111,6 +113,18 @@ impl Metrics {
              expires (0 when none holds one)",
             dp_certificate_soonest_expiry.clone(),
         );
+        let kds_global_connected = Gauge::default();
+        registry.register(
+            "kds_global_connected",
+            "On a federated zone: 1 while its KDS connection to the global is up, 0 otherwise",
+            kds_global_connected.clone(),
+        );
+        let kds_zone_streams = Gauge::default();
+        registry.register(
+            "kds_zone_streams",
+            "On the global: authenticated KDS streams from zones that are open now",
+            kds_zone_streams.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -122,6 +136,8 @@ impl Metrics {
                 dp_certificate_issue_seconds,
                 dps_connected,
                 dp_certificate_soonest_expiry,
+                kds_global_connected,
+                kds_zone_streams,
                 dp_certificate_expiries: Mutex::default(),
             }),
         }
@@ -197,6 +213,16 @@ impl Metrics {
         self.inner.dp_certificate_soonest_expiry.get()
     }
 
+    /// Whether this zone's KDS connection to the global is up.
+    pub fn kds_global_connected(&self, up: bool) {
+        self.inner.kds_global_connected.set(i64::from(up));
+    }
+
+    /// One more (`+1`) or one fewer (`-1`) open KDS stream from a zone (on the global).
+    pub fn kds_zone_stream(&self, delta: i64) {
+        self.inner.kds_zone_streams.inc_by(delta);
+    }
+
     /// One more (`+1`) or one fewer (`-1`) connected data plane proxy.
     pub fn dp_connected(&self, delta: i64) {
         self.inner.dps_connected.inc_by(delta);
@@ -268,7 +294,11 @@ mod tests {
         metrics.dp_certificate_held("b", None);
         assert_eq!(metrics.dp_certificate_soonest_expiry(), 0);
         metrics.dp_certificate_issue_time(std::time::Duration::from_millis(2));
+        metrics.kds_global_connected(true);
+        metrics.kds_zone_stream(1);
         let text = metrics.render();
+        assert!(text.contains("kuma_kds_global_connected 1"), "{text}");
+        assert!(text.contains("kuma_kds_zone_streams 1"), "{text}");
         assert!(text.contains("kuma_dp_certificate_issue_seconds_count 1"), "{text}");
         assert!(text.contains("kuma_dp_certificate_soonest_expiry_timestamp_seconds 0"), "{text}");
     }

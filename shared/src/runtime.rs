@@ -165,7 +165,8 @@ impl Runtime {
         let settings = credential_settings(&config, role)?;
         let credentials = Credentials::new(store.clone(), settings, audit.clone());
         prepare_credentials(&config, &credentials).await?;
-        let services = Services { credentials, audit, metrics, kds_status: Default::default() };
+        let kds_status = crate::zones::KdsStatus::with_metrics(metrics.clone());
+        let services = Services { credentials, audit, metrics, kds_status };
 
         let index = index(cluster_id);
         let instance_id = index.instance_id.clone();

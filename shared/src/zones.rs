@@ -150,9 +150,16 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-/// A zone control plane's view of its own KDS connection, for the logs and `GET /status/kds`.
-#[derive(Debug, Clone, Default)]
-pub struct KdsStatus(Arc<Mutex<KdsState>>);
+/// A zone control plane's view of its own KDS connection, for the logs, `GET /status/kds` and
+/// the `kuma_kds_global_connected` metric.
+#[derive(Clone, Default)]
+pub struct KdsStatus(Arc<Mutex<KdsState>>, Option<crate::metrics::Metrics>);
+
+impl std::fmt::Debug for KdsStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("KdsStatus").field(&self.get()).finish()
+    }
+}
 
 /// The state [`KdsStatus`] holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -172,6 +179,11 @@ pub struct KdsState {
 }
 
 impl KdsStatus {
+    /// A status that also reports whether it is connected in `metrics`.
+    pub fn with_metrics(metrics: crate::metrics::Metrics) -> Self {
+        Self(Arc::default(), Some(metrics))
+    }
+
     /// Sets the state (and clears the error when connected).
     pub fn set(&self, state: &'static str, global_address: &str, error: Option<String>) {
         let mut current = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -183,6 +195,9 @@ impl KdsStatus {
             since: rfc3339(OffsetDateTime::now_utc()),
             last_error,
         };
+        if let Some(metrics) = &self.1 {
+            metrics.kds_global_connected(state == "connected");
+        }
     }
 
     /// The current state.
@@ -223,5 +238,20 @@ mod tests {
         assert_eq!(insight.subscriptions.last().unwrap().id, "14");
         let open = insight.subscriptions.iter().filter(|s| s.disconnect_time.is_none()).count();
         assert_eq!(open, 1, "only the newest connection is open");
+    }
+
+    #[test]
+    fn the_kds_status_drives_the_connected_gauge() {
+        let metrics = crate::metrics::Metrics::new();
+        let status = KdsStatus::with_metrics(metrics.clone());
+        let gauge =
+            |m: &crate::metrics::Metrics| m.render().contains("kuma_kds_global_connected 1");
+        status.set("connecting", "grpcs://g:5685", None);
+        assert!(!gauge(&metrics));
+        status.set("connected", "grpcs://g:5685", None);
+        assert!(gauge(&metrics));
+        status.set("disconnected", "grpcs://g:5685", Some("closed".into()));
+        assert!(!gauge(&metrics));
+        assert_eq!(status.get().last_error.as_deref(), Some("closed"));
     }
 }

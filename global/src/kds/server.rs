@@ -144,6 +144,7 @@ impl KdsServer {
             tracing::warn!(zone = %peer.zone, error = %err, "could not record the zone's connection");
         }
         tracing::info!(zone = %peer.zone, source = %peer.source, "zone connected");
+        self.auth.metrics.kds_zone_stream(1);
         id
     }
 
@@ -162,6 +163,7 @@ impl KdsServer {
                 let _ = tx.send(Err(status)).await;
             }
         }
+        self.auth.metrics.kds_zone_stream(-1);
         if let Err(err) = zones::disconnected(&self.store, &peer.zone, id).await {
             tracing::warn!(zone = %peer.zone, error = %err, "could not record the zone's disconnection");
         }

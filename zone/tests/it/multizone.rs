@@ -176,6 +176,10 @@ async fn policies_flow_down_and_dataplanes_flow_up() {
 
     let (_, overview) = get(&format!("{}/zones/_overview", global.running.api)).await;
     assert_eq!(overview["total"], 2, "{overview}");
+    let metrics = global_metrics(&global).await;
+    let streams = metrics.lines().find_map(|l| l.strip_prefix("kuma_kds_zone_streams "));
+    let streams: i64 = streams.expect("the stream gauge").trim().parse().unwrap();
+    assert!(streams >= 2, "both zones' streams are counted: {streams}");
 
     // A zone writing global-provided types is refused; the mesh on the zone is read-only.
     let resp = http_client()
