@@ -7,4 +7,5 @@ mod dp_server;
 mod mads;
 mod multizone;
 mod python_zone;
+mod tls_scan;
 mod zone_cidrs;
