@@ -112,19 +112,25 @@ async fn wait_for_error(zone: &Running, needle: &str) -> String {
     .await
 }
 
-#[tokio::test]
-async fn policies_flow_down_and_dataplanes_flow_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let global = start_global(&dir.path().join("global"), &[]).await;
+/// A global and the zones `zone-1` and `zone-2`, each with a `cp` token minted on the global.
+async fn federation(dir: &Path) -> (Global, Vec<Running>) {
+    let global = start_global(&dir.join("global"), &[]).await;
     let kds = format!("grpcs://localhost:{}", global.kds);
     let ca = global.ca.to_str().unwrap().to_owned();
     let mut zones = Vec::new();
     for name in ["zone-1", "zone-2"] {
-        let token = dir.path().join(format!("{name}.token"));
+        let token = dir.join(format!("{name}.token"));
         zone_token(&global, name, &token).await;
         let env = zone_env(name, &kds, &ca, token.to_str().unwrap());
-        zones.push(start_zone(&dir.path().join(name), &env).await);
+        zones.push(start_zone(&dir.join(name), &env).await);
     }
+    (global, zones)
+}
+
+#[tokio::test]
+async fn policies_flow_down_and_dataplanes_flow_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (global, zones) = federation(dir.path()).await;
     for zone in &zones {
         eventually("the zone to connect", WAIT, || async {
             (kds_status(zone).await["state"] == "connected").then_some(())
@@ -475,16 +481,7 @@ async fn a_required_client_certificate_must_name_the_zone() {
 #[tokio::test]
 async fn a_zone_ingress_goes_up_to_the_global_and_on_to_the_other_zones_only() {
     let dir = tempfile::tempdir().unwrap();
-    let global = start_global(&dir.path().join("global"), &[]).await;
-    let kds = format!("grpcs://localhost:{}", global.kds);
-    let ca = global.ca.to_str().unwrap().to_owned();
-    let mut zones = Vec::new();
-    for name in ["zone-1", "zone-2"] {
-        let token = dir.path().join(format!("{name}.token"));
-        zone_token(&global, name, &token).await;
-        let env = zone_env(name, &kds, &ca, token.to_str().unwrap());
-        zones.push(start_zone(&dir.path().join(name), &env).await);
-    }
+    let (global, zones) = federation(dir.path()).await;
     let ingress = json!({"type": "ZoneIngress", "name": "ingress-1", "zone": "zone-1",
         "networking": {"address": "10.1.0.9", "port": 10001,
             "advertisedAddress": "203.0.113.1", "advertisedPort": 443},
