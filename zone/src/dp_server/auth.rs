@@ -20,6 +20,10 @@ use tonic::metadata::MetadataMap;
 /// The label that binds a proxy to a workload.
 const WORKLOAD_LABEL: &str = "kuma.io/workload";
 
+/// The `subject` label of refusals: data plane proxies and zone proxies (ingresses).
+const DATAPLANE: &str = "dataplane";
+const ZONE_PROXY: &str = "zone_proxy";
+
 /// The scope a zone token needs to authenticate a zone ingress.
 const INGRESS_SCOPE: &str = "ingress";
 
@@ -68,7 +72,7 @@ impl Authenticator {
                 "request must have exactly 1 \"authorization\" header, got {}",
                 values.len()
             );
-            return Err(self.refuse("missing_token", detail, source));
+            return Err(self.refuse(DATAPLANE, "missing_token", detail, source));
         };
         Ok(Some(value.strip_prefix("Bearer ").unwrap_or(value).trim().to_owned()))
     }
@@ -96,12 +100,12 @@ impl Authenticator {
             Ok(valid) => valid,
             Err(err) => {
                 let detail = format!("authentication failed: {err}");
-                return Err(self.refuse(err.reason(), detail, source));
+                return Err(self.refuse(DATAPLANE, err.reason(), detail, source));
             }
         };
         if let Err(err) = authorize_dataplane(&valid.claims, &identity(dp)) {
             let detail = format!("authentication failed: {err}");
-            self.record("claims", &detail, source);
+            self.record(DATAPLANE, "claims", &detail, source);
             return Err(Status::permission_denied(detail));
         }
         Ok(valid.expires)
@@ -129,12 +133,12 @@ impl Authenticator {
             Ok(valid) => valid,
             Err(err) => {
                 let detail = format!("authentication failed: {err}");
-                return Err(self.refuse_as("zone_proxy", err.reason(), detail, source));
+                return Err(self.refuse(ZONE_PROXY, err.reason(), detail, source));
             }
         };
         if let Err(err) = authorize_zone_proxy(&valid.claims, INGRESS_SCOPE, &self.zone) {
             let detail = format!("authentication failed: {err}");
-            self.record_as("zone_proxy", "claims", &detail, source);
+            self.record(ZONE_PROXY, "claims", &detail, source);
             return Err(Status::permission_denied(detail));
         }
         Ok(valid.expires)
@@ -144,31 +148,23 @@ impl Authenticator {
     pub fn expired(&self, zone_proxy: bool, source: &str) -> Status {
         let detail = "authentication failed: could not parse token: token has invalid claims: \
                       token is expired";
-        let subject = if zone_proxy { "zone_proxy" } else { "dataplane" };
-        self.refuse_as(subject, "expired", detail.to_owned(), source)
+        let subject = if zone_proxy { ZONE_PROXY } else { DATAPLANE };
+        self.refuse(subject, "expired", detail.to_owned(), source)
     }
 
-    fn refuse(&self, reason: &'static str, detail: String, source: &str) -> Status {
-        self.refuse_as("dataplane", reason, detail, source)
-    }
-
-    fn refuse_as(
+    fn refuse(
         &self,
         subject: &'static str,
         reason: &'static str,
         detail: String,
         source: &str,
     ) -> Status {
-        self.record_as(subject, reason, &detail, source);
+        self.record(subject, reason, &detail, source);
         Status::unauthenticated(detail)
     }
 
-    fn record(&self, reason: &'static str, detail: &str, source: &str) {
-        self.record_as("dataplane", reason, detail, source);
-    }
-
     /// Logs, counts and audits a refusal of a `subject` (`dataplane` or `zone_proxy`).
-    fn record_as(&self, subject: &'static str, reason: &'static str, detail: &str, source: &str) {
+    fn record(&self, subject: &'static str, reason: &'static str, detail: &str, source: &str) {
         tracing::warn!(subject, reason, detail, source, "refused a proxy");
         self.metrics.auth_failed(subject, reason);
         self.audit.record(Event::AuthFailed {
