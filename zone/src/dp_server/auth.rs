@@ -72,7 +72,8 @@ impl Authenticator {
                 "request must have exactly 1 \"authorization\" header, got {}",
                 values.len()
             );
-            return Err(self.refuse(DATAPLANE, "missing_token", detail, source));
+            let subject = if zone_proxy { ZONE_PROXY } else { DATAPLANE };
+            return Err(self.refuse(subject, "missing_token", detail, source));
         };
         Ok(Some(value.strip_prefix("Bearer ").unwrap_or(value).trim().to_owned()))
     }

@@ -548,6 +548,8 @@ async fn zone_ingresses_are_refused_without_the_right_zone_token() {
     let metrics = zone.metrics().await;
     let claims = "kuma_auth_failures_total{subject=\"zone_proxy\",reason=\"claims\"} 2";
     assert!(metrics.contains(claims), "{metrics}");
+    let missing = "kuma_auth_failures_total{subject=\"zone_proxy\",reason=\"missing_token\"} 1";
+    assert!(metrics.contains(missing), "{metrics}");
 
     // A valid token with a resource of the wrong type or another zone changes nothing either.
     let token = zone.zone_token(json!({"zone": "default", "scope": ["ingress"]})).await;
