@@ -57,11 +57,7 @@ pub async fn get(store: &Store, mesh: &str, name: &str) -> Result<Option<Datapla
 
 /// Decodes `json` (Kuma's universal form), which must be the Dataplane `mesh`/`name`.
 pub fn parse(json: &str, mesh: &str, name: &str) -> Result<Dataplane, Status> {
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|err| {
-        Status::invalid_argument(format!("the Dataplane is not valid JSON: {err}"))
-    })?;
-    let resource = resources::decode(value)
-        .map_err(|err| Status::invalid_argument(format!("the Dataplane is not valid: {err}")))?;
+    let resource = decode(json, "Dataplane")?;
     let Spec::Dataplane(spec) = resource.spec else {
         return Err(Status::invalid_argument(format!(
             "unsupported proxy type {:?}",
@@ -98,7 +94,16 @@ pub async fn upsert(
     }
 }
 
-fn store_error(err: &store::Error) -> Status {
+/// Decodes and validates the resource a proxy sent (Kuma's universal JSON); `what` names the
+/// expected type in the error.
+pub(super) fn decode(json: &str, what: &str) -> Result<resources::Resource, Status> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|err| Status::invalid_argument(format!("the {what} is not valid JSON: {err}")))?;
+    resources::decode(value)
+        .map_err(|err| Status::invalid_argument(format!("the {what} is not valid: {err}")))
+}
+
+pub(super) fn store_error(err: &store::Error) -> Status {
     tracing::error!(error = %err, "could not access the store");
     Status::unavailable("could not access the store")
 }

@@ -8,7 +8,7 @@
 use proto::kumars::dp::v1 as pb;
 use proto::kumars::dp::v1::cp_message::Kind as CpKind;
 use proto::kumars::dp::v1::dp_message::Kind as DpKind;
-use shared::resources::{self, ResourceType, Spec, ZoneIngressSpec};
+use shared::resources::{ResourceType, Spec, ZoneIngressSpec};
 use shared::store::{self, Key, Store};
 use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status, Streaming};
 
+use super::dataplane::{decode, store_error};
 use super::session::{DpService, Outbound, STREAM_BUFFER, expiry, is_secret_change, send};
 
 /// An authenticated zone ingress.
@@ -138,11 +139,7 @@ async fn register(store: &Store, hello: &pb::Hello, zone: &str) -> Result<(), St
 
 /// Decodes `json` (Kuma's universal form), which must be the ZoneIngress `name`.
 fn parse(json: &str, name: &str) -> Result<ZoneIngressSpec, Status> {
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|err| {
-        Status::invalid_argument(format!("the ZoneIngress is not valid JSON: {err}"))
-    })?;
-    let resource = resources::decode(value)
-        .map_err(|err| Status::invalid_argument(format!("the ZoneIngress is not valid: {err}")))?;
+    let resource = decode(json, "ZoneIngress")?;
     let Spec::ZoneIngress(spec) = resource.spec else {
         return Err(Status::invalid_argument(format!(
             "proxy type ingress needs a ZoneIngress, got a {}",
@@ -156,9 +153,4 @@ fn parse(json: &str, name: &str) -> Result<ZoneIngressSpec, Status> {
         )));
     }
     Ok(spec)
-}
-
-fn store_error(err: &store::Error) -> Status {
-    tracing::error!(error = %err, "could not access the store");
-    Status::unavailable("could not access the store")
 }
