@@ -15,6 +15,7 @@ mod dataplane;
 mod duration;
 mod kind;
 mod mesh;
+pub(crate) mod protojson;
 mod secret;
 mod traffic_permission;
 mod validation;
@@ -31,7 +32,7 @@ pub use mesh::{CaBackend, CaType, DpCert, MeshSpec, Mode, Mtls, Rotation};
 pub use secret::SecretSpec;
 pub use traffic_permission::{Selector, TrafficPermissionSpec};
 pub use validation::{SERVICE_TAG, ValidationError, Violation};
-pub(crate) use validation::{check_mesh_ref, check_name};
+pub(crate) use validation::{check_labels, check_mesh_ref, check_name};
 pub use zone::ZoneSpec;
 pub use zone_ingress::{AvailableService, IngressNetworking, ZoneIngressSpec};
 
@@ -115,9 +116,11 @@ impl Spec {
     /// removed). Unknown fields are rejected with their path, as Kuma's strict protojson does.
     pub fn from_value(ty: ResourceType, value: Value) -> Result<Spec, ValidationError> {
         let spec = match ty {
-            ResourceType::Mesh => Self::Mesh(parse(value)?),
-            ResourceType::Secret => Self::Secret(parse(value)?),
-            ResourceType::GlobalSecret => Self::GlobalSecret(parse(value)?),
+            ResourceType::Mesh => Self::Mesh(parse::<MeshSpec>(value)?.canonical()?),
+            ResourceType::Secret => Self::Secret(parse::<SecretSpec>(value)?.canonical()),
+            ResourceType::GlobalSecret => {
+                Self::GlobalSecret(parse::<SecretSpec>(value)?.canonical())
+            }
             ResourceType::Zone => Self::Zone(parse(value)?),
             ResourceType::Dataplane => Self::Dataplane(parse(value)?),
             ResourceType::TrafficPermission => Self::TrafficPermission(parse(value)?),

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use prost_types::value::Kind;
 use prost_types::{Duration, ListValue, Struct, Value as PbValue};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
+
+pub(super) use crate::resources::protojson::{format_duration, number, parse_duration};
 
 /// JSON object → `google.protobuf.Struct`.
 pub(super) fn to_struct(object: &Map<String, Value>) -> Struct {
@@ -46,51 +48,6 @@ fn from_pb_value(value: PbValue) -> Value {
             Value::Array(list.values.into_iter().map(from_pb_value).collect())
         }
         Some(Kind::StructValue(s)) => Value::Object(from_struct(s)),
-    }
-}
-
-/// A double as JSON, written as an integer when it is one (protojson prints `5`, not `5.0`).
-pub(super) fn number(n: f64) -> Value {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if n.fract() == 0.0 && n.abs() < EXACT {
-        // The guard above makes the cast exact.
-        #[allow(clippy::cast_possible_truncation)]
-        return Value::Number(Number::from(n as i64));
-    }
-    Number::from_f64(n).map_or(Value::Null, Value::Number)
-}
-
-/// Parses protojson's duration text: decimal seconds with up to nine fractional digits and an
-/// `s` suffix (`"10s"`, `"1.5s"`, `"-0.25s"`).
-pub(super) fn parse_duration(text: &str) -> Option<Duration> {
-    let body = text.strip_suffix('s')?;
-    let (negative, body) = match body.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, body),
-    };
-    let (whole, frac) = body.split_once('.').unwrap_or((body, ""));
-    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !all_digits(whole) || !all_digits(frac) || frac.len() > 9 {
-        return None;
-    }
-    let seconds: i64 = whole.parse().ok()?;
-    let nanos: i32 = format!("{frac:0<9}").parse().ok()?;
-    Some(if negative {
-        Duration { seconds: -seconds, nanos: -nanos }
-    } else {
-        Duration { seconds, nanos }
-    })
-}
-
-/// protojson's duration text: `"10s"`, or 3, 6 or 9 fractional digits as needed.
-pub(super) fn format_duration(d: &Duration) -> String {
-    let sign = if d.seconds < 0 || d.nanos < 0 { "-" } else { "" };
-    let (seconds, nanos) = (d.seconds.unsigned_abs(), d.nanos.unsigned_abs());
-    match nanos {
-        0 => format!("{sign}{seconds}s"),
-        n if n % 1_000_000 == 0 => format!("{sign}{seconds}.{:03}s", n / 1_000_000),
-        n if n % 1_000 == 0 => format!("{sign}{seconds}.{:06}s", n / 1_000),
-        n => format!("{sign}{seconds}.{n:09}s"),
     }
 }
 
@@ -234,18 +191,6 @@ mod tests {
         let value = json!({"a": 5, "b": 1.5, "c": [true, null, "x"], "d": {"e": -3}});
         let object = value.as_object().unwrap();
         assert_eq!(from_struct(to_struct(object)), *object);
-    }
-
-    #[test]
-    fn durations_follow_protojson() {
-        for text in ["10s", "0s", "1.500s", "0.000001s", "2.000000001s", "-0.250s"] {
-            let d = parse_duration(text).unwrap();
-            assert_eq!(format_duration(&d), text);
-        }
-        assert_eq!(parse_duration("1.5s"), Some(Duration { seconds: 1, nanos: 500_000_000 }));
-        for bad in ["", "10", "s", "1.s5", "1m", "1.0000000001s", "+1s"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
     }
 
     #[test]

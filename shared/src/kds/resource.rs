@@ -15,7 +15,8 @@ use proto::kuma::system::v1alpha1 as system_pb;
 use super::Error;
 use super::naming::{content_version, resource_name};
 use crate::resources::{
-    Meta, Resource, ResourceType, Scope, Spec, ValidationError, check_mesh_ref, check_name,
+    Meta, Resource, ResourceType, Scope, Spec, ValidationError, check_labels, check_mesh_ref,
+    check_name,
 };
 
 /// The `Any` type URL of a `KumaResource` inside a delta `Resource`.
@@ -112,6 +113,7 @@ pub fn from_kuma_resource(ty: ResourceType, kuma: KumaResource) -> Result<Resour
     if let Some(mesh) = &mesh {
         check_mesh_ref(mesh, &mut violations);
     }
+    check_labels(&meta.labels, &mut violations);
     violations.extend(spec.validate());
     if !violations.is_empty() {
         return Err(Error::Invalid { ty, name: meta.name, violations });

@@ -1,13 +1,16 @@
 //! The Mesh spec in Kuma's universal form, and its shape-level checks.
 //!
 //! Only `mtls` is typed: the control plane acts on it. The other sections (`logging`, `metrics`,
-//! ...) are kept as free JSON so real Kuma meshes apply unchanged. Each backend's `conf` is checked
-//! by the CA code, not here.
+//! ...) are kept as JSON so real Kuma meshes apply unchanged, but they are checked against Kuma's
+//! protobuf messages and stored in protojson's canonical form ([`MeshSpec::canonical`]), so an
+//! unknown or mistyped field is refused at apply time instead of being lost on its way to a zone.
+//! Each CA backend's `conf` is checked by the CA code, not here.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::duration::KumaDuration;
+use super::protojson::{self, Shape};
 use super::validation::{Path, ValidationError, is_dns_label};
 
 /// `Mesh` spec.
@@ -162,6 +165,125 @@ impl MeshSpec {
             }
         }
         err
+    }
+}
+
+/// The fields of one protobuf message: (protojson name, proto name, shape).
+type Fields = &'static [(&'static str, &'static str, Shape)];
+
+/// `kuma.mesh.v1alpha1.Logging`.
+const LOGGING: Fields = &[
+    ("defaultBackend", "default_backend", Shape::String),
+    (
+        "backends",
+        "backends",
+        Shape::List(&Shape::Message(&[
+            ("name", "name", Shape::String),
+            ("format", "format", Shape::String),
+            ("type", "type", Shape::String),
+            ("conf", "conf", Shape::Struct),
+        ])),
+    ),
+];
+/// `kuma.mesh.v1alpha1.Metrics`.
+const METRICS: Fields = &[
+    ("enabledBackend", "enabled_backend", Shape::String),
+    (
+        "backends",
+        "backends",
+        Shape::List(&Shape::Message(&[
+            ("name", "name", Shape::String),
+            ("type", "type", Shape::String),
+            ("conf", "conf", Shape::Struct),
+        ])),
+    ),
+];
+/// `kuma.mesh.v1alpha1.Tracing`.
+const TRACING: Fields = &[
+    ("defaultBackend", "default_backend", Shape::String),
+    (
+        "backends",
+        "backends",
+        Shape::List(&Shape::Message(&[
+            ("name", "name", Shape::String),
+            ("sampling", "sampling", Shape::Number),
+            ("type", "type", Shape::String),
+            ("conf", "conf", Shape::Struct),
+        ])),
+    ),
+];
+/// `kuma.mesh.v1alpha1.Networking`.
+const NETWORKING: Fields = &[(
+    "outbound",
+    "outbound",
+    Shape::Message(&[("passthrough", "passthrough", Shape::WrappedBool)]),
+)];
+/// `kuma.mesh.v1alpha1.Routing`.
+const ROUTING: Fields = &[
+    ("localityAwareLoadBalancing", "locality_aware_load_balancing", Shape::Bool),
+    ("zoneEgress", "zone_egress", Shape::Bool),
+    (
+        "defaultForbidMeshExternalServiceAccess",
+        "default_forbid_mesh_external_service_access",
+        Shape::Bool,
+    ),
+];
+/// `kuma.mesh.v1alpha1.Mesh.Constraints`.
+const CONSTRAINTS: Fields = &[(
+    "dataplaneProxy",
+    "dataplane_proxy",
+    Shape::Message(&[
+        ("requirements", "requirements", Shape::List(&RULES)),
+        ("restrictions", "restrictions", Shape::List(&RULES)),
+    ]),
+)];
+const RULES: Shape = Shape::Message(&[("tags", "tags", Shape::Tags)]);
+/// `CertificateAuthorityBackend.RootChain`.
+const ROOT_CHAIN: Fields = &[("requestTimeout", "request_timeout", Shape::Duration)];
+
+impl MeshSpec {
+    /// The spec as Kuma would store it: the JSON sections checked field by field against Kuma's
+    /// messages (unknown names and wrong types are violations at their paths) and rewritten in
+    /// protojson's canonical form (camelCase names, defaults left out, `Struct` numbers as
+    /// doubles, durations as `"1.500s"`). The result is exactly what a zone rebuilds from the KDS
+    /// message.
+    pub(crate) fn canonical(mut self) -> Result<Self, ValidationError> {
+        let mut err = ValidationError::default();
+        let sections = [
+            ("logging", &mut self.logging, LOGGING),
+            ("metrics", &mut self.metrics, METRICS),
+            ("tracing", &mut self.tracing, TRACING),
+            ("networking", &mut self.networking, NETWORKING),
+            ("routing", &mut self.routing, ROUTING),
+            ("constraints", &mut self.constraints, CONSTRAINTS),
+        ];
+        for (name, section, fields) in sections {
+            if let Some(object) = section.as_ref() {
+                *section = Some(protojson::message(object, fields, &Path::root(name), &mut err));
+            }
+        }
+        if let Some(mtls) = &mut self.mtls {
+            for (i, backend) in mtls.backends.iter_mut().enumerate() {
+                let path = Path::root("mtls").field("backends").index(i);
+                backend.conf = backend.conf.as_ref().map(protojson::struct_canonical);
+                if let Some(root_chain) = &backend.root_chain {
+                    let at = path.field("rootChain");
+                    backend.root_chain =
+                        Some(protojson::message(root_chain, ROOT_CHAIN, &at, &mut err));
+                }
+                if let Some(timeout) =
+                    backend.dp_cert.as_mut().and_then(|d| d.request_timeout.take())
+                {
+                    let at = path.field("dpCert").field("requestTimeout");
+                    let value = Value::String(timeout);
+                    let canonical = protojson::canonical(&value, &Shape::Duration, &at, &mut err);
+                    if let Some(d) = backend.dp_cert.as_mut() {
+                        d.request_timeout = canonical.and_then(|v| v.as_str().map(str::to_owned));
+                    }
+                }
+            }
+        }
+        err.into_result().map(|()| self)
     }
 }
 

@@ -37,6 +37,16 @@ impl SecretSpec {
         engine.decode(&self.data).ok()
     }
 
+    /// The spec as Kuma stores it: data that decodes is rewritten in the standard, padded
+    /// alphabet (protojson reads either alphabet into bytes and prints the standard one), so the
+    /// text the API keeps is the text a zone rebuilds from the KDS bytes.
+    pub(crate) fn canonical(self) -> Self {
+        match self.bytes() {
+            Some(bytes) if !bytes.is_empty() => Self::from_bytes(&bytes),
+            _ => self,
+        }
+    }
+
     pub(crate) fn validate(&self) -> ValidationError {
         let mut err = ValidationError::default();
         match self.bytes() {
@@ -61,6 +71,16 @@ mod tests {
             assert!(spec.validate().is_empty());
         }
         assert_eq!(SecretSpec::from_bytes(b"hi??").data, "aGk/Pw==");
+    }
+
+    #[test]
+    fn canonical_data_is_standard_padded_base64() {
+        for data in ["aGk/Pw==", "aGk/Pw", "aGk_Pw==", "aGk_Pw"] {
+            let spec = SecretSpec { data: data.to_owned() }.canonical();
+            assert_eq!(spec.data, "aGk/Pw==", "{data}");
+        }
+        let broken = SecretSpec { data: "not base64!".to_owned() }.canonical();
+        assert_eq!(broken.data, "not base64!");
     }
 
     #[test]

@@ -138,18 +138,25 @@ fn is_dns_subdomain(s: &str) -> bool {
 /// Checks a resource name (Kuma's `ValidateMeta`); Mesh names also become DNS labels in
 /// certificates and secret names, so they are capped at 63 characters.
 pub(crate) fn check_name(name: &str, is_mesh: bool, err: &mut ValidationError) {
-    let message = if name.is_empty() {
-        "cannot be empty"
-    } else if name.len() > 253 {
-        "value length must less or equal 253"
-    } else if !is_dns_subdomain(name) {
-        IDENTIFIER_MESSAGE
-    } else if is_mesh && name.len() > 63 {
-        "cannot be longer than 63 characters"
-    } else {
-        return;
+    let message = match name_problem(name) {
+        Some(message) => message,
+        None if is_mesh && name.len() > 63 => "cannot be longer than 63 characters",
+        None => return,
     };
     err.push("name", message);
+}
+
+/// What is wrong with a resource name, if anything.
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("cannot be empty")
+    } else if name.len() > 253 {
+        Some("value length must less or equal 253")
+    } else if !is_dns_subdomain(name) {
+        Some(IDENTIFIER_MESSAGE)
+    } else {
+        None
+    }
 }
 
 /// Checks the `mesh` a mesh-scoped resource points at. Kuma checks it against the older, looser
@@ -165,13 +172,25 @@ pub(crate) fn check_mesh_ref(mesh: &str, err: &mut ValidationError) {
     }
 }
 
-/// Checks labels as Kubernetes does (qualified-name keys, label values), with Kuma's paths.
+/// The label KDS puts on a synced resource with the name it had where it was created; it holds a
+/// resource name (up to 253 characters), not a label value.
+const DISPLAY_NAME_LABEL: &str = "kuma.io/display-name";
+
+/// Checks labels as Kubernetes does (qualified-name keys, label values), with Kuma's paths. The
+/// value of `kuma.io/display-name` is checked as a resource name instead. The API and KDS apply
+/// the same rule, so whatever a peer syncs could also have been created through the API.
 pub(crate) fn check_labels(labels: &BTreeMap<String, String>, err: &mut ValidationError) {
     let path = Path::root("labels");
     for (key, value) in labels {
         let at = path.key(key);
         for message in qualified_name_problems(key) {
             err.at(&at, message);
+        }
+        if key == DISPLAY_NAME_LABEL {
+            if let Some(message) = name_problem(value) {
+                err.at(&at, message);
+            }
+            continue;
         }
         if value.len() > 63 {
             err.at(&at, "must be no more than 63 characters");

@@ -90,3 +90,94 @@ fn a_synced_resource_with_a_name_the_api_refuses_is_rejected() {
     let rejected = subscriber(&GLOBAL_TO_ZONE).receive(response).unwrap_err();
     assert!(rejected.message.contains("name: invalid characters"), "{}", rejected.message);
 }
+
+/// `kds` finding: a synced resource's labels skipped the API's checks, so a peer could store a
+/// label value holding a control character that no user could have applied.
+#[test]
+fn a_synced_label_the_api_refuses_is_rejected() {
+    let decoded = |labels: serde_json::Value| {
+        let doc = serde_json::json!({
+            "type": "TrafficPermission", "mesh": "default", "name": "allow-all",
+            "sources": [{"match": {"kuma.io/service": "*"}}],
+            "destinations": [{"match": {"kuma.io/service": "*"}}],
+        });
+        let mut resource = resources::decode(doc).unwrap();
+        let labels: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(labels).unwrap();
+        resource.meta.labels = labels;
+        shared::kds::decode(ResourceType::TrafficPermission, &shared::kds::encode(&resource))
+    };
+    let err = decoded(serde_json::json!({"kuma.io/workload": "web\u{1}"})).unwrap_err();
+    assert!(err.detail().contains("labels[\"kuma.io/workload\"]"), "{}", err.detail());
+    // The display-name label KDS itself writes holds a resource name, longer than a label value.
+    let long_name = format!("{}.default", "a".repeat(100));
+    assert!(decoded(serde_json::json!({"kuma.io/display-name": long_name})).is_ok());
+    let err = decoded(serde_json::json!({"kuma.io/display-name": "Not A Name"})).unwrap_err();
+    assert!(err.detail().contains("kuma.io/display-name"), "{}", err.detail());
+}
+
+/// `resources` finding: a Mesh's JSON sections accepted fields Kuma's messages do not have, and
+/// KDS silently dropped them on the way to a zone.
+#[test]
+fn a_mesh_section_with_an_unknown_field_is_refused_at_apply() {
+    let mesh = |metrics: serde_json::Value| {
+        resources::decode(
+            serde_json::json!({"type": "Mesh", "name": "default", "metrics": metrics}),
+        )
+    };
+    let err = mesh(serde_json::json!({"enabledBackena": "prom"})).unwrap_err();
+    assert_eq!(err.to_string(), "metrics.enabledBackena: unknown field");
+    let err = mesh(serde_json::json!({"backends": [{"name": 5}]})).unwrap_err();
+    assert_eq!(err.to_string(), "metrics.backends[0].name: must be a string");
+}
+
+/// An accepted Mesh is stored in the form a zone rebuilds from its KDS message: snake_case
+/// names, defaults, float-typed whole numbers and durations all come back identical.
+#[test]
+fn a_mesh_reads_back_from_kds_exactly_as_stored() {
+    let doc = serde_json::json!({
+        "type": "Mesh", "name": "default",
+        "mtls": {"enabledBackend": "ca-1", "backends": [{
+            "name": "ca-1", "type": "builtin",
+            "dpCert": {"rotation": {"expiration": "1d"}, "requestTimeout": "1.5s"},
+            "rootChain": {"request_timeout": "10s"},
+            "conf": {"caCert": {"RSAbits": 2048.0, "expiration": "10y"}},
+        }]},
+        "metrics": {"enabled_backend": "", "backends": [{"name": "prom", "type": "prometheus",
+            "conf": {"port": 5670.0, "skipMTLS": false}}]},
+        "tracing": {"backends": [{"name": "z", "sampling": 100.0, "type": "zipkin"}]},
+        "networking": {"outbound": {"passthrough": false}},
+        "routing": {"zoneEgress": false, "localityAwareLoadBalancing": true},
+        "constraints": {"dataplaneProxy": {"requirements": [{"tags": {"kuma.io/zone": "east"}}]}},
+    });
+    let stored = resources::decode(doc).unwrap();
+    let synced = shared::kds::decode(ResourceType::Mesh, &shared::kds::encode(&stored)).unwrap();
+    assert_eq!(synced, stored);
+    let json = resources::encode(&stored);
+    assert_eq!(json["mtls"]["backends"][0]["dpCert"]["requestTimeout"], "1.500s");
+    assert_eq!(json["mtls"]["backends"][0]["rootChain"]["requestTimeout"], "10s");
+    assert_eq!(
+        json["metrics"],
+        serde_json::json!({"backends": [{"name": "prom",
+        "type": "prometheus", "conf": {"port": 5670, "skipMTLS": false}}]})
+    );
+    assert_eq!(json["routing"], serde_json::json!({"localityAwareLoadBalancing": true}));
+    assert_eq!(json["networking"]["outbound"]["passthrough"], false);
+    let err = resources::decode(serde_json::json!({"type": "Mesh", "name": "m",
+        "mtls": {"backends": [{"name": "ca", "type": "builtin",
+            "dpCert": {"rotation": {"expiration": "1d"}, "requestTimeout": "10m"}}]}}))
+    .unwrap_err();
+    assert!(err.to_string().contains("mtls.backends[0].dpCert.requestTimeout: must be a duration"));
+}
+
+/// `resources` finding: Secret data in the URL-safe alphabet was stored as given but arrived on
+/// the zone in the standard one; both sides now store the standard, padded text.
+#[test]
+fn url_safe_secret_data_is_stored_in_the_standard_alphabet() {
+    let doc = serde_json::json!({"type": "Secret", "mesh": "default", "name": "s",
+        "data": "aGVsbG8-"});
+    let stored = resources::decode(doc).unwrap();
+    assert_eq!(resources::encode(&stored)["data"], "aGVsbG8+");
+    let synced = shared::kds::decode(ResourceType::Secret, &shared::kds::encode(&stored)).unwrap();
+    assert_eq!(synced, stored);
+}
