@@ -37,21 +37,8 @@ pub struct Ports {
 
 /// Environment for a control plane whose work dir is `home`: loopback API, every port 0.
 pub fn env(home: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut env: HashMap<String, String> = [
-        ("HOME", home.to_string_lossy().as_ref()),
-        ("KUMA_API_SERVER_HTTP_INTERFACE", "127.0.0.1"),
-        ("KUMA_API_SERVER_HTTP_PORT", "0"),
-        ("KUMA_API_SERVER_HTTPS_INTERFACE", "127.0.0.1"),
-        ("KUMA_API_SERVER_HTTPS_PORT", "0"),
-        ("KUMA_DIAGNOSTICS_SERVER_PORT", "0"),
-        ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "0"),
-        ("KUMA_DP_SERVER_PORT", "0"),
-        ("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "0"),
-        ("RUST_LOG", "info"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let home = home.to_string_lossy();
+    let mut env = shared::testing::cp::loopback_env(&[("HOME", &home), ("RUST_LOG", "info")]);
     env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     env
 }

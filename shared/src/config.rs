@@ -44,6 +44,19 @@ pub use tokens::{DpTokens, StaticPublicKey, UserTokens, ZoneTokens};
 
 use source::{Loader, Setting};
 
+/// Every variable that sets the port of a listener kuma-cp opens, in any mode. Tests and
+/// benchmarks that start control planes set each to 0 (or a port of their choice) from this
+/// list, so a new listener cannot be forgotten in one of them; a config test checks that every
+/// `*_PORT` variable the loader reads is here.
+pub const LISTENER_PORTS: [&str; 6] = [
+    "KUMA_API_SERVER_HTTP_PORT",
+    "KUMA_API_SERVER_HTTPS_PORT",
+    "KUMA_DIAGNOSTICS_SERVER_PORT",
+    "KUMA_DP_SERVER_PORT",
+    "KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT",
+    "KUMA_MONITORING_ASSIGNMENT_SERVER_PORT",
+];
+
 const MODE: Setting = Setting { env: "KUMA_MODE", yaml: "mode" };
 const ENVIRONMENT: Setting = Setting { env: "KUMA_ENVIRONMENT", yaml: "environment" };
 /// Read only to default the work directory to `$HOME/.kuma`.

@@ -13,21 +13,8 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Env for a CP in `home`: every port 0, loopback interfaces.
 fn env(home: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut env: HashMap<String, String> = [
-        ("HOME", home.to_str().unwrap()),
-        ("KUMA_API_SERVER_HTTP_INTERFACE", "127.0.0.1"),
-        ("KUMA_API_SERVER_HTTP_PORT", "0"),
-        ("KUMA_API_SERVER_HTTPS_INTERFACE", "127.0.0.1"),
-        ("KUMA_API_SERVER_HTTPS_PORT", "0"),
-        ("KUMA_DIAGNOSTICS_SERVER_PORT", "0"),
-        ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "0"),
-        ("KUMA_DP_SERVER_PORT", "0"),
-        ("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "0"),
-        ("RUST_LOG", "info"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let home = home.to_str().unwrap();
+    let mut env = shared::testing::cp::loopback_env(&[("HOME", home), ("RUST_LOG", "info")]);
     env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     env
 }

@@ -29,24 +29,22 @@ fn load(
     extra: &[(&str, &str)],
 ) -> Result<CpConfig, config::Error> {
     let work_dir = work_dir.to_string_lossy().into_owned();
-    let mut env: HashMap<String, String> = [
-        ("KUMA_GENERAL_WORK_DIR", work_dir.as_str()),
+    let mut vars = vec![("KUMA_GENERAL_WORK_DIR", work_dir.as_str())];
+    vars.extend_from_slice(extra);
+    config::load(&loopback_env(&vars), file)
+}
+
+/// Variables for a control plane on loopback: both API interfaces on 127.0.0.1 and every
+/// listener of [`config::LISTENER_PORTS`] on port 0 (chosen by the OS), then `extra`, which
+/// overrides or adds. For in-process CPs and for `kuma-cp` processes alike.
+pub fn loopback_env(extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let interfaces = [
         ("KUMA_API_SERVER_HTTP_INTERFACE", "127.0.0.1"),
-        ("KUMA_API_SERVER_HTTP_PORT", "0"),
         ("KUMA_API_SERVER_HTTPS_INTERFACE", "127.0.0.1"),
-        ("KUMA_API_SERVER_HTTPS_PORT", "0"),
-        ("KUMA_DIAGNOSTICS_SERVER_PORT", "0"),
-        ("KUMA_DP_SERVER_PORT", "0"),
-        ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", "0"),
-        ("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    for (k, v) in extra {
-        env.insert((*k).to_owned(), (*v).to_owned());
-    }
-    config::load(&env, file)
+    ];
+    let ports = config::LISTENER_PORTS.map(|var| (var, "0"));
+    let all = interfaces.into_iter().chain(ports).chain(extra.iter().copied());
+    all.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 /// A plain HTTP client (with the process crypto provider installed, which reqwest needs).

@@ -446,3 +446,31 @@ fn the_table_covers_every_declared_variable() {
     assert!(untested.is_empty(), "variables without a row: {untested:?}");
     assert!(declared.len() > 90, "only {} names found", declared.len());
 }
+
+/// A source that records every name the loader asks for.
+struct Recording<'a>(HashMap<&'a str, &'a str>, std::cell::RefCell<BTreeSet<String>>);
+
+impl Source for Recording<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        self.1.borrow_mut().insert(key.to_owned());
+        self.0.get(key).map(|v| (*v).to_owned())
+    }
+}
+
+#[test]
+fn every_listener_port_variable_is_in_listener_ports() {
+    // The store's port is where kuma-cp connects, not a listener.
+    const NOT_LISTENERS: [&str; 1] = ["KUMA_STORE_POSTGRES_PORT"];
+    let mut read = BTreeSet::new();
+    for mode in ["zone", "global"] {
+        let recording = Recording(source(&[("KUMA_MODE", mode)]), Default::default());
+        load(&recording, None).unwrap();
+        read.extend(recording.1.into_inner());
+    }
+    let ports: BTreeSet<&str> = read
+        .iter()
+        .map(String::as_str)
+        .filter(|k| k.ends_with("_PORT") && !NOT_LISTENERS.contains(k))
+        .collect();
+    assert_eq!(ports, LISTENER_PORTS.into_iter().collect::<BTreeSet<_>>());
+}

@@ -338,10 +338,13 @@ impl Process {
 /// The environment of a CP named `name` serving its API on `ip`, work dir under `dir`.
 fn cp_env(dir: &Path, name: &str, ip: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
     let work = dir.join(name);
+    // Every listener gets a port first, so one added later cannot default to a fixed port; the
+    // ones the drills talk to are picked here so they are known before the CP starts.
     let ports: Vec<String> = (0..5).map(|_| free_port().to_string()).collect();
-    let mut env: HashMap<String, String> = [
-        ("HOME", path(&work).as_str()),
-        ("KUMA_GENERAL_WORK_DIR", path(&work).as_str()),
+    let work = path(&work);
+    let mut env = shared::testing::cp::loopback_env(&[
+        ("HOME", &work),
+        ("KUMA_GENERAL_WORK_DIR", &work),
         ("KUMA_API_SERVER_HTTP_INTERFACE", ip),
         ("KUMA_API_SERVER_HTTP_PORT", &ports[0]),
         ("KUMA_API_SERVER_HTTPS_INTERFACE", ip),
@@ -349,12 +352,8 @@ fn cp_env(dir: &Path, name: &str, ip: &str, extra: &[(&str, &str)]) -> HashMap<S
         ("KUMA_DIAGNOSTICS_SERVER_PORT", &ports[2]),
         ("KUMA_DP_SERVER_PORT", &ports[3]),
         ("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", &ports[4]),
-        ("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "0"),
         ("RUST_LOG", "info"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ]);
     env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     env
 }
