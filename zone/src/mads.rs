@@ -5,7 +5,8 @@
 //! backend is Prometheus, with the proxy's scrape address, path and tags.
 //!
 //! A request that carries the current `versionInfo` is held until the assignments change or the
-//! fetch timeout passes (then `304 Not Modified`), as Prometheus expects. TLS (server only, as in
+//! fetch timeout (`KUMA_MONITORING_ASSIGNMENT_SERVER_DEFAULT_FETCH_TIMEOUT`, 30s) passes (then
+//! `304 Not Modified`), as Prometheus expects. TLS (server only, as in
 //! Kuma) when `KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_ENABLED=true`, with the MADS or the CP
 //! certificate. This module reads the store; it never writes.
 
@@ -32,8 +33,6 @@ use tokio_rustls::TlsAcceptor;
 
 /// The xDS type of a monitoring assignment.
 pub const TYPE_URL: &str = "type.googleapis.com/kuma.observability.v1.MonitoringAssignment";
-/// Kuma's `DEFAULT_FETCH_TIMEOUT`: how long a request with the current version is held.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kuma's read header timeout for MADS.
 const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 /// Kuma's default Prometheus port and path.
@@ -76,7 +75,7 @@ impl Mads {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the monitoring assignment server on {addr}"))?;
-        Ok(Some(Self { listener, tls, fetch_timeout: FETCH_TIMEOUT }))
+        Ok(Some(Self { listener, tls, fetch_timeout: config.default_fetch_timeout }))
     }
 
     /// Where MADS listens.

@@ -200,6 +200,12 @@ pub enum Problem {
     /// A public key that is not PEM text.
     #[error("not a PEM public key (no -----BEGIN line)")]
     NotPem,
+    /// `monitoringAssignmentServer.apiVersions` set to an empty list (Kuma's text).
+    #[error(".ApiVersions must contain at least one version")]
+    MadsApiVersionsEmpty,
+    /// A MADS API version other than `v1` (Kuma's text).
+    #[error(".ApiVersions contains invalid version {0}")]
+    MadsApiVersion(String),
     /// Only one of the zone health check poll interval and timeout is set (Kuma's text).
     #[error(
         "invalid zoneHealthCheck config: timeout and pollInterval must both be either set or unset"

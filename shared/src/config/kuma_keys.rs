@@ -45,9 +45,7 @@ const KUMA_KEYS: &[&str] = &[
     "apiServer.basePath",
     "apiServer.gui.",
     // monitoringAssignmentServer.*
-    "monitoringAssignmentServer.apiVersions",
     "monitoringAssignmentServer.assignmentRefreshInterval",
-    "monitoringAssignmentServer.defaultFetchTimeout",
     // diagnostics.*
     "diagnostics.debugEndpoints",
     // dpServer.*

@@ -45,6 +45,12 @@ const MADS_ENABLED: Setting =
     s("KUMA_MONITORING_ASSIGNMENT_SERVER_ENABLED", "monitoringAssignmentServer.enabled");
 const MADS_PORT: Setting =
     s("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "monitoringAssignmentServer.port");
+const MADS_API_VERSIONS: Setting =
+    s("KUMA_MONITORING_ASSIGNMENT_SERVER_API_VERSIONS", "monitoringAssignmentServer.apiVersions");
+const MADS_FETCH_TIMEOUT: Setting = s(
+    "KUMA_MONITORING_ASSIGNMENT_SERVER_DEFAULT_FETCH_TIMEOUT",
+    "monitoringAssignmentServer.defaultFetchTimeout",
+);
 const MADS_TLS_ENABLED: Setting =
     s("KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_ENABLED", "monitoringAssignmentServer.tlsEnabled");
 const MADS_CERT: Setting =
@@ -70,6 +76,9 @@ const DEFAULT_DP_PORT: u16 = 5678;
 const DEFAULT_DP_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_DIAG_PORT: u16 = 5680;
 const DEFAULT_MADS_PORT: u16 = 5676;
+const DEFAULT_MADS_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// The only MADS API version (Kuma 2.14 knows no other).
+const MADS_API_V1: &str = "v1";
 
 /// `dpServer.*`: bootstrap and xDS for data plane proxies, always over TLS.
 #[derive(Debug, Clone)]
@@ -130,6 +139,11 @@ pub struct Mads {
     pub enabled: bool,
     /// `KUMA_MONITORING_ASSIGNMENT_SERVER_PORT` (5676).
     pub port: u16,
+    /// `KUMA_MONITORING_ASSIGNMENT_SERVER_API_VERSIONS` (`v1`, the only one there is).
+    pub api_versions: Vec<String>,
+    /// `KUMA_MONITORING_ASSIGNMENT_SERVER_DEFAULT_FETCH_TIMEOUT` (30s): how long a fetch whose
+    /// version is current is held before `304 Not Modified`.
+    pub default_fetch_timeout: Duration,
     /// `KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_ENABLED` (false).
     pub tls_enabled: bool,
     /// `..._TLS_CERT_FILE` / `_KEY_FILE`; `None`: the general certificate.
@@ -171,6 +185,13 @@ impl ZoneProxyAuthn {
             Self::ZoneToken => "zoneToken",
             Self::None => "none",
         }
+    }
+}
+
+fn mads_api_version(value: &str) -> Result<String, Problem> {
+    match value {
+        MADS_API_V1 => Ok(value.to_owned()),
+        other => Err(Problem::MadsApiVersion(other.to_owned())),
     }
 }
 
@@ -248,6 +269,19 @@ impl Mads {
         Ok(Self {
             enabled: loader.or(&MADS_ENABLED, true, parse::boolean)?,
             port: loader.or(&MADS_PORT, DEFAULT_MADS_PORT, parse::port)?,
+            api_versions: match loader.list(&MADS_API_VERSIONS, mads_api_version)? {
+                None => vec![MADS_API_V1.to_owned()],
+                Some(versions) if versions.is_empty() => {
+                    let at = loader.origin(&MADS_API_VERSIONS);
+                    return Err(Error::Invalid { at, problem: Problem::MadsApiVersionsEmpty });
+                }
+                Some(versions) => versions,
+            },
+            default_fetch_timeout: loader.or(
+                &MADS_FETCH_TIMEOUT,
+                DEFAULT_MADS_FETCH_TIMEOUT,
+                parse::duration,
+            )?,
             tls_enabled: loader.or(&MADS_TLS_ENABLED, false, parse::boolean)?,
             tls_files: CertKeyFiles::load(loader, &MADS_CERT, &MADS_KEY)?,
             tls: TlsSettings::load(loader, &MADS_TLS, general)?,
@@ -258,6 +292,8 @@ impl Mads {
         let base = json!({
             "enabled": self.enabled,
             "port": self.port,
+            "apiVersions": self.api_versions,
+            "defaultFetchTimeout": format_duration(self.default_fetch_timeout),
             "tlsEnabled": self.tls_enabled,
         });
         tls_json(self.tls_files.as_ref(), &self.tls, base)

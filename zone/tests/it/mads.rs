@@ -110,3 +110,29 @@ async fn mads_can_be_turned_off() {
     let app = zone::App::build(config(dir.path(), &env)).await.unwrap();
     assert_eq!(app.mads_addr(), None);
 }
+
+#[tokio::test]
+async fn an_unchanged_version_gets_304_after_the_configured_fetch_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("KUMA_MONITORING_ASSIGNMENT_SERVER_DEFAULT_FETCH_TIMEOUT", "1s")];
+    let app = zone::App::build(config(dir.path(), &env)).await.unwrap();
+    let mads = format!(
+        "http://localhost:{}/v3/discovery:monitoringassignments",
+        app.mads_addr().unwrap().port()
+    );
+    let (trigger, shutdown) = shutdown::channel();
+    let task = tokio::spawn(app.run(shutdown));
+    let client = http_client();
+    let first = json!({"versionInfo": "", "typeUrl": TYPE_URL});
+    let body: Value = client.post(&mads).json(&first).send().await.unwrap().json().await.unwrap();
+    let held = json!({"versionInfo": body["versionInfo"], "typeUrl": TYPE_URL});
+    let started = std::time::Instant::now();
+    let resp = client.post(&mads).json(&held).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    // Held for the timeout, not answered at once (the upper bound only guards against a hang).
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(900), "answered after {waited:?}");
+    assert!(waited < Duration::from_secs(8), "answered after {waited:?}");
+    trigger.fire();
+    task.await.unwrap().unwrap();
+}

@@ -336,6 +336,13 @@ const ROWS: &[Row] = &[
     ("KUMA_MONITORING_ASSIGNMENT_SERVER_PORT", "3", &[], |c| {
         c.monitoring_assignment_server.port == 3
     }),
+    // v1 is the only version, so the row lists it twice to tell the setting from the default.
+    ("KUMA_MONITORING_ASSIGNMENT_SERVER_API_VERSIONS", "v1,v1", &[], |c| {
+        c.monitoring_assignment_server.api_versions == ["v1", "v1"]
+    }),
+    ("KUMA_MONITORING_ASSIGNMENT_SERVER_DEFAULT_FETCH_TIMEOUT", "2s", &[], |c| {
+        c.monitoring_assignment_server.default_fetch_timeout == Duration::from_secs(2)
+    }),
     ("KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_ENABLED", "true", &[], |c| {
         c.monitoring_assignment_server.tls_enabled
     }),

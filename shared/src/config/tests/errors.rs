@@ -23,6 +23,12 @@ fn bad_scalars_name_the_variable() {
             r#"invalid value "serviceAccountToken", expected one of: dpToken, none"#,
         ),
         ("KUMA_ACCESS_TYPE", "rbac", r#"invalid value "rbac", expected one of: static"#),
+        (
+            "KUMA_MONITORING_ASSIGNMENT_SERVER_API_VERSIONS",
+            "v1,v2",
+            ".ApiVersions contains invalid version v2",
+        ),
+        ("KUMA_MONITORING_ASSIGNMENT_SERVER_DEFAULT_FETCH_TIMEOUT", "5", r#"invalid duration "5""#),
     ];
     for (name, value, reason) in cases {
         assert_eq!(env_error(&[(name, value)]), format!("{name}: {reason}"));

@@ -171,3 +171,18 @@ fn to_json_reloads_to_the_same_config() {
     let second = load(&source(&[("KUMA_STORE_POSTGRES_PASSWORD", "kuma")]), Some(&path)).unwrap();
     assert_eq!(second.to_json(), first);
 }
+
+#[test]
+fn an_empty_mads_api_version_list_is_refused() {
+    let files = Files::new();
+    let path = files.write("kuma-cp.yaml", "monitoringAssignmentServer:\n  apiVersions: []\n");
+    let err = load(&source(&[]), Some(&path)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: monitoringAssignmentServer.apiVersions: .ApiVersions must contain at least one \
+             version",
+            path.display()
+        )
+    );
+}

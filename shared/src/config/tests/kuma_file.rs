@@ -159,7 +159,7 @@ fn kuma_cp_yaml_loads_and_reports_what_it_ignores() {
         "store.postgres.readReplica.port",
         "store.cache.expirationTime",
         "store.unsafeDelete",
-        "monitoringAssignmentServer.apiVersions",
+        "monitoringAssignmentServer.assignmentRefreshInterval",
         "apiServer.gui.basePath",
         "runtime.kubernetes.injector.exceptions.labels.openshift.io/build.name",
         "runtime.kubernetes.injector.nodeLabelsToCopy",
