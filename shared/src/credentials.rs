@@ -133,11 +133,15 @@ impl Credentials {
     /// control plane, zone token keys on a global or a non-federated zone (a federated zone gets
     /// the zone keys' public halves from the global).
     pub async fn ensure_control_plane_keys(&self) -> Result<(), Error> {
-        self.ensure_signing_key(&KeyKind::User).await?;
-        if !self.inner.settings.federated_zone {
-            self.ensure_signing_key(&KeyKind::Zone).await?;
-        }
-        Ok(())
+        // RSA key generation dominates a first start; the two keys are made side by side.
+        let user = self.ensure_signing_key(&KeyKind::User);
+        let zone = async {
+            match self.inner.settings.federated_zone {
+                true => Ok(()),
+                false => self.ensure_signing_key(&KeyKind::Zone).await,
+            }
+        };
+        tokio::try_join!(user, zone).map(|_| ())
     }
 
     /// Creates the `admin-user-token` GlobalSecret (a 10-year token for `mesh-system:admin`) when
@@ -371,7 +375,10 @@ impl Credentials {
         if !self.signing_secrets(kind).await?.is_empty() {
             return Ok(());
         }
-        let key = SigningKey::generate()?;
+        // Tens of milliseconds of CPU: kept off the async workers.
+        let key = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(|_| Error::Token(tokens::Error::GenerateKey))??;
         let name = kind.name(1);
         let store_key = match kind.mesh() {
             Some(mesh) => Key::mesh_scoped("Secret", mesh, &name),
