@@ -7,4 +7,5 @@ mod federation;
 mod lab;
 mod local;
 mod outage;
+mod process;
 mod restarts;
