@@ -135,6 +135,7 @@ import_postgres() {
   tar -C "$root" --numeric-owner -c . | docker import \
     --change 'USER 10001:10001' \
     --change "ENV PATH=$pg_root/bin:/usr/bin:/bin TZ=UTC HOME=/var/lib/postgresql" \
+    --change "ENV KUMA_LAB_PG_SOURCE=$3" \
     --change 'WORKDIR /var/lib/postgresql' \
     --change 'CMD ["postgres", "--version"]' \
     - "$name" >/dev/null
@@ -165,5 +166,15 @@ DOCKER_BUILDKIT=0 docker build -q --force-rm --build-arg "BASE_IMAGE=$base" -t "
 echo "built $image (base $base, $profile binaries)"
 
 if $postgres; then
-  import_postgres "$stage/pg-rootfs" "$pg_image"
+  # What the image is made of: the host's PostgreSQL and this script's recipe. An image made
+  # from the same is kept, so repeated builds take no time.
+  source_id=$({ "$pg_root/bin/postgres" --version; printf '%s\n' "${tools[@]}"
+    declare -f import_postgres import_base_root copy_with_libs copy_libs; } | sha256sum | cut -c1-16)
+  have=$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$pg_image" 2>/dev/null |
+    sed -n 's/^KUMA_LAB_PG_SOURCE=//p')
+  if [ "$have" = "$source_id" ]; then
+    echo "$pg_image is up to date"
+  else
+    import_postgres "$stage/pg-rootfs" "$pg_image" "$source_id"
+  fi
 fi
