@@ -42,7 +42,7 @@ local_base=kuma-rs-lab-base:$(printf '%s\n' "${tools[@]}" | sha256sum | cut -c1-
 
 if $postgres && [ ! -x "$pg_root/bin/postgres" ]; then
   echo "--postgres: PostgreSQL 15 is not installed on this host ($pg_root/bin/postgres is" \
-    "missing); install it with ./scripts/install-deps (apt-get install postgresql-15)" >&2
+    "missing); install it with ./scripts/install-deps (apt-get install postgresql)" >&2
   exit 1
 fi
 
