@@ -48,6 +48,7 @@ impl Compose {
         let image = std::env::var("KUMA_LAB_IMAGE").unwrap_or_else(|_| "kuma-rs-lab:dev".into());
         let mut env = vec![("KUMA_LAB_IMAGE".to_owned(), image.clone())];
         require_image(&image, "deploy/compose/build-images.sh").await;
+        // The `postgres` profile's CPs are the services named `*-pg`; they need its image.
         if services.iter().any(|s| s.ends_with("-pg")) {
             let pg = std::env::var("KUMA_LAB_PG_IMAGE")
                 .unwrap_or_else(|_| "kuma-rs-lab-postgres:15".into());
