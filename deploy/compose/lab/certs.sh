@@ -3,6 +3,9 @@
 #   kds.crt/key        the global's KDS certificate, SAN `global` (zones verify it with kds.crt)
 #   wrong-ca.crt/key   a certificate from an unrelated CA, for the zone that must never connect
 #   zone-N.crt/key     each zone CP's certificate (SAN zone-N); its DPs verify it with zone-N.crt
+#   global-pg.crt/key  the `postgres` profile's global's KDS certificate (SAN global-pg)
+#   postgres.crt/key   the `postgres` profile's server (SAN postgres). kumactl self-signs each
+#                      chain, so this file is also the CA the global verifies it with (verifyFull)
 
 set -eu
 cd /certs
@@ -16,4 +19,6 @@ gen kds global
 gen wrong-ca global
 gen zone-1 zone-1
 gen zone-2 zone-2
+gen global-pg global-pg
+gen postgres postgres
 

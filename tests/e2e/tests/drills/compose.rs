@@ -12,7 +12,7 @@ use tokio::process::Command;
 use crate::api::Cp;
 
 /// Every profile, so `down` removes the containers of all of them.
-const PROFILES: [&str; 2] = ["rogue", "drills"];
+const PROFILES: [&str; 3] = ["rogue", "drills", "postgres"];
 
 /// A running compose project.
 pub struct Compose {
@@ -38,13 +38,23 @@ impl Compose {
     /// Brings the lab up (`up -d`, waiting for the init steps) under a fresh project name, on
     /// the first subnet block from `KUMA_E2E_NET` (default `10.228`) that no network uses yet.
     pub async fn up(drill: &str) -> Self {
+        Self::up_services(drill, &[]).await
+    }
+
+    /// Like [`Compose::up`], but only `services` and what they depend on, whatever their
+    /// profile; every service of the default lab when empty.
+    pub async fn up_services(drill: &str, services: &[&str]) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let image = std::env::var("KUMA_LAB_IMAGE").unwrap_or_else(|_| "kuma-rs-lab:dev".into());
-        let inspect = run(Command::new("docker").args(["image", "inspect", &image])).await;
-        assert!(
-            inspect.status.success(),
-            "image {image} is missing: run deploy/compose/build-images.sh (./scripts/test does)"
-        );
+        let mut env = vec![("KUMA_LAB_IMAGE".to_owned(), image.clone())];
+        require_image(&image, "deploy/compose/build-images.sh").await;
+        // The `postgres` profile's CPs are the services named `*-pg`; they need its image.
+        if services.iter().any(|s| s.ends_with("-pg")) {
+            let pg = std::env::var("KUMA_LAB_PG_IMAGE")
+                .unwrap_or_else(|_| "kuma-rs-lab-postgres:15".into());
+            require_image(&pg, "deploy/compose/build-images.sh --postgres").await;
+            env.push(("KUMA_LAB_PG_IMAGE".to_owned(), pg));
+        }
         let first = std::env::var("KUMA_E2E_NET").unwrap_or_else(|_| "10.228".into());
         let (a, b) = first.split_once('.').expect("KUMA_E2E_NET: two octets, e.g. 10.228");
         let b: u8 = b.parse().expect("KUMA_E2E_NET: two octets, e.g. 10.228");
@@ -60,9 +70,11 @@ impl Compose {
                 file: root.join("docker-compose.yml"),
                 project: project.clone(),
                 net,
-                env: vec![("KUMA_LAB_IMAGE".into(), image.clone())],
+                env: env.clone(),
             };
-            let out = lab.compose(&["up", "-d"], &[]).await;
+            let mut args = vec!["up", "-d"];
+            args.extend_from_slice(services);
+            let out = lab.compose(&args, &[]).await;
             if out.status.success() {
                 eprintln!("lab {} up on {}.0.0/16 ({drill})", lab.project, lab.net);
                 return lab;
@@ -86,9 +98,11 @@ impl Compose {
     pub async fn compose(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..]).arg("-f").arg(&self.file).args(["-p", &self.project]);
+        // A bare `up` with every profile would start every profile's services; an `up` naming
+        // services starts those and their dependencies only.
+        let bare_up = args.first() == Some(&"up") && args[1..].iter().all(|a| a.starts_with('-'));
         for profile in PROFILES {
-            // `up` with every profile would start every profile's services: only name them.
-            if args.first() != Some(&"up") || args.contains(&"--no-deps") {
+            if !bare_up {
                 cmd.args(["--profile", profile]);
             }
         }
@@ -103,6 +117,25 @@ impl Compose {
         args.extend_from_slice(services);
         let out = self.compose(&args, env).await;
         assert!(out.status.success(), "starting {services:?}: {}", text(&out));
+    }
+
+    /// Removes `service`'s container and creates a new one (`rm -sf`, then `up -d --no-deps`):
+    /// nothing it wrote outside its volumes survives.
+    pub async fn recreate(&self, service: &str) {
+        let out = self.compose(&["rm", "-s", "-f", service], &[]).await;
+        assert!(out.status.success(), "removing {service}: {}", text(&out));
+        self.start(&[service], &[]).await;
+    }
+
+    /// Starts `service` (a CP that must refuse to start), waits for it to exit and returns its
+    /// exit code and its log.
+    pub async fn run_to_exit(&self, service: &str) -> (i64, String) {
+        self.start(&[service], &[]).await;
+        let code = self.docker(&["wait"], service).await;
+        let code = code.trim().parse().unwrap_or_else(|_| panic!("docker wait said {code:?}"));
+        let id = self.container(service).await;
+        let out = run(Command::new("docker").args(["logs", &id])).await;
+        (code, text(&out))
     }
 
     /// The container id of a service.
@@ -124,6 +157,19 @@ impl Compose {
         let out = run(Command::new("docker").args(&full)).await;
         assert!(out.status.success(), "docker {full:?}: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker exec` of `command` in `service`'s container: whether it succeeded, and its
+    /// stdout and stderr.
+    pub async fn exec(&self, service: &str, env: &[&str], command: &[&str]) -> (bool, String) {
+        let id = self.container(service).await;
+        let mut cmd = Command::new("docker");
+        cmd.arg("exec");
+        for var in env {
+            cmd.args(["-e", var]);
+        }
+        let out = run(cmd.arg(&id).args(command)).await;
+        (out.status.success(), text(&out))
     }
 
     /// `kumactl` inside the service's container, where it reaches its CP as a local admin.
@@ -209,6 +255,14 @@ async fn compose_program() -> Vec<String> {
     } else {
         vec!["docker-compose".into()]
     }
+}
+
+async fn require_image(image: &str, build: &str) {
+    let inspect = run(Command::new("docker").args(["image", "inspect", image])).await;
+    assert!(
+        inspect.status.success(),
+        "image {image} is missing: run {build} (./scripts/test does)"
+    );
 }
 
 async fn run(cmd: &mut Command) -> Output {

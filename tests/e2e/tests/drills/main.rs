@@ -6,5 +6,8 @@ mod compose;
 mod federation;
 mod lab;
 mod local;
+mod local_pg;
 mod outage;
+mod postgres;
+mod process;
 mod restarts;
