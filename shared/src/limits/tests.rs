@@ -1,5 +1,3 @@
-use std::net::Ipv6Addr;
-
 use super::*;
 
 const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
@@ -66,7 +64,7 @@ fn open_slots_are_forgotten_once_given_back() {
 fn an_ipv4_mapped_address_shares_the_ipv4_bucket() {
     let (limiter, _, _) = hourly(1, 0);
     let _permit = limiter.admit(A).unwrap();
-    let mapped = IpAddr::V6(Ipv6Addr::from(std::net::Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped()));
+    let mapped = IpAddr::V6(std::net::Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped());
     assert!(limiter.admit(mapped).is_err());
 }
 
