@@ -35,6 +35,12 @@ const MESH: &str = "default";
 const NOFILE: u64 = 65_536;
 /// How long the proxies may take to get their first certificates before the run gives up.
 const SETUP_LIMIT: Duration = Duration::from_secs(600);
+/// DP server limits that fit every simulated proxy behind the one loopback address.
+const DP_LIMITS: [(&str, &str); 3] = [
+    ("KUMA_DP_SERVER_RATE_LIMIT_PER_SECOND", "100000"),
+    ("KUMA_DP_SERVER_RATE_LIMIT_BURST", "100000"),
+    ("KUMA_DP_SERVER_RATE_LIMIT_MAX_CONNECTIONS", "100000"),
+];
 /// How long the storm is followed before the run reports what it has.
 const STORM_LIMIT: Duration = Duration::from_secs(120);
 
@@ -75,7 +81,9 @@ type Event = (usize, Instant);
 pub async fn run(bin: &Path, plan: Plan) -> anyhow::Result<Vec<Figure>> {
     let nofile = process::raise_nofile(NOFILE).await?.then_some(NOFILE);
     let home = tempfile::tempdir()?;
-    let env = process::env(home.path(), &[]);
+    // Every simulated proxy connects from 127.0.0.1, which the DP server's per-address defaults
+    // (burst 1,000, 5,000 open) are not sized for: one address here stands for 10,000 hosts.
+    let env = process::env(home.path(), &DP_LIMITS);
     let cp = process::spawn(bin, &env, nofile, "control plane ready").await?;
     let api = format!("http://127.0.0.1:{}", cp.ports.http.context("no HTTP API port logged")?);
     let dp_port = cp.ports.dp_server.context("no DP server port logged")?;

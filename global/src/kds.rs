@@ -1,5 +1,5 @@
-//! The global's KDS endpoint: the listener (IP allowlist before TLS, hot-reloaded certificate,
-//! optional client certificates) and the gRPC services of [`server`].
+//! The global's KDS endpoint: the listener (IP allowlist, then per-address limits, before TLS;
+//! hot-reloaded certificate; optional client certificates) and the gRPC services of [`server`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -8,6 +8,7 @@ use anyhow::Context;
 use proto::kuma::mesh::v1alpha1::global_kds_service_server::GlobalKdsServiceServer;
 use proto::kuma::mesh::v1alpha1::kds_sync_service_server::KdsSyncServiceServer;
 use shared::config::{CpConfig, KdsAuth};
+use shared::limits::Limiter;
 use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
 use shared::runtime::{Runtime, tls_options};
 use shared::shutdown::Shutdown;
@@ -99,7 +100,13 @@ impl Kds {
             services.audit.clone(),
         )
         .await
-        .with_context(|| format!("binding the KDS server on {addr}"))?;
+        .with_context(|| format!("binding the KDS server on {addr}"))?
+        .with_limiter(Limiter::new(
+            "kds",
+            kds.rate_limit,
+            services.metrics.clone(),
+            services.audit.clone(),
+        ));
         let auth = Authenticator {
             mode: kds.auth,
             require_client_cert: kds.client_ca_file.is_some(),
@@ -141,8 +148,10 @@ impl Kds {
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.max_msg_size)
             .max_encoding_message_size(self.max_msg_size);
-        let global =
-            GlobalKdsServiceServer::new(server).accept_compressed(CompressionEncoding::Gzip);
+        let global = GlobalKdsServiceServer::new(server)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(self.max_msg_size)
+            .max_encoding_message_size(self.max_msg_size);
         let mut stop = shutdown.clone();
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE))

@@ -17,7 +17,9 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::audit::{AuditLog, Event};
 use crate::config::Access;
+use crate::config::RateLimit;
 use crate::credentials::Credentials;
+use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::zones::KdsStatus;
@@ -105,6 +107,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Time allowed for one request, body included.
     pub request_timeout: Duration,
+    /// Per-address limits of `POST /tokens/*`, over the HTTP and HTTPS listeners together.
+    pub tokens_rate_limit: RateLimit,
     /// The effective configuration, secrets redacted, served at `GET /config`.
     pub config_json: Value,
     /// `GET /`.
@@ -121,6 +125,7 @@ struct Inner {
     store: Store,
     config: ApiConfig,
     services: Services,
+    token_limiter: Limiter,
 }
 
 /// What the handlers use beside the store.
@@ -139,7 +144,13 @@ pub struct Services {
 impl ApiState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: ApiConfig, services: Services) -> Self {
-        Self { inner: Arc::new(Inner { store, config, services }) }
+        let token_limiter = Limiter::new(
+            "api-tokens",
+            config.tokens_rate_limit,
+            services.metrics.clone(),
+            services.audit.clone(),
+        );
+        Self { inner: Arc::new(Inner { store, config, services, token_limiter }) }
     }
 
     fn credentials(&self) -> &Credentials {
@@ -187,7 +198,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/config", get(config))
         .route("/status/kds", get(kds_status))
         .merge(handlers::routes())
-        .merge(tokens::routes())
+        .merge(tokens::routes(&state))
         .merge(zones::routes())
         .merge(dataplanes::routes())
         .fallback(not_found)

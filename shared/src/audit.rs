@@ -110,6 +110,18 @@ pub enum Event {
         /// Refusals on this listener since the previous line that got no line of their own.
         suppressed: u64,
     },
+    /// A listener turned a client away for going over its per-address limits. Written at most
+    /// once per second per listener, like `ConnectionRefused`.
+    RateLimited {
+        /// The listener's fixed name, e.g. `dp-server` or `api-tokens`.
+        listener: &'static str,
+        /// Peer address of the refusal that triggered this line.
+        source: String,
+        /// `rate` (too many new ones) or `concurrency` (too many open at once).
+        reason: &'static str,
+        /// Refusals on this listener since the previous line that got no line of their own.
+        suppressed: u64,
+    },
 }
 
 /// Where audit lines go. Cloning is cheap; clones share the file.

@@ -20,6 +20,7 @@ mod api_server;
 mod error;
 mod general;
 mod kuma_keys;
+mod limits;
 mod multizone;
 mod parse;
 mod servers;
@@ -33,6 +34,7 @@ pub use access::{Access, Allowed};
 pub use api_server::{ApiServer, Authn, AuthnType, Https, Listener};
 pub use error::{Error, Origin, PostgresTlsProblem, Problem, ZoneNameProblem};
 pub use general::General;
+pub use limits::RateLimit;
 pub use multizone::{
     CpToken, GlobalAddress, GlobalScheme, KdsAuth, KdsServer, Multizone, Zone, ZoneHealthCheck,
     ZoneName,

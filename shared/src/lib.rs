@@ -12,6 +12,7 @@ pub mod config;
 pub mod credentials;
 pub mod delta;
 pub mod kds;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod process;

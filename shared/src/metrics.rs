@@ -37,6 +37,15 @@ pub struct Listener {
     pub listener: &'static str,
 }
 
+/// Labels of a per-client limit refusal.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLimited {
+    /// The listener's fixed name, e.g. `dp-server`.
+    pub listener: &'static str,
+    /// `rate` or `concurrency`.
+    pub reason: &'static str,
+}
+
 /// The counters and gauges of this process.
 #[derive(Clone)]
 pub struct Metrics {
@@ -49,6 +58,7 @@ struct Inner {
     tokens_issued: Family<TokenKind, Counter>,
     connections_refused: Family<Listener, Counter>,
     handshake_failures: Family<Listener, Counter>,
+    rate_limited: Family<RateLimited, Counter>,
     dp_certificates_issued: Counter,
     dp_certificate_issue_seconds: Histogram,
     dps_connected: Gauge,
@@ -86,6 +96,13 @@ impl Metrics {
             "tls_handshake_failures",
             "Accepted connections whose TLS handshake failed or timed out",
             handshake_failures.clone(),
+        );
+        let rate_limited = Family::<RateLimited, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Connections or requests turned away because their source address went over the \
+             listener's per-client rate or concurrency limit",
+            rate_limited.clone(),
         );
         let dp_certificates_issued = Counter::default();
         registry.register(
@@ -132,6 +149,7 @@ impl Metrics {
                 tokens_issued,
                 connections_refused,
                 handshake_failures,
+                rate_limited,
                 dp_certificates_issued,
                 dp_certificate_issue_seconds,
                 dps_connected,
@@ -176,6 +194,16 @@ impl Metrics {
     /// How many TLS handshakes failed on `listener` so far.
     pub fn tls_handshake_failures(&self, listener: &'static str) -> u64 {
         self.inner.handshake_failures.get_or_create(&Listener { listener }).get()
+    }
+
+    /// Counts one connection or request `listener` turned away for `reason`.
+    pub fn rate_limited(&self, listener: &'static str, reason: &'static str) {
+        self.inner.rate_limited.get_or_create(&RateLimited { listener, reason }).inc();
+    }
+
+    /// How many connections or requests `listener` turned away for `reason` so far.
+    pub fn rate_limits(&self, listener: &'static str, reason: &'static str) -> u64 {
+        self.inner.rate_limited.get_or_create(&RateLimited { listener, reason }).get()
     }
 
     /// Counts one data plane certificate issued.
@@ -260,6 +288,7 @@ mod tests {
         metrics.token_issued("dataplane");
         metrics.connection_refused("kds");
         metrics.tls_handshake_failed("kds");
+        metrics.rate_limited("kds", "rate");
         metrics.dp_certificate_issued();
         metrics.dp_connected(1);
         let text = metrics.render();
@@ -270,6 +299,10 @@ mod tests {
         assert!(text.contains("kuma_tokens_issued_total{kind=\"dataplane\"} 1"), "{text}");
         assert!(text.contains("kuma_connections_refused_total{listener=\"kds\"} 1"), "{text}");
         assert!(text.contains("kuma_tls_handshake_failures_total{listener=\"kds\"} 1"), "{text}");
+        assert!(
+            text.contains("kuma_rate_limited_total{listener=\"kds\",reason=\"rate\"} 1"),
+            "{text}"
+        );
         assert_eq!(metrics.auth_failures("user", "expired"), 2);
         assert_eq!(metrics.connections_refused("kds"), 1);
         assert_eq!(metrics.tls_handshake_failures("kds"), 1);

@@ -188,6 +188,7 @@ impl Runtime {
                 read_only: api_server.read_only,
                 max_body_bytes: api_server.max_body_bytes,
                 request_timeout: api_server.read_timeout + api_server.write_timeout,
+                tokens_rate_limit: api_server.tokens_rate_limit,
                 config_json,
                 index,
             },

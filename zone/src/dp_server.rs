@@ -2,7 +2,8 @@
 //! `kumars.dp.v1.DataplaneService/Session` stream, prove who they are with a dataplane token and
 //! receive their mesh certificate for a CSR (see [`session`]). This module owns the listener and
 //! the gRPC server; it does not generate CAs or signing keys (the runtime does when a mesh is
-//! created) and never sees a proxy's private key.
+//! created) and never sees a proxy's private key. Each source address is held to
+//! `KUMA_DP_SERVER_RATE_LIMIT_*` before TLS, and messages to `KUMA_DP_SERVER_MAX_MSG_SIZE`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use proto::kumars::dp::v1::dataplane_service_server::DataplaneServiceServer;
 use shared::config::{DpProxyAuthn, ZoneProxyAuthn};
+use shared::limits::Limiter;
 use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
 use shared::runtime::{Runtime, tls_options};
 use shared::shutdown::Shutdown;
@@ -33,6 +35,7 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 pub struct DpServer {
     listener: TlsListener,
     auth: Authenticator,
+    max_msg_size: usize,
     /// Keeps the certificate files watched while the listener lives.
     _watch: Option<WatchHandle>,
 }
@@ -86,7 +89,13 @@ impl DpServer {
             services.audit.clone(),
         )
         .await
-        .with_context(|| format!("binding the DP server on {addr}"))?;
+        .with_context(|| format!("binding the DP server on {addr}"))?
+        .with_limiter(Limiter::new(
+            "dp-server",
+            config.rate_limit,
+            services.metrics.clone(),
+            services.audit.clone(),
+        ));
         let auth = Authenticator {
             enabled,
             zone_proxies_enabled,
@@ -95,7 +104,8 @@ impl DpServer {
             metrics: services.metrics.clone(),
             audit: services.audit.clone(),
         };
-        Ok(Self { listener, auth, _watch: watch })
+        let max_msg_size = usize::try_from(config.max_msg_size).unwrap_or(usize::MAX);
+        Ok(Self { listener, auth, max_msg_size, _watch: watch })
     }
 
     /// Where the DP server listens.
@@ -115,7 +125,11 @@ impl DpServer {
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE))
             .http2_keepalive_timeout(Some(KEEPALIVE))
-            .add_service(DataplaneServiceServer::new(service))
+            .add_service(
+                DataplaneServiceServer::new(service)
+                    .max_decoding_message_size(self.max_msg_size)
+                    .max_encoding_message_size(self.max_msg_size),
+            )
             .serve_with_incoming_shutdown(self.listener.incoming(shutdown), async move {
                 stop.wait().await
             })

@@ -1,7 +1,7 @@
 //! `ApiError`: every failure of a REST handler, mapped once onto Kuma's error body.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -57,6 +57,12 @@ pub enum ApiError {
     /// The body is larger than `KUMA_API_SERVER_MAX_BODY_BYTES`.
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// The caller's address went over a per-client limit (`KUMA_API_SERVER_RATE_LIMIT_*`).
+    #[error("too many requests from this address; retry in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Sent as `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// Anything else: the store failed, a bug. Logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -93,6 +99,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             Self::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
         }
     }
@@ -124,7 +131,11 @@ impl IntoResponse for ApiError {
             detail,
             invalid_parameters,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }
 

@@ -37,6 +37,7 @@ pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
         read_only: false,
         max_body_bytes: 4096,
         request_timeout: Duration::from_secs(5),
+        tokens_rate_limit: crate::config::RateLimit::OFF,
         config_json: json!({"mode": "zone"}),
         index: Index {
             hostname: "test".into(),

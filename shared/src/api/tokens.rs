@@ -1,13 +1,18 @@
 //! `POST /tokens/dataplane`, `/tokens/zone` and `/tokens/user`: Kuma's token endpoints.
 //!
-//! Access is checked first (Kuma does so before validating the body), then the body, then the
-//! token is signed with the newest key of its kind. The answer is the raw token as `text/plain`.
+//! The caller's address is held to `KUMA_API_SERVER_RATE_LIMIT_TOKENS_*` first (429 with
+//! `Retry-After` over it), then access is checked (Kuma does so before validating the body), then
+//! the body, then the token is signed with the newest key of its kind. The answer is the raw
+//! token as `text/plain`. Bodies are capped at [`MAX_BODY_BYTES`], well under the API's limit.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::de::DeserializeOwned;
@@ -23,11 +28,32 @@ use crate::resources::{ResourceType, ValidationError};
 use crate::store::{self, Key};
 use crate::tokens::{DataplaneTokenRequest, KeyKind, UserTokenRequest, ZoneTokenRequest};
 
-pub(super) fn routes() -> Router<ApiState> {
+/// Largest token request body: a request names a mesh, a zone or a user, some tags and a
+/// validity, which fits many times over.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub(super) fn routes(state: &ApiState) -> Router<ApiState> {
+    let max_body = MAX_BODY_BYTES.min(state.config().max_body_bytes);
     Router::new()
         .route("/tokens/dataplane", post(dataplane))
         .route("/tokens/zone", post(zone))
         .route("/tokens/user", post(user_token))
+        .layer(DefaultBodyLimit::max(max_body))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit))
+}
+
+/// Holds the caller's address to the token limits for as long as its request runs.
+async fn limit(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    // Both listeners insert the peer; a router driven without a socket counts as one address.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    match state.inner.token_limiter.admit(peer) {
+        Ok(_permit) => next.run(request).await,
+        Err(refusal) => ApiError::TooManyRequests { retry_after_secs: refusal.retry_after_secs() }
+            .into_response(),
+    }
 }
 
 async fn dataplane(

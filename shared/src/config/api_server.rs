@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::error::{Error, Problem};
+use super::limits::{RateLimit, RateLimitKeys};
 use super::parse::{self, format_duration};
 use super::source::{Loader, Setting};
 use super::tls::{CertKeyFiles, TlsKeys, TlsSettings};
@@ -51,6 +52,17 @@ const READ_TIMEOUT: Setting = api("KUMA_API_SERVER_READ_TIMEOUT", "apiServer.rea
 const WRITE_TIMEOUT: Setting = api("KUMA_API_SERVER_WRITE_TIMEOUT", "apiServer.writeTimeout");
 const IDLE_TIMEOUT: Setting = api("KUMA_API_SERVER_IDLE_TIMEOUT", "apiServer.idleTimeout");
 const MAX_BODY_BYTES: Setting = api("KUMA_API_SERVER_MAX_BODY_BYTES", "apiServer.maxBodyBytes");
+const TOKENS_RATE_LIMIT: RateLimitKeys = RateLimitKeys {
+    per_second: api(
+        "KUMA_API_SERVER_RATE_LIMIT_TOKENS_PER_SECOND",
+        "apiServer.rateLimit.tokens.perSecond",
+    ),
+    burst: api("KUMA_API_SERVER_RATE_LIMIT_TOKENS_BURST", "apiServer.rateLimit.tokens.burst"),
+    max_concurrent: api(
+        "KUMA_API_SERVER_RATE_LIMIT_TOKENS_MAX_IN_FLIGHT",
+        "apiServer.rateLimit.tokens.maxInFlight",
+    ),
+};
 
 const ANY: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const DEFAULT_HTTP_PORT: u16 = 5681;
@@ -60,6 +72,10 @@ const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Token requests per source address: a script issuing a hundred tokens in a row gets them at
+/// once, a flood gets 20 a second (one RS256 signature each), and at most 10 wait at a time.
+const DEFAULT_TOKENS_RATE_LIMIT: RateLimit =
+    RateLimit { per_second: 20, burst: 100, max_concurrent: 10 };
 
 /// `apiServer.*`.
 #[derive(Debug, Clone)]
@@ -84,6 +100,9 @@ pub struct ApiServer {
     pub idle_timeout: Duration,
     /// `KUMA_API_SERVER_MAX_BODY_BYTES` (1 MiB, our extension): larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// `KUMA_API_SERVER_RATE_LIMIT_TOKENS_*` (20/s, burst 100, 10 in flight; our extension):
+    /// `POST /tokens/*` per source address; over it, 429.
+    pub tokens_rate_limit: RateLimit,
 }
 
 /// Where one listener binds, and whether it runs.
@@ -210,6 +229,11 @@ impl ApiServer {
             write_timeout: loader.or(&WRITE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, parse::duration)?,
             idle_timeout: loader.or(&IDLE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, parse::duration)?,
             max_body_bytes: loader.or(&MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, parse::number)?,
+            tokens_rate_limit: RateLimit::load(
+                loader,
+                &TOKENS_RATE_LIMIT,
+                DEFAULT_TOKENS_RATE_LIMIT,
+            )?,
         })
     }
 
@@ -242,6 +266,7 @@ impl ApiServer {
             "writeTimeout": format_duration(self.write_timeout),
             "idleTimeout": format_duration(self.idle_timeout),
             "maxBodyBytes": self.max_body_bytes,
+            "rateLimit": { "tokens": self.tokens_rate_limit.to_json("maxInFlight") },
         })
     }
 }

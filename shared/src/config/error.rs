@@ -217,6 +217,9 @@ pub enum Problem {
     /// Two settings of which at most one may be set.
     #[error("cannot be set together with {0}; set only one")]
     Exclusive(Origin),
+    /// A rate limit whose burst is 0, which would refuse everyone.
+    #[error("must be at least 1 while {0} is above 0 (set that to 0 to turn the rate limit off)")]
+    BurstZero(Origin),
     /// Skip-verify together with a root CA, which would then go unused.
     #[error("true contradicts {0}: skipping verification leaves the root CA unused")]
     SkipVerifyWithRootCa(Origin),

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde_json::{Value, json};
 
 use super::error::{Error, Problem};
+use super::limits::{RateLimit, RateLimitKeys};
 use super::parse::{self, format_duration};
 use super::source::{Loader, Setting};
 use super::tls::{CertKeyFiles, TlsKeys, TlsSettings};
@@ -57,7 +58,21 @@ const HEALTH_TIMEOUT: Setting = m(
     "KUMA_MULTIZONE_GLOBAL_KDS_ZONE_HEALTH_CHECK_TIMEOUT",
     "multizone.global.kds.zoneHealthCheck.timeout",
 );
+const RATE_LIMIT: RateLimitKeys = RateLimitKeys {
+    per_second: m(
+        "KUMA_MULTIZONE_GLOBAL_KDS_RATE_LIMIT_PER_SECOND",
+        "multizone.global.kds.rateLimit.perSecond",
+    ),
+    burst: m("KUMA_MULTIZONE_GLOBAL_KDS_RATE_LIMIT_BURST", "multizone.global.kds.rateLimit.burst"),
+    max_concurrent: m(
+        "KUMA_MULTIZONE_GLOBAL_KDS_RATE_LIMIT_MAX_CONNECTIONS",
+        "multizone.global.kds.rateLimit.maxConnections",
+    ),
+};
 const DEFAULT_GRPC_PORT: u16 = 5685;
+/// Connections per zone address: a zone holds one and reconnects with backoff, so 5 a second
+/// (burst 50) and 100 open leave room for many zones behind one NAT and for restarts.
+const DEFAULT_RATE_LIMIT: RateLimit = RateLimit { per_second: 5, burst: 50, max_concurrent: 100 };
 const DEFAULT_REFRESH: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_MSG: u32 = 10 * 1024 * 1024;
 const DEFAULT_NACK_BACKOFF: Duration = Duration::from_secs(5);
@@ -102,6 +117,9 @@ pub struct KdsServer {
     pub nack_backoff: Duration,
     /// `..._ZONE_HEALTH_CHECK_POLL_INTERVAL` and `_TIMEOUT`, set together or not at all.
     pub zone_health_check: Option<ZoneHealthCheck>,
+    /// `KUMA_MULTIZONE_GLOBAL_KDS_RATE_LIMIT_*` (5/s, burst 50, 100 open; our extension): new
+    /// connections per zone address, checked after the allowlist and before TLS.
+    pub rate_limit: RateLimit,
 }
 
 /// How the global authenticates a zone CP on KDS.
@@ -161,6 +179,7 @@ impl Multizone {
             "tlsClientCaFile": g.client_ca_file.clone().unwrap_or_default(),
             "authType": g.auth.as_str(),
             "maxMsgSize": g.max_msg_size,
+            "rateLimit": g.rate_limit.to_json("maxConnections"),
             "allowedCidrs": g.allowed_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "nackBackoff": format_duration(g.nack_backoff),
             "zoneHealthCheck": {
@@ -211,6 +230,7 @@ impl KdsServer {
             allowed_cidrs: loader.list(&ALLOWED_CIDRS, parse::cidr)?.unwrap_or_default(),
             nack_backoff: loader.or(&NACK_BACKOFF, DEFAULT_NACK_BACKOFF, parse::duration)?,
             zone_health_check,
+            rate_limit: RateLimit::load(loader, &RATE_LIMIT, DEFAULT_RATE_LIMIT)?,
         })
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::error::{Error, Problem};
+use super::limits::{RateLimit, RateLimitKeys};
 use super::parse::{self, format_duration};
 use super::source::{Loader, Setting};
 use super::tls::{CertKeyFiles, TlsKeys, TlsSettings};
@@ -30,6 +31,15 @@ const DP_PROXY_AUTHN: Setting =
     s("KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE", "dpServer.authn.dpProxy.type");
 const ZONE_PROXY_AUTHN: Setting =
     s("KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE", "dpServer.authn.zoneProxy.type");
+const DP_MAX_MSG: Setting = s("KUMA_DP_SERVER_MAX_MSG_SIZE", "dpServer.maxMsgSize");
+const DP_RATE_LIMIT: RateLimitKeys = RateLimitKeys {
+    per_second: s("KUMA_DP_SERVER_RATE_LIMIT_PER_SECOND", "dpServer.rateLimit.perSecond"),
+    burst: s("KUMA_DP_SERVER_RATE_LIMIT_BURST", "dpServer.rateLimit.burst"),
+    max_concurrent: s(
+        "KUMA_DP_SERVER_RATE_LIMIT_MAX_CONNECTIONS",
+        "dpServer.rateLimit.maxConnections",
+    ),
+};
 
 const DIAG_PORT: Setting = s("KUMA_DIAGNOSTICS_SERVER_PORT", "diagnostics.serverPort");
 const DIAG_TLS_ENABLED: Setting = s("KUMA_DIAGNOSTICS_TLS_ENABLED", "diagnostics.tlsEnabled");
@@ -74,6 +84,13 @@ const MADS_TLS: TlsKeys = TlsKeys {
 
 const DEFAULT_DP_PORT: u16 = 5678;
 const DEFAULT_DP_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// A proxy sends a Hello with its Dataplane and CSRs: the API's 1 MiB body limit fits them all.
+const DEFAULT_DP_MAX_MSG: u32 = 1024 * 1024;
+/// Connections per source address. Proxies behind one address (a NAT, a node) reconnect
+/// together after a restart: a thousand get in at once, the rest at 100 a second through
+/// kuma-dp's backoff; 5,000 may stay connected from one address.
+const DEFAULT_DP_RATE_LIMIT: RateLimit =
+    RateLimit { per_second: 100, burst: 1000, max_concurrent: 5000 };
 const DEFAULT_DIAG_PORT: u16 = 5680;
 const DEFAULT_MADS_PORT: u16 = 5676;
 const DEFAULT_MADS_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -99,6 +116,11 @@ pub struct DpServer {
     pub dp_token: DpTokens,
     /// `dpServer.authn.zoneProxy.zoneToken.*`: zone tokens.
     pub zone_token: ZoneTokens,
+    /// `KUMA_DP_SERVER_MAX_MSG_SIZE` (1 MiB, our extension): largest gRPC message either way.
+    pub max_msg_size: u32,
+    /// `KUMA_DP_SERVER_RATE_LIMIT_*` (100/s, burst 1,000, 5,000 open; our extension): new
+    /// connections per source address, checked before TLS.
+    pub rate_limit: RateLimit,
 }
 
 /// How data plane proxies authenticate.
@@ -226,6 +248,8 @@ impl DpServer {
             )?,
             dp_token: DpTokens::load(loader)?,
             zone_token: ZoneTokens::load(loader)?,
+            max_msg_size: loader.or(&DP_MAX_MSG, DEFAULT_DP_MAX_MSG, parse::number)?,
+            rate_limit: RateLimit::load(loader, &DP_RATE_LIMIT, DEFAULT_DP_RATE_LIMIT)?,
         })
     }
 
@@ -243,6 +267,8 @@ impl DpServer {
                     "zoneToken": self.zone_token.to_json(),
                 },
             },
+            "maxMsgSize": self.max_msg_size,
+            "rateLimit": self.rate_limit.to_json("maxConnections"),
         });
         tls_json(self.tls_files.as_ref(), &self.tls, base)
     }

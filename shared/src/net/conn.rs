@@ -16,12 +16,16 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::Connected;
 
+use crate::limits::Permit;
+
 /// An accepted connection whose peer the allowlist admitted and whose TLS handshake (if any)
 /// finished.
 #[derive(Debug)]
 pub struct Conn {
     io: Io<TlsStream<TcpStream>>,
     info: ConnInfo,
+    /// The peer's open-connection slot under the listener's limits, given back on close.
+    _permit: Permit,
 }
 
 /// A TCP stream with or without TLS on top: `T` is tokio-rustls' server or client stream.
@@ -51,10 +55,12 @@ impl Conn {
         stream: TcpStream,
         remote_addr: SocketAddr,
         local_addr: SocketAddr,
+        permit: Permit,
     ) -> Self {
         Self {
             io: Io::Plain(stream),
             info: ConnInfo { remote_addr, local_addr, tls: false, peer_certificates: None },
+            _permit: permit,
         }
     }
 
@@ -62,11 +68,13 @@ impl Conn {
         stream: TlsStream<TcpStream>,
         remote_addr: SocketAddr,
         local_addr: SocketAddr,
+        permit: Permit,
     ) -> Self {
         let peer_certificates = stream.get_ref().1.peer_certificates().map(Arc::from);
         Self {
             io: Io::Tls(Box::new(stream)),
             info: ConnInfo { remote_addr, local_addr, tls: true, peer_certificates },
+            _permit: permit,
         }
     }
 

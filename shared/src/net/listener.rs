@@ -2,8 +2,10 @@
 //! tonic.
 //!
 //! The accept loop checks the allowlist first: a refused peer's socket is reset at once, before
-//! anything is read from it, so it never sees a TLS byte (not even a certificate). Allowed peers
-//! get their handshake in a task of their own with a deadline, so a slow peer cannot stall the
+//! anything is read from it, so it never sees a TLS byte (not even a certificate). Then the
+//! per-address limits (`shared::limits`): a peer over its connection rate or its open-connection
+//! cap is reset the same way, and an admitted connection holds its slot until it closes. Admitted
+//! peers get their handshake in a task of their own with a deadline, so a slow peer cannot stall the
 //! loop. This file must not know what is served: tonic does that with
 //! `Server::builder().serve_with_incoming_shutdown(listener.incoming(shutdown), ...)`.
 
@@ -23,6 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{Allowlist, Conn, Error};
 use crate::audit::{AuditLog, Event};
+use crate::limits::{Limiter, Permit};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::tls::{ClientAuth, ReloadingCert, ServerTlsOptions, reloading_server_config};
@@ -64,6 +67,7 @@ pub struct TlsListener {
     allowlist: Allowlist,
     acceptor: Option<TlsAcceptor>,
     handshake_timeout: Duration,
+    limiter: Limiter,
     metrics: Metrics,
     audit: AuditLog,
 }
@@ -109,6 +113,7 @@ impl TlsListener {
             allowlist,
             acceptor,
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            limiter: Limiter::off(),
             metrics,
             audit,
         })
@@ -117,6 +122,13 @@ impl TlsListener {
     /// Replaces [`HANDSHAKE_TIMEOUT`].
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Holds each source address to `limiter` (after the allowlist, before TLS); without this,
+    /// every allowed peer is admitted.
+    pub fn with_limiter(mut self, limiter: Limiter) -> Self {
+        self.limiter = limiter;
         self
     }
 
@@ -162,7 +174,13 @@ impl TlsListener {
                 refusals.report(peer, &self.audit, Instant::now());
                 continue;
             }
-            tokio::spawn(self.handshake(stream, peer, tx.clone()));
+            // The limiter logs, counts and audits its own refusals.
+            let Ok(permit) = self.limiter.admit(peer.ip()) else {
+                let _ = stream.set_zero_linger();
+                drop(stream);
+                continue;
+            };
+            tokio::spawn(self.handshake(stream, peer, permit, tx.clone()));
         }
         tracing::debug!(listener = self.name, addr = %self.local_addr, "listener stopped");
     }
@@ -171,6 +189,7 @@ impl TlsListener {
         &self,
         stream: TcpStream,
         peer: SocketAddr,
+        permit: Permit,
         tx: mpsc::Sender<Conn>,
     ) -> impl Future<Output = ()> + Send + 'static {
         let acceptor = self.acceptor.clone();
@@ -178,10 +197,10 @@ impl TlsListener {
         let metrics = self.metrics.clone();
         async move {
             let conn = match acceptor {
-                None => Conn::plain(stream, peer, local_addr),
+                None => Conn::plain(stream, peer, local_addr, permit),
                 Some(acceptor) => {
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => Conn::tls(tls, peer, local_addr),
+                        Ok(Ok(tls)) => Conn::tls(tls, peer, local_addr, permit),
                         Ok(Err(err)) => {
                             tracing::debug!(listener = name, %peer, %err, "TLS handshake failed");
                             metrics.tls_handshake_failed(name);
@@ -208,6 +227,7 @@ impl fmt::Debug for TlsListener {
             .field("local_addr", &self.local_addr)
             .field("allowlist", &self.allowlist)
             .field("tls", &self.acceptor.is_some())
+            .field("limiter", &self.limiter)
             .finish_non_exhaustive()
     }
 }

@@ -22,11 +22,12 @@ use tonic::{Code, Status, Streaming};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-struct Zone {
-    api: String,
+pub(super) struct Zone {
+    pub(super) api: String,
+    pub(super) https: u16,
     diagnostics: u16,
-    dp_port: u16,
-    ca: PathBuf,
+    pub(super) dp_port: u16,
+    pub(super) ca: PathBuf,
     trigger: Trigger,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -36,17 +37,18 @@ impl Zone {
         Self::start_with(dir, &[]).await
     }
 
-    async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
+    pub(super) async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
         let app = zone::App::build(config(dir, env)).await.unwrap();
         let api = format!("http://localhost:{}", app.addresses().http.unwrap().port());
+        let https = app.addresses().https.unwrap().port();
         let diagnostics = app.addresses().diagnostics.port();
         let dp_port = app.dp_server_addr().port();
         let (trigger, shutdown) = shutdown::channel();
         let task = tokio::spawn(app.run(shutdown));
-        Self { api, diagnostics, dp_port, ca: dir.join("kuma-cp.crt"), trigger, task }
+        Self { api, https, diagnostics, dp_port, ca: dir.join("kuma-cp.crt"), trigger, task }
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.trigger.fire();
         self.task.await.unwrap().unwrap();
     }
@@ -64,12 +66,12 @@ impl Zone {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn metrics(&self) -> String {
+    pub(super) async fn metrics(&self) -> String {
         let url = format!("http://localhost:{}/metrics", self.diagnostics);
         http_client().get(url).send().await.unwrap().text().await.unwrap()
     }
 
-    async fn token(&self, body: Value) -> String {
+    pub(super) async fn token(&self, body: Value) -> String {
         let url = format!("{}/tokens/dataplane", self.api);
         let resp = http_client().post(url).json(&body).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
@@ -77,7 +79,7 @@ impl Zone {
     }
 
     /// A mesh with a builtin CA (certificates valid for `expiration`), and the Dataplane web-01.
-    async fn mesh_with_web(&self, mesh: &str, expiration: &str) {
+    pub(super) async fn mesh_with_web(&self, mesh: &str, expiration: &str) {
         let dp_cert = json!({"rotation": {"expiration": expiration}});
         self.put(
             &format!("/meshes/{mesh}"),
@@ -107,13 +109,13 @@ fn web(mesh: &str) -> Value {
 }
 
 /// An open session: what we send, and what the server sends back.
-struct Session {
+pub(super) struct Session {
     tx: mpsc::Sender<pb::DpMessage>,
     rx: Streaming<pb::CpMessage>,
 }
 
 impl Session {
-    async fn open(
+    pub(super) async fn open(
         zone: &Zone,
         token: &str,
         mesh: &str,
@@ -129,7 +131,7 @@ impl Session {
         Self::open_with(zone, Some(&format!("Bearer {token}")), hello).await
     }
 
-    async fn open_with(
+    pub(super) async fn open_with(
         zone: &Zone,
         authorization: Option<&str>,
         hello: pb::Hello,
@@ -144,13 +146,13 @@ impl Session {
         Ok(Self { tx, rx })
     }
 
-    async fn next(&mut self) -> Result<Kind, Status> {
+    pub(super) async fn next(&mut self) -> Result<Kind, Status> {
         let message =
             tokio::time::timeout(WAIT, self.rx.message()).await.expect("a message in time");
         Ok(message?.expect("the stream is open").kind.unwrap())
     }
 
-    async fn csr(&mut self) -> pb::Identity {
+    pub(super) async fn csr(&mut self) -> pb::Identity {
         let key = rcgen::KeyPair::generate().unwrap();
         let csr = rcgen::CertificateParams::default().serialize_request(&key).unwrap();
         let csr_der = csr.der().to_vec();
@@ -170,7 +172,7 @@ fn jti(token: &str) -> String {
 }
 
 /// Whether the leaf of `identity` was signed by the first certificate of its trust bundle.
-fn verifies(identity: &pb::Identity) -> bool {
+pub(super) fn verifies(identity: &pb::Identity) -> bool {
     let (_, leaf) = x509_parser::pem::parse_x509_pem(identity.cert_chain_pem.as_bytes()).unwrap();
     let (_, root) = x509_parser::pem::parse_x509_pem(identity.trust_bundle_pem.as_bytes()).unwrap();
     let leaf = leaf.parse_x509().unwrap();

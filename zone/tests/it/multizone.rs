@@ -10,29 +10,29 @@ use shared::shutdown::{self, Trigger};
 use shared::testing::cp::{config, eventually, http_client};
 use tokio::task::JoinHandle;
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(super) const WAIT: Duration = Duration::from_secs(20);
 
-struct Running {
-    api: String,
+pub(super) struct Running {
+    pub(super) api: String,
     trigger: Trigger,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
 impl Running {
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.trigger.fire();
         self.task.await.unwrap().unwrap();
     }
 }
 
-struct Global {
-    running: Running,
-    kds: u16,
+pub(super) struct Global {
+    pub(super) running: Running,
+    pub(super) kds: u16,
     diagnostics: u16,
-    ca: PathBuf,
+    pub(super) ca: PathBuf,
 }
 
-async fn start_global(dir: &Path, extra: &[(&str, &str)]) -> Global {
+pub(super) async fn start_global(dir: &Path, extra: &[(&str, &str)]) -> Global {
     let mut env = vec![("KUMA_MODE", "global")];
     env.extend_from_slice(extra);
     let app = global::App::build(config(dir, &env)).await.unwrap();
@@ -48,7 +48,7 @@ async fn start_global(dir: &Path, extra: &[(&str, &str)]) -> Global {
     }
 }
 
-async fn start_zone(dir: &Path, extra: &[(&str, &str)]) -> Running {
+pub(super) async fn start_zone(dir: &Path, extra: &[(&str, &str)]) -> Running {
     let app = zone::App::build(config(dir, extra)).await.unwrap();
     let port = app.addresses().http.unwrap().port();
     let (trigger, shutdown) = shutdown::channel();
@@ -57,7 +57,7 @@ async fn start_zone(dir: &Path, extra: &[(&str, &str)]) -> Running {
 }
 
 /// A `cp` zone token for `zone`, issued by the global's API (we are its local admin).
-async fn zone_token(global: &Global, zone: &str, path: &Path) {
+pub(super) async fn zone_token(global: &Global, zone: &str, path: &Path) {
     let resp = http_client()
         .post(format!("{}/tokens/zone", global.running.api))
         .json(&json!({"zone": zone, "scope": ["cp"], "validFor": "1h"}))
@@ -68,7 +68,7 @@ async fn zone_token(global: &Global, zone: &str, path: &Path) {
     std::fs::write(path, resp.text().await.unwrap()).unwrap();
 }
 
-fn zone_env<'a>(
+pub(super) fn zone_env<'a>(
     name: &'a str,
     kds: &'a str,
     ca: &'a str,
@@ -91,12 +91,12 @@ async fn get(url: &str) -> (StatusCode, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn put(url: &str, body: Value) {
+pub(super) async fn put(url: &str, body: Value) {
     let resp = http_client().put(url).json(&body).send().await.unwrap();
     assert!(resp.status().is_success(), "{url}: {} {}", resp.status(), resp.text().await.unwrap());
 }
 
-async fn kds_status(zone: &Running) -> Value {
+pub(super) async fn kds_status(zone: &Running) -> Value {
     get(&format!("{}/status/kds", zone.api)).await.1
 }
 
@@ -308,7 +308,7 @@ fn jti_of(token: &str) -> String {
     claims["jti"].as_str().unwrap().to_owned()
 }
 
-async fn global_metrics(global: &Global) -> String {
+pub(super) async fn global_metrics(global: &Global) -> String {
     let url = format!("http://localhost:{}/metrics", global.diagnostics);
     http_client().get(url).send().await.unwrap().text().await.unwrap()
 }

@@ -84,6 +84,7 @@ fn api_server_defaults_as_in_kuma() {
     assert_eq!(a.write_timeout, Duration::from_secs(30));
     assert_eq!(a.idle_timeout, Duration::from_secs(120));
     assert_eq!(a.max_body_bytes, 1024 * 1024);
+    assert_eq!(a.tokens_rate_limit, RateLimit { per_second: 20, burst: 100, max_concurrent: 10 });
 }
 
 #[test]
@@ -98,6 +99,11 @@ fn small_servers_default_as_in_kuma() {
     assert_eq!(c.dp_server.read_header_timeout, Duration::from_secs(5));
     assert_eq!(c.dp_server.dp_proxy_authn, DpProxyAuthn::DpToken);
     assert_eq!(c.dp_server.zone_proxy_authn, ZoneProxyAuthn::ZoneToken);
+    assert_eq!(c.dp_server.max_msg_size, 1024 * 1024);
+    assert_eq!(
+        c.dp_server.rate_limit,
+        RateLimit { per_second: 100, burst: 1000, max_concurrent: 5000 }
+    );
     let dp_token = DpTokens { enable_issuer: true, use_secrets: true, public_keys: Vec::new() };
     assert_eq!(c.dp_server.dp_token, dp_token);
     let zone_token = ZoneTokens { enable_issuer: true, use_secrets: true, public_keys: Vec::new() };
@@ -119,6 +125,7 @@ fn multizone_defaults_as_in_kuma() {
     assert_eq!(g.tls_files, None);
     assert_eq!(g.tls, TlsSettings::default());
     assert_eq!(g.max_msg_size, 10_485_760);
+    assert_eq!(g.rate_limit, RateLimit { per_second: 5, burst: 50, max_concurrent: 100 });
     assert!(g.allowed_cidrs.is_empty());
     assert_eq!(g.nack_backoff, Duration::from_secs(5));
     assert_eq!(g.zone_health_check, None);

@@ -164,6 +164,15 @@ const ROWS: &[Row] = &[
         c.api_server.idle_timeout == Duration::from_secs(5)
     }),
     ("KUMA_API_SERVER_MAX_BODY_BYTES", "2048", &[], |c| c.api_server.max_body_bytes == 2048),
+    ("KUMA_API_SERVER_RATE_LIMIT_TOKENS_PER_SECOND", "3", &[], |c| {
+        c.api_server.tokens_rate_limit.per_second == 3
+    }),
+    ("KUMA_API_SERVER_RATE_LIMIT_TOKENS_BURST", "4", &[], |c| {
+        c.api_server.tokens_rate_limit.burst == 4
+    }),
+    ("KUMA_API_SERVER_RATE_LIMIT_TOKENS_MAX_IN_FLIGHT", "0", &[], |c| {
+        c.api_server.tokens_rate_limit.max_concurrent == 0
+    }),
     ("KUMA_DIAGNOSTICS_SERVER_PORT", "1", &[], |c| c.diagnostics.server_port == 1),
     ("KUMA_DIAGNOSTICS_TLS_ENABLED", "true", &[], |c| c.diagnostics.tls_enabled),
     (
@@ -211,6 +220,14 @@ const ROWS: &[Row] = &[
     }),
     ("KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE", "none", &[], |c| {
         c.dp_server.zone_proxy_authn == ZoneProxyAuthn::None
+    }),
+    ("KUMA_DP_SERVER_MAX_MSG_SIZE", "4096", &[], |c| c.dp_server.max_msg_size == 4096),
+    ("KUMA_DP_SERVER_RATE_LIMIT_PER_SECOND", "0", &[], |c| {
+        c.dp_server.rate_limit.per_second == 0 && c.dp_server.rate_limit.burst == 1000
+    }),
+    ("KUMA_DP_SERVER_RATE_LIMIT_BURST", "7", &[], |c| c.dp_server.rate_limit.burst == 7),
+    ("KUMA_DP_SERVER_RATE_LIMIT_MAX_CONNECTIONS", "8", &[], |c| {
+        c.dp_server.rate_limit.max_concurrent == 8
     }),
     ("KUMA_DP_SERVER_AUTHN_DP_PROXY_DP_TOKEN_ENABLE_ISSUER", "false", &[], |c| {
         !c.dp_server.dp_token.enable_issuer
@@ -270,6 +287,15 @@ const ROWS: &[Row] = &[
     }),
     ("KUMA_MULTIZONE_GLOBAL_KDS_NACK_BACKOFF", "1s", &[], |c| {
         c.multizone.global.nack_backoff == Duration::from_secs(1)
+    }),
+    ("KUMA_MULTIZONE_GLOBAL_KDS_RATE_LIMIT_PER_SECOND", "9", &[], |c| {
+        c.multizone.global.rate_limit.per_second == 9
+    }),
+    ("KUMA_MULTIZONE_GLOBAL_KDS_RATE_LIMIT_BURST", "10", &[], |c| {
+        c.multizone.global.rate_limit.burst == 10
+    }),
+    ("KUMA_MULTIZONE_GLOBAL_KDS_RATE_LIMIT_MAX_CONNECTIONS", "11", &[], |c| {
+        c.multizone.global.rate_limit.max_concurrent == 11
     }),
     (
         "KUMA_MULTIZONE_GLOBAL_KDS_ZONE_HEALTH_CHECK_POLL_INTERVAL",

@@ -36,6 +36,26 @@ fn bad_scalars_name_the_variable() {
 }
 
 #[test]
+fn a_rate_limit_without_burst_names_both_variables() {
+    assert_eq!(
+        env_error(&[("KUMA_DP_SERVER_RATE_LIMIT_BURST", "0")]),
+        "KUMA_DP_SERVER_RATE_LIMIT_BURST: must be at least 1 while \
+         KUMA_DP_SERVER_RATE_LIMIT_PER_SECOND is above 0 (set that to 0 to turn the rate limit \
+         off)"
+    );
+    let off = load_env(&[
+        ("KUMA_DP_SERVER_RATE_LIMIT_BURST", "0"),
+        ("KUMA_DP_SERVER_RATE_LIMIT_PER_SECOND", "0"),
+    ])
+    .unwrap();
+    assert_eq!(off.dp_server.rate_limit.per_second, 0);
+    assert_eq!(
+        env_error(&[("KUMA_API_SERVER_RATE_LIMIT_TOKENS_PER_SECOND", "-5")]),
+        r#"KUMA_API_SERVER_RATE_LIMIT_TOKENS_PER_SECOND: invalid number "-5""#
+    );
+}
+
+#[test]
 fn unknown_mode_gets_kumas_message() {
     assert_eq!(
         env_error(&[("KUMA_MODE", "remote")]),
