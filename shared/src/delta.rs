@@ -82,7 +82,7 @@ impl Publisher {
     }
 
     /// [`update`](Self::update) from resources already encoded with
-    /// [`delta_resource`](kds::delta_resource), so that one encoding serves many peers. Only
+    /// [`delta_resource`], so that one encoding serves many peers. Only
     /// the resources whose version the peer does not hold are copied into the response.
     pub fn update_encoded<'a>(
         &mut self,
