@@ -16,6 +16,7 @@ use shared::tls::{self, ReloadingCert};
 use tonic::codec::CompressionEncoding;
 
 mod auth;
+mod outgoing;
 mod server;
 
 use auth::Authenticator;
@@ -137,6 +138,7 @@ impl Kds {
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
         let server = KdsServer {
+            outgoing: outgoing::Outgoing::new(runtime_store.clone()),
             store: runtime_store,
             auth: self.auth,
             instance_id,

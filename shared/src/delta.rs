@@ -11,7 +11,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use proto::envoy::config::core::v3::Node;
-use proto::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse};
+use proto::envoy::service::discovery::v3::{
+    self as discovery, DeltaDiscoveryRequest, DeltaDiscoveryResponse,
+};
 use proto::google::rpc::Status as RpcStatus;
 
 use crate::kds::{self, delta_resource};
@@ -75,20 +77,36 @@ impl Publisher {
         kind: ResourceType,
         items: &[Resource],
     ) -> Option<DeltaDiscoveryResponse> {
+        let encoded: Vec<discovery::Resource> = items.iter().map(delta_resource).collect();
+        self.update_encoded(kind, &encoded)
+    }
+
+    /// [`update`](Self::update) from resources already encoded with
+    /// [`delta_resource`], so that one encoding serves many peers. Only
+    /// the resources whose version the peer does not hold are copied into the response.
+    pub fn update_encoded<'a>(
+        &mut self,
+        kind: ResourceType,
+        items: impl IntoIterator<Item = &'a discovery::Resource>,
+    ) -> Option<DeltaDiscoveryResponse> {
         let first = !self.sent.contains_key(&kind);
         let held = self.sent.entry(kind).or_default();
-        let mut now = BTreeMap::new();
+        let mut present = HashSet::new();
         let mut resources = Vec::new();
         for item in items {
-            let resource = delta_resource(item);
-            now.insert(resource.name.clone(), resource.version.clone());
-            if held.get(&resource.name) != Some(&resource.version) {
-                resources.push(resource);
+            present.insert(item.name.as_str());
+            if held.get(&item.name) != Some(&item.version) {
+                resources.push(item.clone());
             }
         }
         let removed: Vec<String> =
-            held.keys().filter(|name| !now.contains_key(*name)).cloned().collect();
-        *held = now;
+            held.keys().filter(|name| !present.contains(name.as_str())).cloned().collect();
+        for name in &removed {
+            held.remove(name);
+        }
+        for resource in &resources {
+            held.insert(resource.name.clone(), resource.version.clone());
+        }
         if !first && resources.is_empty() && removed.is_empty() {
             return None;
         }

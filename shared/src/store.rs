@@ -15,12 +15,14 @@ use sqlx::{Postgres, Sqlite};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
 
+mod batch;
 mod config;
 mod memory;
 mod postgres;
 mod sql;
 mod sqlite;
 
+pub use batch::Write;
 pub use config::{ClientCert, PostgresConfig, PostgresTls, PostgresTlsMode, StoreConfig};
 
 /// How many changes a slow subscriber may fall behind before it sees `Lagged`.

@@ -13,7 +13,9 @@ mod apply;
 mod outgoing;
 
 pub use apply::{Applied, ApplyError, apply_from_global, apply_from_zone};
-pub use outgoing::{global_outgoing, zone_outgoing};
+pub use outgoing::{
+    Outgoing, global_outgoing, global_outgoing_all, global_outgoing_sources, zone_outgoing,
+};
 
 /// Where a resource was created: `global` or `zone`.
 pub const ORIGIN_LABEL: &str = "kuma.io/origin";

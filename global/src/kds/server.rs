@@ -26,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{Authenticator, Peer};
+use super::outgoing::Outgoing;
 
 /// Responses queued per stream before the sender waits for the zone to read.
 const STREAM_BUFFER: usize = 16;
@@ -37,6 +38,7 @@ type Outbound<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 pub struct KdsServer {
     pub(super) store: Store,
     pub(super) auth: Authenticator,
+    pub(super) outgoing: Outgoing,
     pub(super) instance_id: String,
     pub(super) nack_backoff: Duration,
     pub(super) health_interval: Option<Duration>,
@@ -191,13 +193,13 @@ impl KdsServer {
                         DeltaRequest::Subscribe(kind) if GLOBAL_TO_ZONE.contains(&kind) => {
                             subscribed.insert(kind);
                             publisher.forget(kind);
-                            self.publish(peer, kind, &mut publisher, tx).await?;
+                            self.publish(peer, kind, &mut publisher, tx, true).await?;
                         }
                         DeltaRequest::Nack { kind, message } => {
                             tracing::warn!(zone = %peer.zone, %kind, %message, "config was previously rejected by other control plane. Applying backoff before resending it");
                             tokio::time::sleep(self.nack_backoff).await;
                             publisher.forget(kind);
-                            self.publish(peer, kind, &mut publisher, tx).await?;
+                            self.publish(peer, kind, &mut publisher, tx, true).await?;
                         }
                         DeltaRequest::Ack(_) => {}
                         other => tracing::debug!(zone = %peer.zone, request = ?other, "ignoring a subscription to a type the global does not send"),
@@ -212,26 +214,30 @@ impl KdsServer {
                     if change.as_ref().map_or(true, is_secret_change) {
                         self.auth.recheck(peer).await?;
                     }
+                    let lagged = change.is_err();
                     for kind in kinds {
-                        self.publish(peer, kind, &mut publisher, tx).await?;
+                        self.publish(peer, kind, &mut publisher, tx, lagged).await?;
                     }
                 }
             }
         }
     }
 
+    /// Sends the zone what it lacks of `kind`. The resources come from the cache every zone's
+    /// stream shares; `fresh` lists them from the store again whatever its generations say.
     async fn publish(
         &self,
         peer: &Peer,
         kind: ResourceType,
         publisher: &mut Publisher,
         tx: &mpsc::Sender<Result<DeltaDiscoveryResponse, Status>>,
+        fresh: bool,
     ) -> Result<(), Status> {
-        let items = sync::global_outgoing(&self.store, kind, &peer.zone).await.map_err(|err| {
+        let snapshot = self.outgoing.snapshot(kind, fresh).await.map_err(|err| {
             tracing::error!(error = %err, "could not read resources to sync");
             Status::internal("internal error")
         })?;
-        if let Some(response) = publisher.update(kind, &items) {
+        if let Some(response) = publisher.update_encoded(kind, snapshot.for_zone(&peer.zone)) {
             // A closed channel means the zone left; the select loop notices it.
             let _ = tx.send(Ok(response)).await;
         }

@@ -15,7 +15,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{ColumnIndex, Database, Executor, IntoArguments, Pool, Row, SqlSafeStr, Type};
 use time::OffsetDateTime;
 
-use super::{Error, Key, MESH_KIND, Record};
+use super::{Change, ChangeKind, Error, Key, MESH_KIND, Record, Write};
 
 const SELECT_ONE: &str = "SELECT kind, mesh, name, version, spec, labels, creation_time, \
     modification_time FROM resources WHERE kind = $1 AND mesh = $2 AND name = $3";
@@ -75,22 +75,8 @@ where
         labels: BTreeMap<String, String>,
         now: OffsetDateTime,
     ) -> Result<Record, Error> {
-        let result = sqlx::query(INSERT)
-            .bind(key.kind.as_str())
-            .bind(key.mesh.as_str())
-            .bind(key.name.as_str())
-            .bind(spec.to_string())
-            .bind(labels_json(&labels)?)
-            .bind(micros(now)?)
-            .execute(&self.pool)
-            .await;
-        match result {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.kind() == ErrorKind::UniqueViolation => {
-                return Err(Error::AlreadyExists { key });
-            }
-            Err(e) => return Err(backend(e)),
-        }
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        Self::insert(&mut conn, &key, &spec, &labels, now).await?;
         Ok(Record { key, version: 1, spec, labels, creation_time: now, modification_time: now })
     }
 
@@ -102,58 +88,15 @@ where
         expected_version: u64,
         now: OffsetDateTime,
     ) -> Result<Record, Error> {
-        let row = sqlx::query(UPDATE)
-            .bind(key.kind.as_str())
-            .bind(key.mesh.as_str())
-            .bind(key.name.as_str())
-            .bind(spec.to_string())
-            .bind(labels_json(&labels)?)
-            .bind(micros(now)?)
-            .bind(to_i64(expected_version)?)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        if let Some(row) = row {
-            let version = from_i64(row.try_get(0).map_err(backend)?)?;
-            let creation_time = from_micros(row.try_get(1).map_err(backend)?)?;
-            return Ok(Record {
-                key,
-                version,
-                spec,
-                labels,
-                creation_time,
-                modification_time: now,
-            });
-        }
-        // Nothing matched: tell a missing record from a newer version. A write in between can
-        // only make the answer more recent, never wrong.
-        let actual: Option<i64> = sqlx::query_scalar(SELECT_VERSION)
-            .bind(key.kind.as_str())
-            .bind(key.mesh.as_str())
-            .bind(key.name.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        match actual {
-            Some(actual) => {
-                Err(Error::Conflict { key, expected: expected_version, actual: from_i64(actual)? })
-            }
-            None => Err(Error::NotFound { key }),
-        }
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let (version, creation_time) =
+            Self::replace(&mut conn, &key, &spec, &labels, expected_version, now).await?;
+        Ok(Record { key, version, spec, labels, creation_time, modification_time: now })
     }
 
     pub(super) async fn delete(&self, key: &Key) -> Result<u64, Error> {
-        let version: Option<i64> = sqlx::query_scalar(DELETE)
-            .bind(key.kind.as_str())
-            .bind(key.mesh.as_str())
-            .bind(key.name.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        match version {
-            Some(version) => from_i64(version),
-            None => Err(Error::NotFound { key: key.clone() }),
-        }
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        Self::remove(&mut conn, key).await
     }
 
     pub(super) async fn get(&self, key: &Key) -> Result<Record, Error> {
@@ -184,24 +127,151 @@ where
     /// Removes the `Mesh` record and everything in it in one transaction. Returns the removed
     /// keys with their last versions, the Mesh first.
     pub(super) async fn delete_mesh(&self, mesh: &str) -> Result<Vec<(Key, u64)>, Error> {
-        // The first statement writes, so SQLite takes its write lock (waiting out the busy
-        // timeout) up front instead of failing to upgrade a read snapshot later.
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Dropping the transaction on an error rolls it back; nothing was written.
+        let removed = Self::remove_mesh(&mut tx, mesh).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(removed)
+    }
+
+    /// Performs `writes` in order in one transaction; the first failure rolls back all of them.
+    pub(super) async fn write_all(
+        &self,
+        writes: Vec<Write>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Change>, Error> {
+        // Every statement of a batch writes, the first one too, so SQLite takes its write lock
+        // (waiting out the busy timeout) up front instead of failing to upgrade a read snapshot.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut changes = Vec::with_capacity(writes.len());
+        for write in writes {
+            let conn = &mut *tx;
+            match write {
+                Write::Create { key, spec, labels } => {
+                    Self::insert(conn, &key, &spec, &labels, now).await?;
+                    changes.push(Change { kind: ChangeKind::Create, key, version: 1 });
+                }
+                Write::Update { key, spec, labels, expected_version } => {
+                    let (version, _) =
+                        Self::replace(conn, &key, &spec, &labels, expected_version, now).await?;
+                    changes.push(Change { kind: ChangeKind::Update, key, version });
+                }
+                Write::Delete { key } => {
+                    let version = Self::remove(conn, &key).await?;
+                    changes.push(Change { kind: ChangeKind::Delete, key, version });
+                }
+                Write::DeleteMesh { name } => {
+                    let removed = Self::remove_mesh(conn, &name).await?;
+                    changes.extend(removed.into_iter().map(|(key, version)| Change {
+                        kind: ChangeKind::Delete,
+                        key,
+                        version,
+                    }));
+                }
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(changes)
+    }
+
+    async fn insert(
+        conn: &mut DB::Connection,
+        key: &Key,
+        spec: &Value,
+        labels: &BTreeMap<String, String>,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let result = sqlx::query(INSERT)
+            .bind(key.kind.as_str())
+            .bind(key.mesh.as_str())
+            .bind(key.name.as_str())
+            .bind(spec.to_string())
+            .bind(labels_json(labels)?)
+            .bind(micros(now)?)
+            .execute(&mut *conn)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.kind() == ErrorKind::UniqueViolation => {
+                Err(Error::AlreadyExists { key: key.clone() })
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Returns the new version and the creation time.
+    async fn replace(
+        conn: &mut DB::Connection,
+        key: &Key,
+        spec: &Value,
+        labels: &BTreeMap<String, String>,
+        expected_version: u64,
+        now: OffsetDateTime,
+    ) -> Result<(u64, OffsetDateTime), Error> {
+        let row = sqlx::query(UPDATE)
+            .bind(key.kind.as_str())
+            .bind(key.mesh.as_str())
+            .bind(key.name.as_str())
+            .bind(spec.to_string())
+            .bind(labels_json(labels)?)
+            .bind(micros(now)?)
+            .bind(to_i64(expected_version)?)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+        if let Some(row) = row {
+            let version = from_i64(row.try_get(0).map_err(backend)?)?;
+            let creation_time = from_micros(row.try_get(1).map_err(backend)?)?;
+            return Ok((version, creation_time));
+        }
+        // Nothing matched: tell a missing record from a newer version. A write in between can only
+        // make the answer more recent, never wrong.
+        let actual: Option<i64> = sqlx::query_scalar(SELECT_VERSION)
+            .bind(key.kind.as_str())
+            .bind(key.mesh.as_str())
+            .bind(key.name.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+        let key = key.clone();
+        match actual {
+            Some(actual) => {
+                Err(Error::Conflict { key, expected: expected_version, actual: from_i64(actual)? })
+            }
+            None => Err(Error::NotFound { key }),
+        }
+    }
+
+    /// Returns the removed record's last version.
+    async fn remove(conn: &mut DB::Connection, key: &Key) -> Result<u64, Error> {
+        let version: Option<i64> = sqlx::query_scalar(DELETE)
+            .bind(key.kind.as_str())
+            .bind(key.mesh.as_str())
+            .bind(key.name.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+        match version {
+            Some(version) => from_i64(version),
+            None => Err(Error::NotFound { key: key.clone() }),
+        }
+    }
+
+    /// Removes a Mesh record and everything in its mesh, inside the caller's transaction. Returns
+    /// the removed keys with their last versions, the Mesh first and the rest sorted.
+    async fn remove_mesh(conn: &mut DB::Connection, mesh: &str) -> Result<Vec<(Key, u64)>, Error> {
         let mesh_key = Key::global(MESH_KIND, mesh);
         let version: Option<i64> = sqlx::query_scalar(DELETE_MESH_RECORD)
             .bind(MESH_KIND)
             .bind(mesh)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(backend)?;
         let Some(version) = version else {
-            // Dropping the transaction rolls it back; nothing was written.
             return Err(Error::NotFound { key: mesh_key });
         };
         let rows =
-            sqlx::query(DELETE_IN_MESH).bind(mesh).fetch_all(&mut *tx).await.map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-
+            sqlx::query(DELETE_IN_MESH).bind(mesh).fetch_all(&mut *conn).await.map_err(backend)?;
         let mut inside = rows
             .iter()
             .map(|row| {

@@ -15,6 +15,16 @@ const GLOBAL_ONLY_SECRETS: [&str; 4] =
     ["admin-user-token", "envoy-admin-ca", "inter-cp-ca", "user-token-revocations"];
 const USER_KEY_PREFIX: &str = "user-token-signing-key";
 
+/// A resource the global sends zones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Named and labelled as zones receive it.
+    pub resource: Resource,
+    /// For the types zones originate and share (`ZoneIngress`): the zone it came from, which
+    /// never receives it back.
+    pub origin_zone: Option<String>,
+}
+
 /// What the global sends to `zone` for `kind`: globally originated resources, minus what must
 /// stay on the global, with Kuma's names and labels. Zone token signing keys go out as their
 /// public halves only. For the types zones originate and share (`ZoneIngress`), the resources
@@ -26,6 +36,20 @@ pub async fn global_outgoing(
     kind: ResourceType,
     zone: &str,
 ) -> Result<Vec<Resource>, store::Error> {
+    let all = global_outgoing_all(store, kind).await?;
+    Ok(all
+        .into_iter()
+        .filter(|out| out.origin_zone.as_deref() != Some(zone))
+        .map(|out| out.resource)
+        .collect())
+}
+
+/// [`global_outgoing`] for every zone at once: each resource with the zone it must not go back
+/// to. Computed from the records of the kinds [`global_outgoing_sources`] names only.
+pub async fn global_outgoing_all(
+    store: &Store,
+    kind: ResourceType,
+) -> Result<Vec<Outgoing>, store::Error> {
     if !GLOBAL_TO_ZONE.contains(&kind) {
         return Ok(Vec::new());
     }
@@ -34,12 +58,9 @@ pub async fn global_outgoing(
     let mut items = Vec::new();
     for record in store.list(kind.name(), None).await? {
         let from_zone = record.labels.get(ORIGIN_LABEL).is_some_and(|o| o == "zone");
+        let origin_zone = record.labels.get(ZONE_LABEL).cloned();
         let wanted = if across_zones {
-            from_zone
-                && record
-                    .labels
-                    .get(ZONE_LABEL)
-                    .is_some_and(|origin| origin != zone && !disabled_zones.contains(origin))
+            from_zone && origin_zone.as_ref().is_some_and(|origin| !disabled_zones.contains(origin))
         } else {
             !from_zone
         };
@@ -59,9 +80,20 @@ pub async fn global_outgoing(
             meta.labels.entry(DISPLAY_NAME_LABEL.to_owned()).or_insert_with(|| meta.name.clone());
             meta.name = hashed;
         }
-        items.push(item);
+        let origin_zone = if across_zones { origin_zone } else { None };
+        items.push(Outgoing { resource: item, origin_zone });
     }
     Ok(items)
+}
+
+/// The kinds whose records decide what [`global_outgoing_all`] returns for `kind`: the kind
+/// itself, and `Zone` (which zones are disabled) for the types zones share.
+pub fn global_outgoing_sources(kind: ResourceType) -> Vec<ResourceType> {
+    let mut sources = vec![kind];
+    if ACROSS_ZONES.contains(&kind) {
+        sources.push(ResourceType::Zone);
+    }
+    sources
 }
 
 /// What `zone` sends the global for `kind`: the resources created on this zone (not those the

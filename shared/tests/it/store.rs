@@ -34,6 +34,8 @@ macro_rules! conformance {
     )*};
 }
 
+mod batch;
+
 conformance!(
     created_record_reads_back_unchanged,
     duplicate_create_is_already_exists,
