@@ -112,7 +112,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         all.extend(new);
     };
     if args.wants(1) {
-        show(crypto::issuance(time)?, &mut figures);
+        show(crypto::issuance(time).await?, &mut figures);
     }
     if args.wants(2) {
         show(crypto::validation(time).await?, &mut figures);

@@ -115,7 +115,8 @@ pub async fn run(bin: &Path, plan: Plan) -> anyhow::Result<Vec<Figure>> {
         tasks.push(tokio::spawn(proxy(Arc::new(dp), settings, events, Some(permit))));
     }
     let mut held = vec![false; plan.dps];
-    let connected = count_until(&mut received, &mut held, start, SETUP_LIMIT).await;
+    let connected =
+        count_until(&mut received, &mut held, start, SETUP_LIMIT, &mut Vec::new()).await;
     if connected < plan.dps {
         bail!("only {connected} of {} proxies got a certificate within {SETUP_LIMIT:?}", plan.dps);
     }
@@ -172,24 +173,34 @@ async fn storm(
     figures: &mut Vec<Figure>,
     n: usize,
 ) -> anyhow::Result<Cp> {
+    let stopping = Instant::now();
     old.stop().await?;
+    let stopped = stopping.elapsed();
     // Whatever arrived before the restart does not count.
     while received.try_recv().is_ok() {}
     let mut env = restart.env.clone();
     env.insert("KUMA_DP_SERVER_PORT".to_owned(), restart.dp_port.to_string());
     let cp = process::spawn(restart.bin, &env, restart.nofile, "control plane ready").await?;
     let start = cp.spawned;
+    let ready = start.elapsed();
     let mut held = vec![false; n];
-    let within = count_until(received, &mut held, start, Duration::from_secs(10)).await;
+    let mut arrivals = Vec::with_capacity(n);
+    let ten = Duration::from_secs(10);
+    let within = count_until(received, &mut held, start, ten, &mut arrivals).await;
     let mut all = None;
     if within == n {
         all = Some(start.elapsed());
     } else {
-        let total = within + count_until(received, &mut held, start, STORM_LIMIT).await;
-        if total == n {
+        let rest = count_until(received, &mut held, start, STORM_LIMIT, &mut arrivals).await;
+        if within + rest == n {
             all = Some(start.elapsed());
         }
     }
+    arrivals.sort();
+    let at = |q: f64| {
+        let i = ((arrivals.len() as f64 * q).ceil() as usize).clamp(1, arrivals.len().max(1)) - 1;
+        arrivals.get(i).map_or(f64::NAN, Duration::as_secs_f64)
+    };
     let peak = cp.peak_kib()?;
     let rss = cp.rss_kib()?;
     let measured = match all {
@@ -207,10 +218,17 @@ async fn storm(
         )
         .when(format!(
             "SIGTERM, then the same binary, work dir and DP port; clock from spawning the new \
-             process until the last proxy received a certificate from it; {} of {} within 10 s; \
-             the new process peaked at {} KiB RSS ({} KiB at the end)",
+             process until the last proxy received a certificate from it; the old process took \
+             {:.2} s to stop, the new one was ready after {:.2} s; {} of {} within 10 s; \
+             certificates at p50 {:.2} s, p90 {:.2} s, p99 {:.2} s; the new process peaked at {} \
+             KiB RSS ({} KiB at the end)",
+            stopped.as_secs_f64(),
+            ready.as_secs_f64(),
             thousands(within as f64),
             thousands(n as f64),
+            at(0.5),
+            at(0.9),
+            at(0.99),
             thousands(peak as f64),
             thousands(rss as f64)
         )),
@@ -224,12 +242,14 @@ async fn storm(
 }
 
 /// Counts proxies receiving a certificate (each once, after `since`) until all have, or
-/// `limit` after `since` has passed. Returns how many newly got one.
+/// `limit` after `since` has passed. Returns how many newly got one; `arrivals` gets how long
+/// after `since` each did.
 async fn count_until(
     received: &mut mpsc::UnboundedReceiver<Event>,
     held: &mut [bool],
     since: Instant,
     limit: Duration,
+    arrivals: &mut Vec<Duration>,
 ) -> usize {
     let mut count = 0;
     let missing = held.iter().filter(|h| !**h).count();
@@ -238,6 +258,7 @@ async fn count_until(
         match tokio::time::timeout_at(deadline, received.recv()).await {
             Ok(Some((index, at))) if at >= since && !held[index] => {
                 held[index] = true;
+                arrivals.push(at - since);
                 count += 1;
             }
             Ok(Some(_)) => {}

@@ -6,7 +6,8 @@
 //! key to sign, and builds validators from the keys and revocation lists present right now.
 //! Validators are cached and rebuilt after any Secret or GlobalSecret write (the store's
 //! per-kind generation, bumped before the write returns), so a revocation or a deleted key takes
-//! effect on the very next validation, without polling. Writes made by another control plane
+//! effect on the very next validation, without polling. Mesh CAs loaded for signing are cached
+//! the same way (see `issuers`). Writes made by another control plane
 //! instance on the same database are not seen this way (see the README's limits).
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,13 +21,15 @@ use time::OffsetDateTime;
 use crate::audit::{AuditLog, Event};
 use crate::ca;
 use crate::resources::{
-    CaType, MeshSpec, ResourceType, SecretSpec, Spec, ValidationError, Violation,
+    CaBackend, CaType, MeshSpec, ResourceType, SecretSpec, Spec, ValidationError, Violation,
 };
 use crate::store::{self, Key, Store};
 use crate::tokens::{
     self, DEFAULT_VALID_FOR, Issued, Issuer, KeyKind, KeySet, SigningKey, StaticKey, UserClaims,
     Validated, Validator,
 };
+
+mod issuers;
 
 /// The GlobalSecret holding the bootstrap admin token.
 pub const ADMIN_TOKEN_SECRET: &str = "admin-user-token";
@@ -100,6 +103,25 @@ pub enum Error {
         #[source]
         source: ca::Error,
     },
+    /// A mesh CA could not be loaded to sign with.
+    #[error("could not load the CA of mesh {mesh:?} backend {backend:?}")]
+    LoadCa {
+        /// The mesh.
+        mesh: String,
+        /// The backend.
+        backend: String,
+        /// Why.
+        #[source]
+        source: ca::Error,
+    },
+    /// A provided CA backend's `conf` does not parse (the Mesh was stored before it was checked).
+    #[error("the conf of backend {backend:?} of mesh {mesh:?} is not valid")]
+    BadCaConf {
+        /// The mesh.
+        mesh: String,
+        /// The backend.
+        backend: String,
+    },
     /// There is no key to sign this kind of token with (a federated zone has no zone token key).
     #[error("there is no signing key {prefix}-<serial> on this control plane")]
     NoSigningKey {
@@ -120,12 +142,20 @@ struct Inner {
     audit: AuditLog,
     /// Validators with the secrets generation they were built at.
     cache: Mutex<HashMap<TokenKind, (u64, Arc<Validator>)>>,
+    /// Mesh CAs loaded for signing.
+    issuers: issuers::Issuers,
 }
 
 impl Credentials {
     /// A handle over `store`.
     pub fn new(store: Store, settings: Settings, audit: AuditLog) -> Self {
-        let inner = Inner { store, settings, audit, cache: Mutex::new(HashMap::new()) };
+        let inner = Inner {
+            store,
+            settings,
+            audit,
+            cache: Mutex::new(HashMap::new()),
+            issuers: issuers::Issuers::default(),
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -311,6 +341,13 @@ impl Credentials {
         let validator = Arc::new(self.build_validator(&kind).await?);
         self.cache().insert(kind, (generation, validator.clone()));
         Ok(validator)
+    }
+
+    /// The CA of `backend` of `mesh`, loaded to sign data plane certificates: from the mesh's
+    /// Secrets (builtin) or the backend's data sources (provided). Kept loaded until a Secret or
+    /// a Mesh is written or `backend` differs, except a provided CA read from files.
+    pub async fn issuer(&self, mesh: &str, backend: &CaBackend) -> Result<Arc<ca::Issuer>, Error> {
+        self.inner.issuers.get(&self.inner.store, mesh, backend).await
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TokenKind, (u64, Arc<Validator>)>> {

@@ -20,12 +20,14 @@ use shared::tls::{self, ReloadingCert};
 
 mod auth;
 mod dataplane;
+mod dispatch;
 mod ingress;
 mod insight;
 mod issue;
 mod session;
 
 use auth::Authenticator;
+use dispatch::Dispatcher;
 use session::DpService;
 
 /// gRPC keepalive towards proxies.
@@ -120,7 +122,17 @@ impl DpServer {
         instance_id: String,
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
-        let service = DpService { store, auth: self.auth, instance_id, shutdown: shutdown.clone() };
+        let dispatcher = Dispatcher::default();
+        tokio::spawn(dispatcher.clone().run(store.clone(), shutdown.clone()));
+        let insights = insight::Writer::spawn(store.clone());
+        let service = DpService {
+            store,
+            auth: self.auth,
+            instance_id,
+            dispatcher,
+            insights,
+            shutdown: shutdown.clone(),
+        };
         let mut stop = shutdown.clone();
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE))

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -37,6 +37,11 @@ pub const ALPN_H2: &[&[u8]] = &[b"h2"];
 /// ALPN of a listener serving gRPC and HTTP/1.1 on one port (the DP server's `/bootstrap`).
 pub const ALPN_H2_HTTP1: &[&[u8]] = &[b"h2", b"http/1.1"];
 
+/// Connections the kernel may hold completed before they are accepted (it caps this at
+/// `net.core.somaxconn`). Tokio's default of 1,024 overflows when thousands of proxies reconnect
+/// at once after a restart; each dropped handshake costs its client a SYN retransmit (1 s, then
+/// 3 s, 7 s...), which dominated the reconnect storm of 10,000 proxies.
+const BACKLOG: u32 = 16_384;
 /// At most one log and audit line per listener per this interval for refused peers.
 const REFUSAL_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// Pause after an accept error that is not about one connection (e.g. out of file descriptors),
@@ -104,7 +109,7 @@ impl TlsListener {
             })
             .transpose()?;
         let bind_err = |source| Error::Bind { addr, source };
-        let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+        let listener = listen(addr).map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
         Ok(Self {
             listener,
@@ -233,6 +238,14 @@ impl fmt::Debug for TlsListener {
 }
 
 /// Errors that concern one connection only, after which accepting again is fine at once.
+/// Binds `addr` (with `SO_REUSEADDR`, as `TcpListener::bind` does) and listens with [`BACKLOG`].
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 fn is_connection_error(err: &io::Error) -> bool {
     matches!(
         err.kind(),

@@ -11,13 +11,12 @@ use proto::kumars::dp::v1::dp_message::Kind as DpKind;
 use shared::resources::{ResourceType, Spec, ZoneIngressSpec};
 use shared::store::{self, Key, Store};
 use time::OffsetDateTime;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status, Streaming};
 
 use super::dataplane::{decode, store_error};
-use super::session::{DpService, Outbound, STREAM_BUFFER, expiry, is_secret_change, send};
+use super::session::{DpService, Outbound, STREAM_BUFFER, expiry, send};
 
 /// An authenticated zone ingress.
 struct Ingress {
@@ -64,7 +63,7 @@ impl DpService {
         mut inbound: Streaming<pb::DpMessage>,
         tx: &mpsc::Sender<Result<pb::CpMessage, Status>>,
     ) -> Result<(), Status> {
-        let mut changes = self.store.subscribe();
+        let watch = self.dispatcher.watch_ingress();
         let mut shutdown = self.shutdown.clone();
         loop {
             tokio::select! {
@@ -81,13 +80,8 @@ impl DpService {
                         None => {}
                     }
                 }
-                change = changes.recv() => {
-                    let recheck = match &change {
-                        Ok(change) => is_secret_change(change),
-                        Err(RecvError::Lagged(_)) => true,
-                        Err(RecvError::Closed) => return Ok(()),
-                    };
-                    if recheck {
+                reasons = watch.changed() => {
+                    if reasons.token() {
                         self.auth.check_zone_proxy(ingress.token.as_deref(), &ingress.source).await?;
                     }
                 }

@@ -1,19 +1,29 @@
 //! `DataplaneInsight` records (mesh-scoped, named after the Dataplane) in Kuma's JSON shape: one
-//! subscription per DP server session and the mTLS state of the last certificate. Writes are
-//! read-modify-write with optimistic retries; nothing here decides when to write.
+//! subscription per DP server session and the mTLS state of the last certificate. Sessions queue
+//! edits to one writer task and never wait for the store; nothing here decides when to write.
+//!
+//! The writer takes every edit queued since its last round, groups them by proxy and writes each
+//! proxy's insight once (read-modify-write with optimistic retries), applying its edits in the
+//! order they came. One writer means insight writes never contend with each other for SQLite's
+//! write lock, and a proxy that connects and gets its certificate within one round costs one
+//! write instead of two. Under load the rounds grow by themselves; when idle an edit is written
+//! at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use shared::api::dataplanes::INSIGHT_KIND as KIND;
-use shared::store::{self, Key, Store};
+use shared::store::{Key, Store};
 use shared::zones::rfc3339;
 use time::OffsetDateTime;
+use tokio::sync::mpsc;
 
 /// Sessions kept per proxy; older ones are dropped.
 const SUBSCRIPTION_LIMIT: usize = 10;
 /// Attempts of one read-modify-write before giving up on conflicts.
 const RETRIES: usize = 10;
+/// The most edits taken into one round, so that a round stays short.
+const ROUND_LIMIT: usize = 4096;
 
 /// Kuma's `DataplaneInsight`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -62,70 +72,188 @@ pub struct MtlsInsight {
     pub supported_backends: Vec<String>,
 }
 
-/// Records a new session.
-pub async fn connected(
-    store: &Store,
-    mesh: &str,
-    name: &str,
-    subscription: Subscription,
-) -> Result<(), store::Error> {
-    update(store, mesh, name, |insight| {
-        let now = rfc3339(OffsetDateTime::now_utc());
-        // Sessions of a previous instance that never ended cleanly are over.
-        for old in insight.subscriptions.iter_mut().filter(|s| s.disconnect_time.is_none()) {
-            old.disconnect_time = Some(now.clone());
-        }
-        insight.subscriptions.push(subscription.clone());
-        let excess = insight.subscriptions.len().saturating_sub(SUBSCRIPTION_LIMIT);
-        insight.subscriptions.drain(..excess);
-    })
-    .await
+/// Queues insight edits for the writer task. Cloning is cheap; the task ends once every clone
+/// is gone and what was queued is written.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Edit>,
 }
 
-/// Records the end of session `id`.
-pub async fn disconnected(
-    store: &Store,
-    mesh: &str,
-    name: &str,
-    id: &str,
-) -> Result<(), store::Error> {
-    let now = rfc3339(OffsetDateTime::now_utc());
-    update(store, mesh, name, |insight| {
-        if let Some(sub) = insight.subscriptions.iter_mut().find(|s| s.id == id) {
-            sub.disconnect_time.get_or_insert_with(|| now.clone());
-        }
-    })
-    .await
+/// One edit of the insight of proxy `mesh`/`name`.
+struct Edit {
+    mesh: String,
+    name: String,
+    change: Change,
 }
 
-/// Records an issued certificate.
-pub async fn issued(
-    store: &Store,
-    mesh: &str,
-    name: &str,
-    backend: &str,
-    not_after: OffsetDateTime,
-) -> Result<(), store::Error> {
-    let now = rfc3339(OffsetDateTime::now_utc());
-    let expires = rfc3339(not_after);
-    update(store, mesh, name, |insight| {
-        let count = insight.mtls.as_ref().map_or(0, |m| m.certificate_regenerations);
-        insight.mtls = Some(MtlsInsight {
-            certificate_expiration_time: expires.clone(),
-            last_certificate_regeneration: now.clone(),
-            certificate_regenerations: count + 1,
-            issued_backend: backend.to_owned(),
-            supported_backends: vec![backend.to_owned()],
+enum Change {
+    Connected(Subscription),
+    Disconnected { id: String, at: OffsetDateTime },
+    Issued { backend: String, not_after: OffsetDateTime, at: OffsetDateTime },
+}
+
+impl Writer {
+    /// Starts the writer task over `store`.
+    pub fn spawn(store: Store) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write(store, rx));
+        Self { tx }
+    }
+
+    /// Records a new session.
+    pub fn connected(&self, mesh: &str, name: &str, subscription: Subscription) {
+        self.queue(mesh, name, Change::Connected(subscription));
+    }
+
+    /// Records the end of session `id`.
+    pub fn disconnected(&self, mesh: &str, name: &str, id: &str) {
+        let at = OffsetDateTime::now_utc();
+        self.queue(mesh, name, Change::Disconnected { id: id.to_owned(), at });
+    }
+
+    /// Records an issued certificate.
+    pub fn issued(&self, mesh: &str, name: &str, backend: &str, not_after: OffsetDateTime) {
+        let at = OffsetDateTime::now_utc();
+        self.queue(mesh, name, Change::Issued { backend: backend.to_owned(), not_after, at });
+    }
+
+    fn queue(&self, mesh: &str, name: &str, change: Change) {
+        let edit = Edit { mesh: mesh.to_owned(), name: name.to_owned(), change };
+        // The task runs until every sender is gone, so while `self` lives the queue is open.
+        let _ = self.tx.send(edit);
+    }
+}
+
+/// The writer task: takes every queued edit, writes each proxy's insight once with its edits
+/// in order, then waits for more.
+async fn write(store: Store, mut rx: mpsc::UnboundedReceiver<Edit>) {
+    let mut round = Vec::new();
+    while rx.recv_many(&mut round, ROUND_LIMIT).await > 0 {
+        for ((mesh, name), changes) in by_proxy(round.drain(..)) {
+            let key = Key::mesh_scoped(KIND, &mesh, &name);
+            let written = store
+                .upsert_with(key, RETRIES, |insight: &mut DataplaneInsight| {
+                    changes.iter().for_each(|change| insight.apply(change));
+                })
+                .await;
+            if let Err(err) = written {
+                tracing::warn!(%mesh, %name, error = %err, "could not record the proxy's insight");
+            }
+        }
+    }
+}
+
+/// The edits grouped by proxy, proxies in the order of their first edit, each proxy's edits in
+/// the order they came.
+fn by_proxy(edits: impl Iterator<Item = Edit>) -> Vec<((String, String), Vec<Change>)> {
+    let mut groups: Vec<((String, String), Vec<Change>)> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for edit in edits {
+        let key = (edit.mesh, edit.name);
+        let at = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
         });
-    })
-    .await
+        groups[at].1.push(edit.change);
+    }
+    groups
 }
 
-async fn update(
-    store: &Store,
-    mesh: &str,
-    name: &str,
-    change: impl Fn(&mut DataplaneInsight),
-) -> Result<(), store::Error> {
-    store.upsert_with(Key::mesh_scoped(KIND, mesh, name), RETRIES, change).await
+impl DataplaneInsight {
+    fn apply(&mut self, change: &Change) {
+        match change {
+            Change::Connected(subscription) => {
+                // Sessions of a previous instance that never ended cleanly are over.
+                let now = &subscription.connect_time;
+                for old in self.subscriptions.iter_mut().filter(|s| s.disconnect_time.is_none()) {
+                    old.disconnect_time = Some(now.clone());
+                }
+                self.subscriptions.push(subscription.clone());
+                let excess = self.subscriptions.len().saturating_sub(SUBSCRIPTION_LIMIT);
+                self.subscriptions.drain(..excess);
+            }
+            Change::Disconnected { id, at } => {
+                if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.id == *id) {
+                    sub.disconnect_time.get_or_insert_with(|| rfc3339(*at));
+                }
+            }
+            Change::Issued { backend, not_after, at } => {
+                let count = self.mtls.as_ref().map_or(0, |m| m.certificate_regenerations);
+                self.mtls = Some(MtlsInsight {
+                    certificate_expiration_time: rfc3339(*not_after),
+                    last_certificate_regeneration: rfc3339(*at),
+                    certificate_regenerations: count + 1,
+                    issued_backend: backend.clone(),
+                    supported_backends: vec![backend.clone()],
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscription(id: &str) -> Subscription {
+        Subscription {
+            id: id.to_owned(),
+            control_plane_instance_id: "cp".to_owned(),
+            connect_time: rfc3339(OffsetDateTime::now_utc()),
+            ..Default::default()
+        }
+    }
+
+    async fn insight(store: &Store, name: &str, version: u64) -> DataplaneInsight {
+        let key = Key::mesh_scoped(KIND, "default", name);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match store.get(&key).await {
+                Ok(record) if record.version >= version => {
+                    assert_eq!(record.version, version, "one write per proxy and round");
+                    return serde_json::from_value(record.spec).unwrap();
+                }
+                _ if tokio::time::Instant::now() < deadline => tokio::task::yield_now().await,
+                other => panic!("no insight {name} at version {version}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn edits_queued_together_are_one_write_per_proxy_in_order() {
+        let store = Store::memory();
+        let writer = Writer::spawn(store.clone());
+        // Queued before the writer task first runs (this test's runtime has one thread).
+        writer.connected("default", "web", subscription("s1"));
+        writer.connected("default", "db", subscription("s2"));
+        writer.issued("default", "web", "ca-1", OffsetDateTime::now_utc());
+        writer.disconnected("default", "web", "s1");
+        writer.connected("default", "web", subscription("s3"));
+
+        let web = insight(&store, "web", 1).await;
+        let ids: Vec<_> = web.subscriptions.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["s1", "s3"]);
+        assert!(web.subscriptions[0].disconnect_time.is_some());
+        assert!(web.subscriptions[1].disconnect_time.is_none());
+        let mtls = web.mtls.unwrap();
+        assert_eq!((mtls.certificate_regenerations, mtls.issued_backend.as_str()), (1, "ca-1"));
+        assert_eq!(insight(&store, "db", 1).await.subscriptions.len(), 1);
+
+        // A later edit is a later write over what is stored.
+        writer.issued("default", "web", "ca-1", OffsetDateTime::now_utc());
+        let web = insight(&store, "web", 2).await;
+        assert_eq!(web.mtls.unwrap().certificate_regenerations, 2);
+    }
+
+    #[tokio::test]
+    async fn a_new_session_ends_the_open_ones_and_old_sessions_are_dropped() {
+        let mut insight = DataplaneInsight::default();
+        for n in 0..SUBSCRIPTION_LIMIT + 2 {
+            insight.apply(&Change::Connected(subscription(&format!("s{n}"))));
+        }
+        assert_eq!(insight.subscriptions.len(), SUBSCRIPTION_LIMIT);
+        assert_eq!(insight.subscriptions[0].id, "s2");
+        let open = insight.subscriptions.iter().filter(|s| s.disconnect_time.is_none()).count();
+        assert_eq!(open, 1);
+    }
 }

@@ -1,13 +1,14 @@
-//! Signing a proxy's CSR with its mesh's enabled mTLS backend: loads the CA from the mesh's
-//! Secrets (builtin) or the backend's data sources (provided), derives the identity from the
-//! Dataplane and picks the validity and the jittered rotation time. It reads the store and never
-//! writes it; the session decides when to issue.
+//! Signing a proxy's CSR with its mesh's enabled mTLS backend: takes the loaded CA from
+//! [`Credentials::issuer`] (cached until a Secret or the Mesh changes), derives the identity from
+//! the Dataplane and picks the validity and the jittered rotation time. It reads the store and
+//! never writes it; the session decides when to issue.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use shared::ca::{self, DEFAULT_DP_CERT_VALIDITY, Issuer, ProvidedConf};
-use shared::resources::{CaBackend, CaType, DataplaneSpec, DpCert, MeshSpec, ResourceType, Spec};
+use shared::ca::{self, DEFAULT_DP_CERT_VALIDITY};
+use shared::credentials::{self, Credentials};
+use shared::resources::{CaBackend, DataplaneSpec, DpCert, MeshSpec, ResourceType, Spec};
 use shared::store::{self, Key, Store};
 use time::OffsetDateTime;
 
@@ -28,10 +29,10 @@ pub enum Error {
         /// The enabled backend's name.
         backend: String,
     },
-    /// The provided backend's `conf` does not parse.
-    #[error("the conf of backend {0:?} is not valid")]
-    BadConf(String),
-    /// The CA could not be loaded, or the CSR or identity was refused.
+    /// The CA could not be loaded.
+    #[error("no CA to sign with")]
+    LoadCa(#[from] credentials::Error),
+    /// The CSR or the identity was refused.
     #[error("could not issue the certificate")]
     Ca(#[from] ca::Error),
 }
@@ -74,14 +75,14 @@ pub struct Request<'a> {
     pub csr: &'a [u8],
 }
 
-/// Signs `request` with `backend` of its mesh.
+/// Signs `request` with `backend` of its mesh (the CA as `credentials` keeps it loaded).
 pub async fn issue(
-    store: &Store,
+    credentials: &Credentials,
     backend: &CaBackend,
     request: &Request<'_>,
 ) -> Result<Issued, Error> {
     let mesh = request.mesh;
-    let issuer = load_issuer(store, mesh, backend).await?;
+    let issuer = credentials.issuer(mesh, backend).await?;
     let id = ca::identity(mesh, request.name, request.spec, request.labels)?;
     let validity = backend
         .dp_cert
@@ -94,46 +95,12 @@ pub async fn issue(
     Ok(Issued { cert, rotate_at, backend: backend.name.clone(), uris: id.uris() })
 }
 
-async fn load_issuer(store: &Store, mesh: &str, backend: &CaBackend) -> Result<Issuer, Error> {
-    let secrets = mesh_secrets(store, mesh).await?;
-    let resolve = |name: &str| secrets.get(name).cloned();
-    match backend.kind {
-        CaType::Builtin => {
-            let cert_name = ca::builtin_cert_secret_name(mesh, &backend.name);
-            let key_name = ca::builtin_key_secret_name(mesh, &backend.name);
-            let missing = |name: String| ca::Error::SecretNotFound { name, mesh: mesh.to_owned() };
-            let cert = resolve(&cert_name).ok_or_else(|| missing(cert_name.clone()))?;
-            let key = resolve(&key_name).ok_or_else(|| missing(key_name.clone()))?;
-            Ok(Issuer::new(&cert, &key)?)
-        }
-        CaType::Provided => {
-            let conf = ProvidedConf::parse(backend.conf.as_ref(), "conf")
-                .map_err(|_| Error::BadConf(backend.name.clone()))?;
-            let cert = conf.cert.load(mesh, &resolve)?;
-            let key = conf.key.load(mesh, &resolve)?;
-            Ok(Issuer::new(&cert, &key)?)
-        }
-    }
-}
-
 async fn mesh_spec(store: &Store, mesh: &str) -> Result<MeshSpec, Error> {
     let record = store.get(&Key::global(ResourceType::Mesh.name(), mesh)).await?;
     match Spec::from_value(ResourceType::Mesh, record.spec) {
         Ok(Spec::Mesh(spec)) => Ok(spec),
         _ => Err(Error::BadMesh(mesh.to_owned())),
     }
-}
-
-/// Name → data of every Secret of `mesh`.
-async fn mesh_secrets(store: &Store, mesh: &str) -> Result<BTreeMap<String, Vec<u8>>, Error> {
-    let records = store.list(ResourceType::Secret.name(), Some(mesh)).await?;
-    Ok(records
-        .into_iter()
-        .filter_map(|r| match Spec::from_value(ResourceType::Secret, r.spec) {
-            Ok(Spec::Secret(secret)) => Some((r.key.name, secret.bytes()?)),
-            _ => None,
-        })
-        .collect())
 }
 
 /// A random fraction in `0.0..=1.0` (0 when the system has no randomness to give).

@@ -1,8 +1,9 @@
 //! `DataplaneService.Session`: one stream per proxy. The handler authenticates before answering
 //! (token header, Hello, Dataplane lookup or registration, token check), then a task per stream
 //! serves CSRs, asks for new ones when the Dataplane's tags or the Mesh's mTLS change, and ends
-//! the stream when the token stops being valid (checked after every Secret/GlobalSecret change
-//! and at its expiry). It never holds a private key.
+//! the stream when the token stops being valid (checked after every change of its mesh's Secrets
+//! or of a GlobalSecret, which the dispatcher reports, and at its expiry). It never holds a
+//! private key.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -13,10 +14,9 @@ use proto::kumars::dp::v1::dp_message::Kind as DpKind;
 use shared::net::ConnInfo;
 use shared::resources::CaBackend;
 use shared::shutdown::Shutdown;
-use shared::store::{Change, ChangeKind, Store};
+use shared::store::Store;
 use shared::zones::rfc3339;
 use time::OffsetDateTime;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::Authenticator;
 use super::dataplane::{self, Dataplane};
+use super::dispatch::Dispatcher;
 use super::insight::{self, Subscription};
 use super::issue;
 
@@ -40,6 +41,8 @@ pub struct DpService {
     pub(super) store: Store,
     pub(super) auth: Authenticator,
     pub(super) instance_id: String,
+    pub(super) dispatcher: Dispatcher,
+    pub(super) insights: insight::Writer,
     pub(super) shutdown: Shutdown,
 }
 
@@ -145,9 +148,7 @@ impl DpService {
             disconnect_time: None,
             version,
         };
-        if let Err(err) = insight::connected(&self.store, &mesh, &name, subscription).await {
-            tracing::warn!(%mesh, %name, error = %err, "could not record the proxy's connection");
-        }
+        self.insights.connected(&mesh, &name, subscription);
         let end = self.serve(&mut session, inbound, &tx).await;
         match end {
             Ok(()) => tracing::info!(%mesh, %name, "data plane proxy disconnected"),
@@ -158,9 +159,7 @@ impl DpService {
         }
         metrics.dp_connected(-1);
         metrics.dp_certificate_held(&id, None);
-        if let Err(err) = insight::disconnected(&self.store, &mesh, &name, &id).await {
-            tracing::warn!(%mesh, %name, error = %err, "could not record the proxy's disconnection");
-        }
+        self.insights.disconnected(&mesh, &name, &id);
     }
 
     async fn serve(
@@ -169,7 +168,7 @@ impl DpService {
         mut inbound: Streaming<pb::DpMessage>,
         tx: &mpsc::Sender<Result<pb::CpMessage, Status>>,
     ) -> Result<(), Status> {
-        let mut changes = self.store.subscribe();
+        let watch = self.dispatcher.watch_dataplane(&session.dp.mesh, &session.dp.name);
         let mut shutdown = self.shutdown.clone();
         let mut backend = self.backend(&session.dp.mesh).await?;
         send(tx, first_message(backend.as_ref(), "initial")).await;
@@ -188,20 +187,15 @@ impl DpService {
                         None => {}
                     }
                 }
-                change = changes.recv() => {
-                    let change = match change {
-                        Ok(change) => Some(change),
-                        Err(RecvError::Lagged(_)) => None,
-                        Err(RecvError::Closed) => return Ok(()),
-                    };
-                    if change.as_ref().is_none_or(is_secret_change) {
+                reasons = watch.changed() => {
+                    if reasons.token() {
                         let token = session.token.as_deref();
                         self.auth.check(token, &session.dp.subject(), &session.source).await?;
                     }
-                    if change.as_ref().is_none_or(|c| is_own_dataplane(c, &session.dp)) {
+                    if reasons.dataplane() {
                         self.reload_dataplane(session, tx).await?;
                     }
-                    if change.as_ref().is_none_or(|c| c.key.kind == "Mesh" && c.key.name == session.dp.mesh) {
+                    if reasons.mesh() {
                         let now = self.backend(&session.dp.mesh).await?;
                         if now != backend {
                             backend = now;
@@ -267,7 +261,7 @@ impl DpService {
             csr,
         };
         let started = std::time::Instant::now();
-        let issued = match issue::issue(&self.store, backend, &request).await {
+        let issued = match issue::issue(&self.auth.credentials, backend, &request).await {
             Ok(issued) => issued,
             Err(issue::Error::Ca(err)) => {
                 tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %err, "refused a CSR");
@@ -283,11 +277,7 @@ impl DpService {
         metrics.dp_certificate_issued();
         let not_after = issued.cert.not_after;
         metrics.dp_certificate_held(&session.id, Some(not_after.unix_timestamp()));
-        if let Err(err) =
-            insight::issued(&self.store, &dp.mesh, &dp.name, &issued.backend, not_after).await
-        {
-            tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %err, "could not record the certificate");
-        }
+        self.insights.issued(&dp.mesh, &dp.name, &issued.backend, not_after);
         let identity = pb::Identity {
             cert_chain_pem: issued.cert.chain_pem,
             trust_bundle_pem: issued.cert.trust_bundle_pem,
@@ -321,18 +311,6 @@ pub(super) async fn send(tx: &mpsc::Sender<Result<pb::CpMessage, Status>>, kind:
 fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
     let nanos = i32::try_from(t.nanosecond()).unwrap_or(0);
     prost_types::Timestamp { seconds: t.unix_timestamp(), nanos }
-}
-
-/// Token keys and revocation lists are (Global)Secrets.
-pub(super) fn is_secret_change(change: &Change) -> bool {
-    matches!(change.key.kind.as_str(), "Secret" | "GlobalSecret")
-}
-
-fn is_own_dataplane(change: &Change, dp: &Dataplane) -> bool {
-    change.kind != ChangeKind::Delete
-        && change.key.kind == "Dataplane"
-        && change.key.name == dp.name
-        && change.key.mesh == dp.mesh
 }
 
 /// Resolves when the token expires (never without one).
