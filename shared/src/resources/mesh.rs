@@ -271,15 +271,12 @@ impl MeshSpec {
                     backend.root_chain =
                         Some(protojson::message(root_chain, ROOT_CHAIN, &at, &mut err));
                 }
-                if let Some(timeout) =
-                    backend.dp_cert.as_mut().and_then(|d| d.request_timeout.take())
-                {
+                let Some(dp_cert) = backend.dp_cert.as_mut() else { continue };
+                if let Some(timeout) = dp_cert.request_timeout.take() {
                     let at = path.field("dpCert").field("requestTimeout");
                     let value = Value::String(timeout);
                     let canonical = protojson::canonical(&value, &Shape::Duration, &at, &mut err);
-                    if let Some(d) = backend.dp_cert.as_mut() {
-                        d.request_timeout = canonical.and_then(|v| v.as_str().map(str::to_owned));
-                    }
+                    dp_cert.request_timeout = canonical.and_then(|v| v.as_str().map(str::to_owned));
                 }
             }
         }
