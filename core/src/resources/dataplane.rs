@@ -4,7 +4,7 @@
 //! port) are typed; the rest (`transparentProxying`, `metrics`, `probes`, ...) is kept as free JSON
 //! so Kuma dataplanes apply unchanged. Nothing here looks at other resources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -149,11 +149,84 @@ pub struct Admin {
     pub port: u32,
 }
 
+/// Where Kuma's Dataplane message has a message (or a `Struct`) inside the sections we keep as
+/// JSON. Only the object shape is checked: an array or a scalar there is refused (protojson
+/// refuses it, and KDS would silently drop it), the rest is left as given.
+#[derive(Clone, Copy)]
+enum Part {
+    /// A message or `Struct`, with the parts below it that are messages too.
+    Object(&'static [(&'static str, Part)]),
+    /// A `repeated` message.
+    Objects(&'static Part),
+}
+
+/// `MetricsBackend`.
+const METRICS: Part = Part::Object(&[("conf", Part::Object(&[]))]);
+/// `Dataplane.Probes`.
+const PROBES: Part = Part::Object(&[("endpoints", Part::Objects(&Part::Object(&[])))]);
+/// `Dataplane.Networking.TransparentProxying`.
+const TRANSPARENT_PROXYING: Part = Part::Object(&[(
+    "reachableBackends",
+    Part::Object(&[("refs", Part::Objects(&Part::Object(&[("labels", Part::Object(&[]))])))]),
+)]);
+/// `Inbound.ServiceProbe`.
+const SERVICE_PROBE: Part = Part::Object(&[("tcp", Part::Object(&[]))]);
+/// `Outbound.BackendRef`.
+const BACKEND_REF: Part = Part::Object(&[("labels", Part::Object(&[]))]);
+
+/// Records a violation wherever `value` does not have `part`'s object shape.
+fn check_shape(value: &Value, part: Part, path: &Path, err: &mut ValidationError) {
+    match (part, value) {
+        (_, Value::Null) => {}
+        (Part::Object(fields), Value::Object(object)) => {
+            for (name, inner) in fields {
+                if let Some(v) = object.get(*name) {
+                    check_shape(v, *inner, &path.field(name), err);
+                }
+            }
+        }
+        (Part::Object(_), _) => err.at(path, "must be an object"),
+        (Part::Objects(item), Value::Array(items)) => {
+            for (i, v) in items.iter().enumerate() {
+                check_shape(v, *item, &path.index(i), err);
+            }
+        }
+        (Part::Objects(_), _) => err.at(path, "must be a list"),
+    }
+}
+
+/// [`check_shape`] of a section kept as a JSON object.
+fn check_section(
+    section: Option<&Map<String, Value>>,
+    part: Part,
+    path: &Path,
+    err: &mut ValidationError,
+) {
+    if let Some(object) = section {
+        check_shape(&Value::Object(object.clone()), part, path, err);
+    }
+}
+
 impl DataplaneSpec {
-    /// Kuma's `DataplaneResource.Validate` for the fields typed here.
+    /// Kuma's `DataplaneResource.Validate` for the fields typed here, and the object shape of
+    /// the sections kept as JSON.
     pub(crate) fn validate(&self) -> ValidationError {
         let mut err = ValidationError::default();
+        check_section(self.metrics.as_ref(), METRICS, &Path::root("metrics"), &mut err);
+        check_section(self.probes.as_ref(), PROBES, &Path::root("probes"), &mut err);
         let path = Path::root("networking");
+        if let Some(net) = &self.networking {
+            let at = path.field("transparentProxying");
+            check_section(net.transparent_proxying.as_ref(), TRANSPARENT_PROXYING, &at, &mut err);
+            for (i, inbound) in net.inbound.iter().enumerate() {
+                let at = path.field("inbound").index(i).field("serviceProbe");
+                check_section(inbound.service_probe.as_ref(), SERVICE_PROBE, &at, &mut err);
+            }
+            for (i, outbound) in net.outbound.iter().enumerate() {
+                let at = path.field("outbound").index(i).field("backendRef");
+                check_section(outbound.backend_ref.as_ref(), BACKEND_REF, &at, &mut err);
+            }
+        }
         let Some(net) = &self.networking else {
             err.at(&path, "must be defined");
             return err;
@@ -184,11 +257,23 @@ impl DataplaneSpec {
             None => {}
         }
         validate_address(&path.field("address"), &net.address, &mut err);
+        // Where each inbound listens; two on one address and port cannot both be served (Kuma
+        // accepts it and one of the listeners fails in Envoy).
+        let mut listening: HashMap<(&str, u32), usize> = HashMap::new();
         for (i, inbound) in net.inbound.iter().enumerate() {
             let at = path.field("inbound").index(i);
             validate_inbound(&at, inbound, &net.address, &mut err);
             if !inbound.tags.contains_key(SERVICE_TAG) {
                 err.at(&at.field("tags").key(SERVICE_TAG), "tag has to exist");
+            }
+            let address =
+                inbound.address.as_deref().filter(|a| !a.is_empty()).unwrap_or(&net.address);
+            if let Some(first) = listening.insert((address, inbound.port), i) {
+                let other = path.field("inbound").index(first);
+                err.at(
+                    &at.field("port"),
+                    format!("{address}:{} is already used by {other}", inbound.port),
+                );
             }
         }
         for (i, outbound) in net.outbound.iter().enumerate() {
@@ -211,7 +296,9 @@ pub(crate) fn validate_address(path: &Path, address: &str, err: &mut ValidationE
     }
 }
 
-/// govalidator's `IsDNSName`: labels of letters, digits, `_` and inner `-`, at most 255 bytes.
+/// govalidator's `IsDNSName` (labels of letters, digits, `_` and inner `-`, at most 255 bytes),
+/// and, unlike Kuma, a last label that is not all digits (RFC 3696 §2): `10.0.0.300` or `1234`
+/// is a mistyped IP address, never a host name a proxy could be reached at.
 fn is_dns_name(s: &str) -> bool {
     let name = s.strip_suffix('.').unwrap_or(s);
     let label_ok = |l: &str| {
@@ -221,7 +308,9 @@ fn is_dns_name(s: &str) -> bool {
             && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
             && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
     };
-    !name.is_empty() && s.len() <= 255 && name.split('.').all(label_ok)
+    let numeric_tld =
+        name.rsplit('.').next().is_some_and(|l| l.bytes().all(|c| c.is_ascii_digit()));
+    !name.is_empty() && s.len() <= 255 && name.split('.').all(label_ok) && !numeric_tld
 }
 
 fn validate_inbound(path: &Path, inbound: &Inbound, dp_address: &str, err: &mut ValidationError) {
