@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::zones::KdsStatus;
 
 mod auth;
+mod body;
 pub mod dataplanes;
 pub mod diagnostics;
 mod error;

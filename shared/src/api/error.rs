@@ -53,6 +53,12 @@ pub enum ApiError {
         /// What clashed.
         detail: String,
     },
+    /// The body is neither JSON nor YAML (or says nothing about what it is).
+    #[error("{detail}")]
+    UnsupportedMediaType {
+        /// What was sent and what is accepted.
+        detail: String,
+    },
     /// The body is larger than `KUMA_API_SERVER_MAX_BODY_BYTES`.
     #[error("request body is too large")]
     PayloadTooLarge,
@@ -97,6 +103,9 @@ impl ApiError {
             Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "Access Denied"),
             Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             Self::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
+            Self::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
+            }
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),

@@ -16,7 +16,7 @@ use store::{self, Key, Record};
 
 use super::auth::User;
 use super::error::ApiError;
-use super::{ApiState, Role, tokens};
+use super::{ApiState, Role, body, tokens};
 use crate::audit::Event;
 
 /// Kuma's default and largest page size.
@@ -233,10 +233,7 @@ async fn write(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     authorize_write(&state, &user, target.ty)?;
-    let body = body.map_err(body_rejection)?;
-    let doc: Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
-        detail: format!("request body is not valid JSON: {err}"),
-    })?;
+    let doc = body::document(&headers, body)?;
     let resource = resources::decode(doc)?;
     check_matches_path(&target, &resource)?;
     if let Some(mesh) = &target.mesh {
@@ -307,15 +304,6 @@ async fn remove(
 }
 
 // --- helpers ---
-
-/// Maps a body that could not be read: too large is 413, anything else 400.
-pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
-    } else {
-        ApiError::BadRequest { detail: rejection.body_text() }
-    }
-}
 
 fn internal(err: crate::credentials::Error) -> ApiError {
     ApiError::Internal(Box::new(err))

@@ -92,7 +92,11 @@ pub(super) async fn call_with(
     let peer: SocketAddr = from.parse().unwrap();
     let mut req =
         Request::builder().method(method).uri(path).header(header::HOST, "localhost:5681");
-    for (k, v) in headers {
+    // A body is JSON unless the test says otherwise; an empty content-type means none at all.
+    if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    for (k, v) in headers.iter().filter(|(_, v)| !v.is_empty()) {
         req = req.header(*k, *v);
     }
     let mut req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
@@ -367,3 +371,5 @@ async fn zone_overview_joins_zones_and_insights() {
     let r = call(&s, REMOTE, Method::GET, "/zones/nope/_overview", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+mod bad_input;

@@ -5,6 +5,7 @@
 mod app;
 mod dp_server;
 mod limits;
+mod local_admin;
 mod mads;
 mod multizone;
 mod python_zone;
