@@ -59,6 +59,8 @@ pub const LISTENER_PORTS: [&str; 6] = [
 ];
 
 const MODE: Setting = Setting { env: "KUMA_MODE", yaml: "mode" };
+const SKIP_MESH_CREATION: Setting =
+    Setting { env: "KUMA_DEFAULTS_SKIP_MESH_CREATION", yaml: "defaults.skipMeshCreation" };
 const ENVIRONMENT: Setting = Setting { env: "KUMA_ENVIRONMENT", yaml: "environment" };
 /// Read only to default the work directory to `$HOME/.kuma`.
 const HOME: &str = "HOME";
@@ -90,12 +92,21 @@ pub struct CpConfig {
     pub monitoring_assignment_server: Mads,
     /// `access.*`.
     pub access: Access,
+    /// `defaults.*`.
+    pub defaults: Defaults,
     /// Keys of the file that are Kuma 2.14 settings we do not implement, sorted: accepted and
     /// otherwise ignored, for one warning at startup.
     pub ignored_keys: Vec<String>,
     /// `KUMA_*` environment variables that name Kuma settings we do not implement (or YAML-only
     /// ones), sorted: ignored, for one warning at startup.
     pub ignored_env: Vec<String>,
+}
+
+/// `defaults.*`: what a new deployment is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Defaults {
+    /// `KUMA_DEFAULTS_SKIP_MESH_CREATION` (false): do not create the `default` Mesh.
+    pub skip_mesh_creation: bool,
 }
 
 /// Which control plane this process is.
@@ -156,6 +167,8 @@ pub fn load(source: &impl Source, file: Option<&Path>) -> Result<CpConfig, Error
     let multizone = Multizone::load(&loader, &general.tls)?;
     let monitoring_assignment_server = Mads::load(&loader, &general.tls)?;
     let access = Access::load(&loader)?;
+    let defaults =
+        Defaults { skip_mesh_creation: loader.or(&SKIP_MESH_CREATION, false, parse::boolean)? };
     let ignored = loader.finish()?;
     Ok(CpConfig {
         mode,
@@ -168,6 +181,7 @@ pub fn load(source: &impl Source, file: Option<&Path>) -> Result<CpConfig, Error
         multizone,
         monitoring_assignment_server,
         access,
+        defaults,
         ignored_keys: ignored.keys,
         ignored_env: ignored.env,
     })
@@ -196,6 +210,7 @@ impl CpConfig {
             "multizone": self.multizone.to_json(),
             "monitoringAssignmentServer": self.monitoring_assignment_server.to_json(),
             "access": self.access.to_json(),
+            "defaults": { "skipMeshCreation": self.defaults.skip_mesh_creation },
         })
     }
 }

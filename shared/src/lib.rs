@@ -12,6 +12,7 @@ pub mod api;
 pub mod audit;
 pub mod config;
 pub mod credentials;
+pub mod defaults;
 pub mod delta;
 pub mod kds;
 pub mod limits;

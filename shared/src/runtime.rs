@@ -28,6 +28,7 @@ use crate::api::{self, ApiConfig, ApiState, AuthSettings, Index, Issuers, Role, 
 use crate::audit::{self, AuditLog};
 use crate::config::{CertKeyFiles, CpConfig, Mode, StaticPublicKey, TlsSettings, TlsVersion};
 use crate::credentials::{self, Credentials, UseSecrets};
+use crate::defaults;
 use crate::metrics::Metrics;
 
 /// Where Kuma keeps the deployment's cluster id: a `Config` record of this name.
@@ -96,6 +97,9 @@ pub enum Error {
     /// Signing keys or the admin token could not be created.
     #[error("could not prepare the token signing keys")]
     Credentials(#[source] Box<credentials::Error>),
+    /// The defaults of a new deployment (the `default` Mesh) could not be created.
+    #[error("could not create the default mesh")]
+    Defaults(#[source] Box<credentials::Error>),
     /// A listener could not be bound.
     #[error("could not bind the {server} on {addr}")]
     Bind {
@@ -165,6 +169,15 @@ impl Runtime {
         let settings = credential_settings(&config, role)?;
         let credentials = Credentials::new(store.clone(), settings, audit.clone());
         prepare_credentials(&config, &credentials).await?;
+        let now = OffsetDateTime::now_utc();
+        match defaults::apply(&store, &credentials, role, config.defaults, now).await {
+            Ok(defaults::Outcome::Created) => tracing::info!(
+                "created the default mesh for this new deployment \
+                 (KUMA_DEFAULTS_SKIP_MESH_CREATION=true skips it)"
+            ),
+            Ok(outcome) => tracing::debug!(?outcome, "default mesh"),
+            Err(err) => return Err(Error::Defaults(Box::new(err))),
+        }
         let kds_status = crate::zones::KdsStatus::with_metrics(metrics.clone());
         let services = Services { credentials, audit, metrics, kds_status };
 
