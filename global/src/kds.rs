@@ -10,13 +10,13 @@ use kuma_core::tls::{self, ReloadingCert};
 use proto::kuma::mesh::v1alpha1::global_kds_service_server::GlobalKdsServiceServer;
 use proto::kuma::mesh::v1alpha1::kds_sync_service_server::KdsSyncServiceServer;
 use shared::config::{CpConfig, KdsAuth};
+use shared::kds::snapshots::Snapshots;
 use shared::limits::Limiter;
 use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
 use shared::runtime::{Runtime, tls_options};
 use tonic::codec::CompressionEncoding;
 
 mod auth;
-mod outgoing;
 mod server;
 
 use auth::Authenticator;
@@ -138,7 +138,7 @@ impl Kds {
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
         let server = KdsServer {
-            outgoing: outgoing::Outgoing::new(runtime_store.clone()),
+            snapshots: Snapshots::new(runtime_store.clone()),
             store: runtime_store,
             auth: self.auth,
             instance_id,

@@ -122,7 +122,7 @@ async fn fetch(State(state): State<Served>, body: axum::body::Bytes) -> Response
         return (StatusCode::BAD_REQUEST, message).into_response();
     }
     // Subscribe before reading, so that no change between the read and the wait is missed.
-    let mut changes = state.store.subscribe();
+    let mut changes = state.store.changes();
     let deadline = tokio::time::Instant::now() + state.fetch_timeout;
     loop {
         let (version, resources) = match assignments(&state.store).await {
@@ -145,11 +145,14 @@ async fn fetch(State(state): State<Served>, body: axum::body::Bytes) -> Response
         let relevant = async {
             loop {
                 match changes.recv().await {
-                    Ok(change) if matches!(change.key.kind.as_str(), "Mesh" | "Dataplane") => {
+                    Some(event)
+                        if event.touches(ResourceType::Mesh)
+                            || event.touches(ResourceType::Dataplane) =>
+                    {
                         return;
                     }
-                    Ok(_) => {}
-                    Err(_) => return,
+                    Some(_) => {}
+                    None => return,
                 }
             }
         };

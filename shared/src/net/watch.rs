@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kuma_core::error::Chain;
 use kuma_core::tls::{ReloadingCert, load_pair};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
@@ -63,7 +64,7 @@ impl Reloader {
                 tracing::warn!(
                     cert = %self.cert.display(),
                     key = %self.key.display(),
-                    err = %error_chain(&err),
+                    err = %Chain(&err),
                     "new certificate files do not load; keeping the current certificate"
                 );
                 return;
@@ -79,7 +80,7 @@ impl Reloader {
             }
             Err(err) => tracing::warn!(
                 cert = %self.cert.display(),
-                err = %error_chain(&err),
+                err = %Chain(&err),
                 "new certificate refused; keeping the current certificate"
             ),
         }
@@ -99,17 +100,6 @@ fn parent(path: &Path) -> PathBuf {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
