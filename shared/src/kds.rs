@@ -2,8 +2,9 @@
 //! contract: the codec (domain ↔ proto conversions for every synced spec, the `KumaResource`
 //! envelope, resource names `<name>.<mesh>`, content versions and Kuma's hash suffix; KDS type
 //! URLs are [`ResourceType::name`]s), [`delta`] (the publisher and subscriber halves of the delta
-//! xDS exchange), [`sync`] (what flows where, labels, ownership, applying) and [`snapshots`]
-//! (what the global sends zones, encoded once per store generation).
+//! xDS exchange), [`sync`] (what flows where, labels, ownership, applying), [`snapshots`] (what
+//! the global sends zones, encoded once per store generation) and [`status`] (a zone's view of
+//! its connection).
 //!
 //! Nothing here opens a stream or authenticates a peer: the global's KDS server and the zone's
 //! KDS client (in `global` and `zone`) drive these pieces over their gRPC streams.
@@ -19,6 +20,7 @@ mod naming;
 mod resource;
 mod secret;
 pub mod snapshots;
+pub mod status;
 pub mod sync;
 mod traffic_permission;
 mod zone;

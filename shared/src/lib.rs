@@ -20,7 +20,6 @@ pub mod metrics;
 pub mod net;
 pub mod process;
 pub mod runtime;
-pub mod zones;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -18,7 +18,6 @@ use proto::kuma::mesh::v1alpha1 as kds_pb;
 use shared::kds::delta::{self, Publisher, Request as DeltaRequest, Subscriber};
 use shared::kds::snapshots::Snapshots;
 use shared::kds::sync::{self, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
-use shared::zones::{self, Subscription};
 use store::{Event, Store};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -26,6 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{Authenticator, Peer};
+use crate::zones::{self, Subscription};
 
 /// Responses queued per stream before the sender waits for the zone to read.
 const STREAM_BUFFER: usize = 16;

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use kuma_core::error::Chain;
 use kuma_core::resources::CaBackend;
+use kuma_core::resources::insight::rfc3339;
 use kuma_core::shutdown::Shutdown;
 use proto::kumars::dp::v1 as pb;
 use proto::kumars::dp::v1::cp_message::Kind as CpKind;
 use proto::kumars::dp::v1::dp_message::Kind as DpKind;
 use shared::net::ConnInfo;
-use shared::zones::rfc3339;
 use store::Store;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
