@@ -11,6 +11,7 @@ use std::time::Duration;
 pub mod admin;
 pub mod binary;
 pub mod bootstrap;
+pub mod node;
 pub mod process;
 
 pub use admin::Admin;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::envoy::AdsVariant;
+use crate::envoy::node::Node as NodeInfo;
 
 /// The ADS cluster's name (the contract with the zone's xDS generator).
 pub const ADS_CLUSTER: &str = "ads_cluster";
@@ -36,12 +37,8 @@ const SOCKET_MODE: u32 = 0o600;
 /// What the bootstrap is made from.
 #[derive(Debug)]
 pub struct Params<'a> {
-    /// `<mesh>.<name>`, or `.<name>` for a zone ingress.
-    pub node_id: String,
-    /// The first `kuma.io/service` (`ingress` for a zone ingress), when known.
-    pub node_cluster: Option<String>,
-    /// Node metadata (`dataplane.*`, `version`, `workdir`).
-    pub metadata: Map<String, Value>,
+    /// Who the proxy is.
+    pub node: &'a NodeInfo,
     /// Envoy's admin socket.
     pub admin_socket: &'a Path,
     /// kuma-dp's SDS socket.
@@ -272,9 +269,9 @@ impl Bootstrap {
             || AdsSource { ads: Empty {}, initial_fetch_timeout: "0s", resource_api_version: "V3" };
         Self {
             node: Node {
-                id: params.node_id.clone(),
-                cluster: params.node_cluster.clone(),
-                metadata: params.metadata.clone(),
+                id: params.node.id.clone(),
+                cluster: params.node.cluster.clone(),
+                metadata: params.node.metadata.clone(),
             },
             admin: Admin { address: Address::pipe(params.admin_socket, Some(SOCKET_MODE)) },
             dynamic_resources: DynamicResources {

@@ -82,7 +82,7 @@ impl Envoy {
     }
 
     /// SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; returns how it ended.
-    pub async fn stop(mut self) -> Exit {
+    pub async fn stop(&mut self) -> Exit {
         if let Some(pid) = Pid::from_raw(self.pid.try_into().unwrap_or(0)) {
             // ESRCH: it is already gone, which `wait` reports.
             let _ = kill_process(pid, Signal::TERM);

@@ -2,11 +2,17 @@ use serde_json::json;
 
 use super::*;
 
-fn params<'a>(host: &'a str, ads: AdsVariant) -> Params<'a> {
-    Params {
-        node_id: "default.web-01".to_owned(),
-        node_cluster: Some("web".to_owned()),
+fn node() -> NodeInfo {
+    NodeInfo {
+        id: "default.web-01".to_owned(),
+        cluster: Some("web".to_owned()),
         metadata: Map::from_iter([("workdir".to_owned(), json!("/w"))]),
+    }
+}
+
+fn params<'a>(node: &'a NodeInfo, host: &'a str, ads: AdsVariant) -> Params<'a> {
+    Params {
+        node,
         admin_socket: Path::new("/w/kuma-envoy-admin.sock"),
         sds_socket: Path::new("/w/kuma-sds.sock"),
         cp_host: host,
@@ -17,10 +23,13 @@ fn params<'a>(host: &'a str, ads: AdsVariant) -> Params<'a> {
     }
 }
 
+fn yaml(host: &str, ads: AdsVariant) -> String {
+    Bootstrap::new(&params(&node(), host, ads)).to_yaml().unwrap()
+}
+
 /// The bootstrap as YAML, read back as JSON values.
-fn rendered(params: &Params<'_>) -> Value {
-    let yaml = Bootstrap::new(params).to_yaml().unwrap();
-    serde_yaml_ng::from_str(&yaml).unwrap()
+fn rendered(host: &str, ads: AdsVariant) -> Value {
+    serde_yaml_ng::from_str(&yaml(host, ads)).unwrap()
 }
 
 fn cluster<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -30,7 +39,7 @@ fn cluster<'a>(doc: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn the_node_admin_and_ads_follow_the_contract() {
-    let doc = rendered(&params("cp.example", AdsVariant::Delta));
+    let doc = rendered("cp.example", AdsVariant::Delta);
     assert_eq!(doc["node"]["id"], "default.web-01");
     assert_eq!(doc["node"]["cluster"], "web");
     assert_eq!(doc["node"]["metadata"]["workdir"], "/w");
@@ -54,13 +63,13 @@ fn the_node_admin_and_ads_follow_the_contract() {
         json!([{"key": "authorization",
         "value": "the.jwt.token"}])
     );
-    let sotw = rendered(&params("cp.example", AdsVariant::StateOfTheWorld));
+    let sotw = rendered("cp.example", AdsVariant::StateOfTheWorld);
     assert_eq!(sotw["dynamic_resources"]["ads_config"]["api_type"], "GRPC");
 }
 
 #[test]
 fn the_ads_cluster_verifies_the_cp_host_as_a_name_or_an_address() {
-    let doc = rendered(&params("cp.example", AdsVariant::Delta));
+    let doc = rendered("cp.example", AdsVariant::Delta);
     let ads = cluster(&doc, "ads_cluster");
     assert_eq!(ads["type"], "STRICT_DNS");
     let address = &ads["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"];
@@ -88,7 +97,7 @@ fn the_ads_cluster_verifies_the_cp_host_as_a_name_or_an_address() {
         "-----BEGIN CERTIFICATE-----\n"
     );
 
-    let doc = rendered(&params("10.0.0.7", AdsVariant::Delta));
+    let doc = rendered("10.0.0.7", AdsVariant::Delta);
     let ads = cluster(&doc, "ads_cluster");
     assert_eq!(ads["type"], "STATIC");
     assert!(ads.get("dns_lookup_family").is_none());
@@ -99,7 +108,7 @@ fn the_ads_cluster_verifies_the_cp_host_as_a_name_or_an_address() {
 
 #[test]
 fn the_sds_cluster_is_http2_over_the_socket_in_plain_text() {
-    let doc = rendered(&params("cp.example", AdsVariant::Delta));
+    let doc = rendered("cp.example", AdsVariant::Delta);
     let sds = cluster(&doc, "kuma:sds");
     assert_eq!(sds["type"], "STATIC");
     let address = &sds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"];
@@ -109,6 +118,5 @@ fn the_sds_cluster_is_http2_over_the_socket_in_plain_text() {
         sds["typed_extension_protocol_options"][HTTP_OPTIONS_KEY]["@type"],
         HTTP_OPTIONS_TYPE
     );
-    let yaml = Bootstrap::new(&params("cp.example", AdsVariant::Delta)).to_yaml().unwrap();
-    assert!(!yaml.contains("PRIVATE KEY"));
+    assert!(!yaml("cp.example", AdsVariant::Delta).contains("PRIVATE KEY"));
 }
