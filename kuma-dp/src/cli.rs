@@ -99,7 +99,15 @@ pub struct RunArgs {
     #[arg(long, env = "KUMA_DATAPLANE_RUNTIME_ENVOY_COMPONENT_LOG_LEVEL", value_parser = parse_component_log_level)]
     pub envoy_component_log_level: Option<String>,
     /// Accepted for Kuma's command lines; kuma-rs has no DNS proxy, so `true` only warns.
-    #[arg(long, env = "KUMA_DNS_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(
+        long,
+        env = "KUMA_DNS_ENABLED",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     pub dns_enabled: bool,
     /// Directory for the bootstrap and the Unix sockets of Envoy's admin and of SDS (default: a
     /// new temporary `kuma-dp-*` directory, removed on exit).

@@ -106,6 +106,13 @@ fn bad_envoy_settings_name_their_flag_or_variable() {
         let err = Cli::try_parse_from(["kuma-dp", "run", &arg]).unwrap_err().to_string();
         assert!(err.contains(flag), "{flag} {value}: {err}");
     }
+    // A Go bool flag: alone it means true.
+    for (argv, enabled) in [(&["--dns-enabled"][..], true), (&["--dns-enabled=false"], false)] {
+        let mut full = BASE.to_vec();
+        full.extend_from_slice(&["--dataplane-token-file", "/tok"]);
+        full.extend_from_slice(argv);
+        assert_eq!(args(&full).resolve(env(&[])).unwrap().dns_enabled, enabled, "{argv:?}");
+    }
     assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
     assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
     assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
