@@ -3,6 +3,7 @@
 //! versions Envoy already holds (after a reconnect), which are then not sent again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource,
@@ -50,8 +51,11 @@ impl Delta {
             return None;
         }
         self.nonce += 1;
+        // What Envoy holds after this response, for its `version_text`.
+        let mut hasher = DefaultHasher::new();
+        self.sent.hash(&mut hasher);
         Some(DeltaDiscoveryResponse {
-            system_version_info: String::new(),
+            system_version_info: format!("{:016x}", hasher.finish()),
             resources,
             type_url: SECRET_TYPE_URL.to_owned(),
             removed_resources: gone,

@@ -14,6 +14,8 @@ use super::{SECRET_TYPE_URL, Secrets};
 /// One SotW stream.
 #[derive(Debug, Default)]
 pub(super) struct Sotw {
+    /// A request was seen: nothing is pushed before Envoy has asked.
+    started: bool,
     /// The names of the last request; empty means every secret.
     names: BTreeSet<String>,
     /// The version of the last response.
@@ -73,7 +75,8 @@ impl Flavour for Sotw {
             );
         }
         let names: BTreeSet<String> = request.resource_names.iter().cloned().collect();
-        let first = request.response_nonce.is_empty();
+        let first = request.response_nonce.is_empty() || !self.started;
+        self.started = true;
         if names != self.names || first {
             self.names = names;
             return self.respond(secrets, true);
@@ -82,6 +85,9 @@ impl Flavour for Sotw {
     }
 
     fn on_change(&mut self, secrets: &Secrets) -> Option<Self::Response> {
+        if !self.started {
+            return None;
+        }
         self.respond(secrets, false)
     }
 }

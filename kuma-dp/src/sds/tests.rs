@@ -83,6 +83,9 @@ fn the_identity_carries_chain_and_key_and_the_mesh_ca_the_bundle() {
 fn sotw_answers_when_secrets_exist_and_pushes_each_rotation_once() {
     let (tx, source) = source();
     let mut stream = Sotw::default();
+    set_identity(&tx, Some("CHAIN 0"));
+    assert!(stream.on_change(&source.secrets()).is_none(), "nothing before Envoy asks");
+    set_identity(&tx, None);
     assert!(stream.on_request(&sotw_request(&[IDENTITY], ""), &source.secrets()).is_none());
     set_identity(&tx, Some("CHAIN"));
     let first = stream.on_change(&source.secrets()).unwrap();
