@@ -185,8 +185,9 @@ if $postgres; then
   # from the same is kept, so repeated builds take no time.
   source_id=$({ "$pg_root/bin/postgres" --version; printf '%s\n' "${tools[@]}"
     declare -f import_postgres import_base_root copy_with_libs copy_libs; } | sha256sum | cut -c1-16)
-  have=$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$pg_image" 2>/dev/null |
-    sed -n 's/^KUMA_LAB_PG_SOURCE=//p')
+  # No such image yet is not an error (pipefail would make it one and end the script).
+  have=$({ docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$pg_image" 2>/dev/null ||
+    true; } | sed -n 's/^KUMA_LAB_PG_SOURCE=//p')
   if [ "$have" = "$source_id" ]; then
     echo "$pg_image is up to date"
   else
