@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use kuma_core::net::ChannelSettings;
 use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256};
 use secrecy::SecretString;
-use shared::net::ChannelSettings;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinError, JoinHandle};
 
@@ -149,7 +149,7 @@ impl Proxy {
             exit = self.envoy.wait() => Event::EnvoyExited(exit),
             result = &mut self.session => Event::SessionEnded(result),
             result = &mut self.readiness_task => Event::ReadinessEnded(result),
-            () = shared::process::termination_signal() => Event::Signal,
+            () = kuma_core::process::termination_signal() => Event::Signal,
         };
         let (signalled, envoy_gone) =
             (matches!(event, Event::Signal), matches!(event, Event::EnvoyExited(_)));
@@ -199,7 +199,7 @@ impl Proxy {
         tracing::info!(?drain_time, "draining Envoy");
         tokio::select! {
             () = tokio::time::sleep(drain_time) => {}
-            () = shared::process::termination_signal() => tracing::info!("second signal; stopping now"),
+            () = kuma_core::process::termination_signal() => tracing::info!("second signal; stopping now"),
             exit = self.envoy.wait() => {
                 tracing::warn!(%exit, "Envoy exited while draining");
                 return;

@@ -9,14 +9,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context;
+use kuma_core::shutdown::Shutdown;
+use kuma_core::tls::{self, ReloadingCert};
 use proto::kumars::dp::v1::dataplane_service_server::DataplaneServiceServer;
 use shared::config::{DpProxyAuthn, ZoneProxyAuthn};
 use shared::limits::Limiter;
 use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
 use shared::runtime::{Runtime, tls_options};
-use shared::shutdown::Shutdown;
-use shared::store::Store;
-use shared::tls::{self, ReloadingCert};
+use store::Store;
 
 mod auth;
 mod dataplane;

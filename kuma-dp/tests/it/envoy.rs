@@ -86,7 +86,7 @@ async fn sigterm_fails_readiness_drains_envoy_and_exits_zero_and_an_ip_host_is_v
     zone.mesh(None).await;
     let mut args = web_args(&zone, dir.path()).await;
     // The CP by address: its certificate carries 127.0.0.1 as an IP SAN.
-    args[1] = format!("https://127.0.0.1:{}", zone.dp_port);
+    args[1] = format!("https://127.0.0.1:{}", zone.dp_port());
     args.extend(["--drain-time".to_owned(), "3s".to_owned()]);
     let sotw = [("KUMA_DATAPLANE_RUNTIME_ENVOY_XDS_TRANSPORT_PROTOCOL_VARIANT", "GRPC")];
     let mut dp = KumaDp::start_with(dir.path(), &as_strs(&args), &sotw);

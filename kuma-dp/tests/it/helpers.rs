@@ -2,42 +2,43 @@
 //! Envoy (every port and work directory chosen fresh), and clients for kuma-dp's readiness
 //! endpoint and Envoy's admin socket (curl, an independent client).
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::shutdown::{self, Trigger};
-use shared::testing::cp::{config, eventually, http_client};
+use shared::testing::cp::{eventually, http_client};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
-pub struct Zone {
-    pub api: String,
-    pub dp_port: u16,
-    pub ca: PathBuf,
-    trigger: Trigger,
-    task: JoinHandle<anyhow::Result<()>>,
+/// The zone under test (a `testkit::Zone`), with the helpers these tests share.
+pub struct Zone(testkit::Zone);
+
+impl Deref for Zone {
+    type Target = testkit::Zone;
+
+    fn deref(&self) -> &testkit::Zone {
+        &self.0
+    }
 }
 
 impl Zone {
     pub async fn start(dir: &Path) -> Self {
-        let app = zone::App::build(config(dir, &[])).await.unwrap();
-        let api = format!("http://localhost:{}", app.addresses().http.unwrap().port());
-        let dp_port = app.dp_server_addr().port();
-        let (trigger, shutdown) = shutdown::channel();
-        let task = tokio::spawn(app.run(shutdown));
-        Self { api, dp_port, ca: dir.join("kuma-cp.crt"), trigger, task }
+        Self(testkit::Zone::start(dir, &[]).await)
     }
 
     pub async fn stop(self) {
-        self.trigger.fire();
-        self.task.await.unwrap().unwrap();
+        self.0.stop().await;
+    }
+
+    /// The DP server's port.
+    pub fn dp_port(&self) -> u16 {
+        self.dp_server.port()
     }
 
     /// The mesh `default`, with a builtin CA issuing certificates valid for `expiration` when
@@ -72,7 +73,7 @@ impl Zone {
 
     /// `https://localhost:<DP server port>`.
     pub fn cp_address(&self) -> String {
-        format!("https://localhost:{}", self.dp_port)
+        format!("https://localhost:{}", self.dp_port())
     }
 }
 

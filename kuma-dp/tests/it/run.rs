@@ -64,7 +64,7 @@ async fn a_ca_that_did_not_issue_the_cp_certificate_is_refused() {
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let other_ca = dir.path().join("other.crt");
     std::fs::write(&other_ca, other.cert.pem()).unwrap();
-    let cp = format!("https://localhost:{}", zone.dp_port);
+    let cp = format!("https://localhost:{}", zone.dp_port());
     let mut dp = KumaDp::start(
         dir.path(),
         &["--cp-address", &cp, "--ca-cert-file", other_ca.to_str().unwrap(), "--name", "web-01"],
@@ -101,7 +101,7 @@ async fn a_host_that_is_not_a_san_gets_kumas_message() {
     let token = dir.path().join("token");
     std::fs::write(&token, "a-token").unwrap();
     // The whole of 127/8 is loopback; the generated certificate names only 127.0.0.1 of it.
-    let cp = format!("https://127.0.0.2:{}", zone.dp_port);
+    let cp = format!("https://127.0.0.2:{}", zone.dp_port());
     let mut dp = KumaDp::start(
         dir.path(),
         &[

@@ -135,7 +135,7 @@ async fn envoy_presents(admin: &Path, serial: &str) {
 
 /// A TLS connection to `port`; returns it and the serial of the certificate it was shown.
 async fn connect(port: u16, mesh_ca: &str) -> (TlsStream<TcpStream>, String) {
-    let config = shared::tls::dangerous_unverified_client_config().unwrap();
+    let config = kuma_core::tls::dangerous_unverified_client_config().unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let name = ServerName::try_from("web").unwrap();
     let tls = TlsConnector::from(Arc::new(config)).connect(name, tcp).await.unwrap();
