@@ -43,6 +43,7 @@ fn listener(name: &str, port: u16, api_type: &str) -> Value {
                 "stat_prefix": name, "cluster": "echo"}}],
             "transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                "require_client_certificate": false,
                 "common_tls_context": {
                     "tls_certificate_sds_secret_configs": [
                         {"name": IDENTITY, "sds_config": sds_config(api_type)}],
@@ -82,7 +83,7 @@ fn probe_envoy(dir: &Path, admin: &Path, sds_socket: &Path, echo: u16, ports: [u
     Command::new(envoy_bin())
         .arg("--config-path")
         .arg(&path)
-        .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "warning"])
+        .args(["--disable-hot-restart", "--concurrency", "1", "--log-level", "error"])
         .kill_on_drop(true)
         .spawn()
         .unwrap()
