@@ -8,34 +8,31 @@
 //! listeners between `build` and `run`. [`Runtime::run`] then serves until shutdown, starts the
 //! role's tasks, and waits for all of them before it closes the store.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
 use futures::future::BoxFuture;
 use kuma_core::shutdown::Shutdown;
-use kuma_core::tls::{self, Provenance, ServerTlsOptions};
-use kuma_core::tokens::{self, PublicKey, StaticKey};
-use serde_json::json;
-use store::{self, Key, Store};
-use time::OffsetDateTime;
+use kuma_core::tls::{self, ServerTlsOptions};
+use kuma_core::tokens;
+use store::{self, Store};
 
 use crate::api::diagnostics::{self, Readiness};
 use crate::api::serve::{self, ConnLimits};
-use crate::api::{self, ApiConfig, ApiState, AuthSettings, Index, Issuers, Role, Services};
+use crate::api::{self, ApiConfig, ApiState, AuthSettings, Issuers, Services};
 use crate::audit::{self, AuditLog};
-use crate::config::{CertKeyFiles, CpConfig, Mode, StaticPublicKey, TlsSettings, TlsVersion};
-use crate::credentials::{self, Credentials, UseSecrets};
+use crate::config::{CertKeyFiles, CpConfig, TlsSettings, TlsVersion};
+use crate::credentials::{self, Credentials};
 use crate::metrics::Metrics;
 use crate::net::{self, Listener, ServerCert};
 
 mod listeners;
+mod setup;
 
 /// Where Kuma keeps the deployment's cluster id: a `Config` record of this name.
-const CLUSTER_ID_KEY: &str = "kuma-cluster-id";
 /// The Kuma release whose API and configuration we follow.
 pub const BASED_ON_KUMA: &str = "2.14.3";
 /// The servers' names in logs and errors.
@@ -168,7 +165,7 @@ pub struct Runtime {
 impl Runtime {
     /// Prepares the work dir, the CP certificate and the store, and binds every listener.
     pub async fn build(config: CpConfig) -> Result<Self, Error> {
-        let role = role(&config);
+        let role = setup::role(&config);
         tracing::info!(mode = config.mode.as_str(), ?role, "starting the control plane");
         let config_json = config.to_json();
         tracing::info!(config = %config_json, "effective configuration");
@@ -178,26 +175,26 @@ impl Runtime {
         if !config.ignored_env.is_empty() {
             tracing::warn!(variables = ?config.ignored_env, "ignoring Kuma variables this control plane does not implement");
         }
-        ensure_work_dir(&config.general.work_dir)?;
-        let cp_cert = cp_cert(&config)?;
+        setup::ensure_work_dir(&config.general.work_dir)?;
+        let cp_cert = setup::cp_cert(&config)?;
 
         let store = Store::connect(&config.store)
             .await
-            .map_err(|source| Error::Store { backend: store_name(&config), source })?;
-        let cluster_id = ensure_cluster_id(&store)
+            .map_err(|source| Error::Store { backend: setup::store_name(&config), source })?;
+        let cluster_id = setup::ensure_cluster_id(&store)
             .await
             .map_err(|source| Error::Store { backend: store.backend_name(), source })?;
         tracing::info!(backend = store.backend_name(), %cluster_id, "store ready");
 
         let audit = AuditLog::open(&config.general.audit_log_file).map_err(Error::Audit)?;
         let metrics = Metrics::new();
-        let settings = credential_settings(&config, role)?;
+        let settings = setup::credential_settings(&config, role)?;
         let credentials = Credentials::new(store.clone(), settings, audit.clone());
-        prepare_credentials(&config, &credentials).await?;
+        setup::prepare_credentials(&config, &credentials).await?;
         let kds_status = crate::kds::status::KdsStatus::with_metrics(metrics.clone());
         let services = Services { credentials, audit, metrics, kds_status };
 
-        let index = index(cluster_id);
+        let index = setup::index(cluster_id);
         let instance_id = index.instance_id.clone();
         let api_server = &config.api_server;
         let api = ApiState::new(
@@ -390,109 +387,6 @@ struct Task {
     start: Box<dyn FnOnce(Shutdown) -> BoxFuture<'static, TaskResult> + Send>,
 }
 
-fn role(config: &CpConfig) -> Role {
-    match config.mode {
-        Mode::Global => Role::Global,
-        Mode::Zone if config.is_federated_zone() => Role::FederatedZone,
-        Mode::Zone => Role::Zone,
-    }
-}
-
-/// Token settings from the configuration; static public keys are parsed here, before anything
-/// is served.
-fn credential_settings(config: &CpConfig, role: Role) -> Result<credentials::Settings, Error> {
-    let parse = |setting: &'static str, keys: &[StaticPublicKey]| {
-        keys.iter()
-            .map(|k| {
-                let key = PublicKey::from_pem(k.pem.as_bytes()).map_err(|source| {
-                    Error::StaticKey { setting, kid: k.kid.clone(), source: Box::new(source) }
-                })?;
-                Ok(StaticKey { kid: k.kid.clone(), mesh: k.mesh.clone(), key })
-            })
-            .collect::<Result<Vec<_>, Error>>()
-    };
-    let user = &config.api_server.authn.tokens;
-    let dp = &config.dp_server.dp_token;
-    let zone = &config.dp_server.zone_token;
-    Ok(credentials::Settings {
-        federated_zone: role == Role::FederatedZone,
-        user_static_keys: parse("apiServer.authn.tokens.validator.publicKeys", &user.public_keys)?,
-        dataplane_static_keys: parse(
-            "dpServer.authn.dpProxy.dpToken.validator.publicKeys",
-            &dp.public_keys,
-        )?,
-        zone_static_keys: parse(
-            "dpServer.authn.zoneProxy.zoneToken.validator.publicKeys",
-            &zone.public_keys,
-        )?,
-        use_secrets: UseSecrets {
-            user: user.use_secrets,
-            dataplane: dp.use_secrets,
-            zone: zone.use_secrets,
-        },
-    })
-}
-
-/// Creates missing signing keys and, when asked for, the bootstrap admin token.
-async fn prepare_credentials(config: &CpConfig, credentials: &Credentials) -> Result<(), Error> {
-    credentials.ensure_control_plane_keys().await.map_err(|e| Error::Credentials(Box::new(e)))?;
-    if config.api_server.authn.tokens.bootstrap_admin_token {
-        let now = OffsetDateTime::now_utc();
-        credentials.ensure_admin_token(now).await.map_err(|e| Error::Credentials(Box::new(e)))?;
-    }
-    Ok(())
-}
-
-fn store_name(config: &CpConfig) -> &'static str {
-    match config.store {
-        store::StoreConfig::Memory => "memory",
-        store::StoreConfig::Sqlite { .. } => "sqlite",
-        store::StoreConfig::Postgres(_) => "postgres",
-    }
-}
-
-fn ensure_work_dir(path: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|source| Error::WorkDir { path: path.to_owned(), source })
-}
-
-/// The control plane certificate, watched in its files: the general one when configured, else
-/// the one in the work dir (generated on first start).
-fn cp_cert(config: &CpConfig) -> Result<ServerCert, Error> {
-    let (pair, cert, key) = match &config.general.tls_files {
-        Some(files) => {
-            tracing::info!(cert = %files.cert.display(), "using the configured control plane certificate");
-            let pair =
-                tls::load_pair(&files.cert, &files.key).map_err(|e| Error::CpCert(Box::new(e)))?;
-            (pair, files.cert.clone(), files.key.clone())
-        }
-        None => {
-            let work_dir = &config.general.work_dir;
-            let (pair, provenance) =
-                tls::load_or_generate_cp_cert(work_dir, OffsetDateTime::now_utc())
-                    .map_err(|e| Error::CpCert(Box::new(e)))?;
-            let path = work_dir.join(tls::CP_CERT_FILE);
-            match provenance {
-                Provenance::Generated => tracing::warn!(
-                    cert = %path.display(),
-                    "generated a self-signed control plane certificate; clients must trust this \
-                     file (every instance generates its own: set KUMA_GENERAL_TLS_CERT_FILE for \
-                     replicas)"
-                ),
-                Provenance::Loaded => {
-                    tracing::info!(cert = %path.display(), "reusing the control plane certificate")
-                }
-            }
-            (pair, path, work_dir.join(tls::CP_KEY_FILE))
-        }
-    };
-    ServerCert::watched(&pair, cert, key).map_err(Error::CpCertWatch)
-}
-
 /// Maps the configuration's TLS settings onto the TLS module's options.
 pub fn tls_options(settings: &TlsSettings) -> ServerTlsOptions {
     let version = |v: TlsVersion| match v {
@@ -503,39 +397,5 @@ pub fn tls_options(settings: &TlsSettings) -> ServerTlsOptions {
         min_version: version(settings.min_version),
         max_version: settings.max_version.map(version),
         cipher_suites: settings.cipher_suites.clone(),
-    }
-}
-
-/// Kuma keeps one cluster id per deployment; the first instance to start creates it.
-async fn ensure_cluster_id(store: &Store) -> Result<String, store::Error> {
-    let key = Key::global("Config", CLUSTER_ID_KEY);
-    let read =
-        |record: store::Record| record.spec["config"].as_str().unwrap_or_default().to_owned();
-    match store.get(&key).await {
-        Ok(record) => return Ok(read(record)),
-        Err(store::Error::NotFound { .. }) => {}
-        Err(err) => return Err(err),
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    match store.create(key.clone(), json!({ "config": id }), BTreeMap::new()).await {
-        Ok(_) => Ok(id),
-        // Another instance won the race: use its id.
-        Err(store::Error::AlreadyExists { .. }) => store.get(&key).await.map(read),
-        Err(err) => Err(err),
-    }
-}
-
-fn index(cluster_id: String) -> Index {
-    let hostname = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..4];
-    Index {
-        instance_id: format!("{hostname}-{suffix}"),
-        hostname,
-        tagline: "Kuma".to_owned(),
-        product: "Kuma".to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        based_on_kuma: BASED_ON_KUMA.to_owned(),
-        cluster_id,
-        gui: "no GUI is served by this control plane".to_owned(),
     }
 }
