@@ -65,6 +65,7 @@ struct Inner {
     dp_certificate_soonest_expiry: Gauge,
     kds_global_connected: Gauge,
     kds_zone_streams: Gauge,
+    kds_nacks_received: Counter,
     /// The expiry (unix seconds) of the certificate each connected proxy session holds.
     dp_certificate_expiries: Mutex<Expiries>,
 }
@@ -149,6 +150,12 @@ impl Metrics {
             "On the global: authenticated KDS streams from zones that are open now",
             kds_zone_streams.clone(),
         );
+        let kds_nacks_received = Counter::default();
+        registry.register(
+            "kds_nacks_received",
+            "On the global: KDS responses a zone refused (NACKs), each resent after the backoff",
+            kds_nacks_received.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -163,6 +170,7 @@ impl Metrics {
                 dp_certificate_soonest_expiry,
                 kds_global_connected,
                 kds_zone_streams,
+                kds_nacks_received,
                 dp_certificate_expiries: Mutex::default(),
             }),
         }
@@ -260,6 +268,11 @@ impl Metrics {
     /// One more (`+1`) or one fewer (`-1`) open KDS stream from a zone (on the global).
     pub fn kds_zone_stream(&self, delta: i64) {
         self.inner.kds_zone_streams.inc_by(delta);
+    }
+
+    /// A zone refused a KDS response of the global.
+    pub fn kds_nack_received(&self) {
+        self.inner.kds_nacks_received.inc();
     }
 
     /// One more (`+1`) or one fewer (`-1`) connected data plane proxy.

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod cert_reload;
 mod defaults;
 mod dp_server;
 mod limits;
