@@ -15,6 +15,7 @@ pub mod audit;
 pub mod config;
 pub mod credentials;
 pub mod defaults;
+pub mod insights;
 pub mod kds;
 pub mod limits;
 pub mod metrics;

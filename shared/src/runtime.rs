@@ -28,6 +28,7 @@ use crate::audit::{self, AuditLog};
 use crate::config::{CertKeyFiles, CpConfig, TlsSettings, TlsVersion};
 use crate::credentials::{self, Credentials};
 use crate::defaults;
+use crate::insights::Insights;
 use crate::metrics::Metrics;
 use crate::net::{self, Listener, ServerCert};
 
@@ -206,7 +207,10 @@ impl Runtime {
             Err(err) => return Err(Error::Defaults(Box::new(err))),
         }
         let kds_status = crate::kds::status::KdsStatus::with_metrics(metrics.clone());
-        let services = Services { credentials, audit, metrics, kds_status };
+        let (insights, insights_feed) = Insights::start(store.clone(), role)
+            .await
+            .map_err(|source| Error::Store { backend: store.backend_name(), source })?;
+        let services = Services { credentials, audit, metrics, kds_status, insights };
 
         let index = setup::index(cluster_id);
         let instance_id = index.instance_id.clone();
@@ -267,7 +271,7 @@ impl Runtime {
             https: https.as_ref().map(Listener::local_addr),
             diagnostics: diagnostics.local_addr(),
         };
-        Ok(Self {
+        let mut runtime = Self {
             config: Arc::new(config),
             store,
             cp_cert,
@@ -281,7 +285,9 @@ impl Runtime {
             https,
             diagnostics,
             addresses,
-        })
+        };
+        runtime.add_task("insights", move |shutdown| insights_feed.run(shutdown));
+        Ok(runtime)
     }
 
     /// Where the listeners are bound.

@@ -23,6 +23,18 @@ pub enum ApiError {
     /// Nothing under that path.
     #[error("not found")]
     NotFound,
+    /// No endpoint has that path at all.
+    #[error("there is no endpoint at {path}")]
+    UnknownPath {
+        /// The path asked for.
+        path: String,
+    },
+    /// The path names a resource type this control plane does not have (or not there).
+    #[error("{detail}")]
+    UnknownType {
+        /// Which type, and the ones that exist.
+        detail: String,
+    },
     /// The request carried credentials that did not validate.
     #[error("the credentials were rejected")]
     Unauthenticated,
@@ -96,7 +108,8 @@ impl ApiError {
         match self {
             Self::Invalid(_) => (StatusCode::BAD_REQUEST, "Resource is not valid"),
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "Bad Request"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            Self::NotFound | Self::UnknownPath { .. } => (StatusCode::NOT_FOUND, "Not found"),
+            Self::UnknownType { .. } => (StatusCode::NOT_FOUND, "Unknown resource type"),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
             Self::SigningKeyNotFound { .. } => (StatusCode::NOT_FOUND, "Signing Key not found"),
             Self::IssuerDisabled => (StatusCode::BAD_REQUEST, "Bad Request"),

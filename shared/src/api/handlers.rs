@@ -138,7 +138,7 @@ async fn list_top(
     Path(plural): Path<String>,
     page: Query<Page>,
 ) -> Result<Response, ApiError> {
-    let ty = ResourceType::from_plural(&plural).ok_or(ApiError::NotFound)?;
+    let ty = ResourceType::from_plural(&plural).ok_or_else(|| unknown_type(&plural, None))?;
     list(state, user, ty, None, page.0).await
 }
 
@@ -172,13 +172,40 @@ async fn delete_top(
 }
 
 fn mesh_scoped(plural: &str) -> Result<ResourceType, ApiError> {
-    ResourceType::from_plural(plural).filter(|t| t.scope() == Scope::Mesh).ok_or(ApiError::NotFound)
+    ResourceType::from_plural(plural)
+        .filter(|t| t.scope() == Scope::Mesh)
+        .ok_or_else(|| unknown_type(plural, Some(Scope::Mesh)))
 }
 
 fn global_scoped(plural: &str) -> Result<ResourceType, ApiError> {
     ResourceType::from_plural(plural)
         .filter(|t| t.scope() == Scope::Global && *t != ResourceType::Mesh)
-        .ok_or(ApiError::NotFound)
+        .ok_or_else(|| unknown_type(plural, Some(Scope::Global)))
+}
+
+/// A 404 that says which types exist where `plural` was asked for (all of them for a list
+/// across meshes), or that the type exists but lives elsewhere.
+fn unknown_type(plural: &str, scope: Option<Scope>) -> ApiError {
+    if let Some(ty) = ResourceType::from_plural(plural) {
+        let detail = match ty.scope() {
+            Scope::Mesh => format!("{plural} are mesh-scoped: use /meshes/{{mesh}}/{plural}"),
+            Scope::Global if ty == ResourceType::Mesh => "use /meshes/{name}".to_owned(),
+            Scope::Global => format!("{plural} are not in a mesh: use /{plural}"),
+        };
+        return ApiError::UnknownType { detail };
+    }
+    let known: Vec<&str> = ResourceType::ALL
+        .into_iter()
+        .filter(|t| match scope {
+            None => true,
+            Some(Scope::Mesh) => t.scope() == Scope::Mesh,
+            Some(Scope::Global) => t.scope() == Scope::Global && *t != ResourceType::Mesh,
+        })
+        .map(ResourceType::plural)
+        .collect();
+    ApiError::UnknownType {
+        detail: format!("unknown resource type {plural:?}; known types are {}", known.join(", ")),
+    }
 }
 
 // --- the generic handlers ---

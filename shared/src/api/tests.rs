@@ -56,7 +56,13 @@ pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
     ApiState::new(
         store,
         config,
-        Services { credentials, audit, metrics: Metrics::new(), kds_status: Default::default() },
+        Services {
+            credentials,
+            audit,
+            metrics: Metrics::new(),
+            kds_status: Default::default(),
+            insights: crate::insights::Insights::empty(),
+        },
     )
 }
 
@@ -341,12 +347,47 @@ async fn deleting_a_mesh_deletes_what_it_holds() {
 }
 
 #[tokio::test]
-async fn unknown_paths_and_types_are_not_found() {
+async fn unknown_paths_and_types_are_not_found_and_told_apart() {
     let s = state(Role::Zone);
     for path in ["/nope", "/meshes/default/nope", "/meshes/default/nope/x", "/zones/a/b/c"] {
         let r = call(&s, LOCAL, Method::GET, path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
+    let r = call(&s, LOCAL, Method::GET, "/meshes/default/nope", None).await;
+    assert_eq!(r.body["title"], "Unknown resource type");
+    assert_eq!(
+        r.body["detail"],
+        "unknown resource type \"nope\"; known types are secrets, dataplanes, traffic-permissions"
+    );
+    let r = call(&s, LOCAL, Method::GET, "/nope", None).await;
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("unknown resource type \"nope\"; known types are meshes, "),
+        "{detail}"
+    );
+    let r = call(&s, LOCAL, Method::GET, "/secrets/s", None).await;
+    assert_eq!(r.body["detail"], "secrets are mesh-scoped: use /meshes/{mesh}/secrets");
+    let r = call(&s, LOCAL, Method::GET, "/zones/a/b/c", None).await;
+    assert_eq!(r.body["title"], "Not found");
+    assert_eq!(r.body["detail"], "there is no endpoint at /zones/a/b/c");
+}
+
+#[tokio::test]
+async fn resources_and_who_am_i_follow_role_and_caller() {
+    let s = state(Role::FederatedZone);
+    let r = call(&s, REMOTE, Method::GET, "/_resources", None).await;
+    let items = r.body["resources"].as_array().unwrap();
+    let mesh = items.iter().find(|i| i["name"] == "Mesh").unwrap();
+    assert_eq!((mesh["scope"].as_str(), mesh["readOnly"].as_bool()), (Some("Global"), Some(true)));
+    let dp = items.iter().find(|i| i["name"] == "Dataplane").unwrap();
+    assert_eq!((dp["path"].as_str(), dp["readOnly"].as_bool()), (Some("dataplanes"), Some(false)));
+    let r = call(&s, REMOTE, Method::GET, "/who-am-i", None).await;
+    assert_eq!(
+        r.body,
+        json!({"name": "mesh-system:anonymous", "groups": ["mesh-system:unauthenticated"]})
+    );
+    let r = call(&s, LOCAL, Method::GET, "/who-am-i", None).await;
+    assert_eq!(r.body["name"], "mesh-system:admin");
 }
 
 mod bad_input;
