@@ -37,7 +37,7 @@ mod setup;
 
 /// Where Kuma keeps the deployment's cluster id: a `Config` record of this name.
 /// The Kuma release whose API and configuration we follow.
-pub const BASED_ON_KUMA: &str = "2.14.3";
+pub const BASED_ON_KUMA: &str = kuma_core::BASED_ON_KUMA;
 /// The servers' names in logs and errors.
 const HTTP_SERVER: &str = "API server (HTTP)";
 const HTTPS_SERVER: &str = "API server (HTTPS)";

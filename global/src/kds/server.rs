@@ -135,7 +135,10 @@ impl KdsServer {
             connect_time: zones::rfc3339(OffsetDateTime::now_utc()),
             auth_token_provided: peer.token_provided,
             auth: if peer.token.is_some() { "zoneToken" } else { "none" }.to_owned(),
-            version: peer.version.as_ref().map(|v| serde_json::json!({ "kumaCp": { "version": v } })),
+            version: peer
+                .version
+                .as_ref()
+                .map(|v| serde_json::json!({ "kumaCp": { "version": v } })),
             ..Subscription::default()
         };
         let registered = async {

@@ -11,5 +11,6 @@ mod generate;
 mod helpers;
 mod inspect;
 mod offline;
+mod operator;
 mod tokens;
 mod tokens_online;
