@@ -196,7 +196,7 @@ impl Runtime {
         let metrics = Metrics::new();
         let settings = setup::credential_settings(&config, role)?;
         let credentials = Credentials::new(store.clone(), settings, audit.clone());
-        setup::prepare_credentials(&config, &credentials).await?;
+        let admin_token_created = setup::prepare_credentials(&config, &credentials).await?;
         let now = OffsetDateTime::now_utc();
         match defaults::apply(&store, &credentials, role, config.defaults, now).await {
             Ok(defaults::Outcome::Created) => tracing::info!(
@@ -271,6 +271,14 @@ impl Runtime {
             https: https.as_ref().map(Listener::local_addr),
             diagnostics: diagnostics.local_addr(),
         };
+        if admin_token_created {
+            let ca = match &config.general.tls_files {
+                Some(files) => files.cert.clone(),
+                None => config.general.work_dir.join(tls::CP_CERT_FILE),
+            };
+            let hint = setup::admin_token_hint(&addresses, &ca);
+            tracing::info!("created the admin user token; read it on this host with: {hint}");
+        }
         let mut runtime = Self {
             config: Arc::new(config),
             store,
