@@ -134,7 +134,7 @@ impl KdsClient {
         let channel = net::connect(&self.channel).await.context("connecting to the global")?;
         let metadata = self.metadata()?;
         let stamp = Stamp(metadata);
-        let channel = tower::ServiceBuilder::new().map_result(only_grpc).service(channel);
+        let channel = net::grpc_only(channel);
         let mut sync = KdsSyncServiceClient::with_interceptor(channel.clone(), stamp.clone())
             .send_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Gzip)
@@ -323,31 +323,8 @@ impl Interceptor for Stamp {
 }
 
 /// Turns a gRPC status from the global into an error that says what to fix.
-/// An answer that is not gRPC: the address is some other HTTP server (the global's API, say).
-#[derive(Debug, thiserror::Error)]
-#[error("the server answered HTTP {status} without gRPC")]
-struct NotGrpc {
-    status: http::StatusCode,
-}
-
-/// Refuses answers that are not gRPC, so that a wrong port is told apart from a KDS failure
-/// by type rather than by tonic's message text.
-fn only_grpc<B>(
-    result: Result<http::Response<B>, tonic::transport::Error>,
-) -> Result<http::Response<B>, Box<dyn std::error::Error + Send + Sync>> {
-    let response = result?;
-    let grpc = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if grpc { Ok(response) } else { Err(Box::new(NotGrpc { status: response.status() })) }
-}
-
 fn explain(status: Status) -> anyhow::Error {
-    if let Some(not_grpc) =
-        std::error::Error::source(&status).and_then(|e| e.downcast_ref::<NotGrpc>())
-    {
+    if let Some(not_grpc) = net::not_grpc(&status) {
         return anyhow!(
             "this address does not serve KDS ({not_grpc}): is it the global's KDS port (5685, \
              KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT)?"
