@@ -12,5 +12,6 @@ mod helpers;
 mod inspect;
 mod offline;
 mod operator;
+mod readme;
 mod tokens;
 mod tokens_online;
