@@ -15,6 +15,7 @@ mod dataplane;
 mod duration;
 mod kind;
 mod mesh;
+mod mesh_traffic_permission;
 pub(crate) mod protojson;
 mod secret;
 mod traffic_permission;
@@ -29,6 +30,10 @@ pub use dataplane::{
 pub use duration::{DurationError, KumaDuration};
 pub use kind::{Origin, ResourceType, Scope};
 pub use mesh::{CaBackend, CaType, DpCert, MeshSpec, Mode, Mtls, Rotation};
+pub use mesh_traffic_permission::{
+    Action, Conf, FromItem, MeshTrafficPermission, MeshTrafficPermissionSpec, TargetRef,
+    TargetRefKind,
+};
 pub use secret::SecretSpec;
 pub use traffic_permission::{Selector, TrafficPermissionSpec};
 pub use validation::{SERVICE_TAG, ValidationError, Violation};

@@ -8,5 +8,6 @@ mod app;
 mod dp_server;
 mod kds;
 mod mads;
+pub mod xds;
 
 pub use app::App;
