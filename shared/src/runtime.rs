@@ -262,6 +262,13 @@ impl Runtime {
         })
     }
 
+    /// Adds a role's own REST routes (already given their state) to the API, beside the shared
+    /// ones. They must not overlap the shared routes.
+    pub fn extend_api(&mut self, routes: Router) {
+        let api = std::mem::take(&mut self.api);
+        self.api = api.merge(routes);
+    }
+
     /// Where the listeners are bound.
     pub fn addresses(&self) -> Addresses {
         self.addresses

@@ -29,10 +29,12 @@ impl App {
                 config.mode.as_str()
             );
         }
-        let runtime = Runtime::build(config).await.context("starting the zone control plane")?;
+        let mut runtime =
+            Runtime::build(config).await.context("starting the zone control plane")?;
         let status = runtime.services().kds_status.clone();
         let kds = KdsClient::new(runtime.config(), runtime.store().clone(), status)?;
         let dp_server = DpServer::bind(&runtime).await?;
+        runtime.extend_api(dp_server.api_routes());
         let mads = Mads::bind(&runtime).await?;
         Ok(Self { runtime, kds, dp_server, mads })
     }

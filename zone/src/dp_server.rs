@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
 use proto::kumars::dp::v1::dataplane_service_server::DataplaneServiceServer;
 use shared::config::{DpProxyAuthn, ZoneProxyAuthn};
 use shared::limits::Limiter;
@@ -18,6 +19,9 @@ use shared::shutdown::Shutdown;
 use shared::store::Store;
 use shared::tls::{self, ReloadingCert};
 
+use crate::xds::Views;
+
+mod ads;
 mod auth;
 mod dataplane;
 mod dispatch;
@@ -26,6 +30,7 @@ mod insight;
 mod issue;
 mod session;
 
+use ads::{AdsService, Snapshots};
 use auth::Authenticator;
 use dispatch::Dispatcher;
 use session::DpService;
@@ -38,6 +43,8 @@ pub struct DpServer {
     listener: TlsListener,
     auth: Authenticator,
     max_msg_size: usize,
+    /// The latest xDS snapshot of each proxy with an ADS stream.
+    snapshots: Snapshots,
     /// Keeps the certificate files watched while the listener lives.
     _watch: Option<WatchHandle>,
 }
@@ -107,12 +114,17 @@ impl DpServer {
             audit: services.audit.clone(),
         };
         let max_msg_size = usize::try_from(config.max_msg_size).unwrap_or(usize::MAX);
-        Ok(Self { listener, auth, max_msg_size, _watch: watch })
+        Ok(Self { listener, auth, max_msg_size, snapshots: Snapshots::default(), _watch: watch })
     }
 
     /// Where the DP server listens.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr()
+    }
+
+    /// The REST routes of the DP server (`GET /meshes/{mesh}/dataplanes/{name}/xds`).
+    pub fn api_routes(&self) -> axum::Router {
+        ads::routes(self.snapshots.clone())
     }
 
     /// Serves until `shutdown` fires.
@@ -125,6 +137,18 @@ impl DpServer {
         let dispatcher = Dispatcher::default();
         tokio::spawn(dispatcher.clone().run(store.clone(), shutdown.clone()));
         let insights = insight::Writer::spawn(store.clone());
+        let views = Views::new(store.clone());
+        tokio::spawn(views.clone().run(shutdown.clone()));
+        let ads = AdsService {
+            store: store.clone(),
+            auth: self.auth.clone(),
+            views,
+            dispatcher: dispatcher.clone(),
+            insights: insights.clone(),
+            instance_id: instance_id.clone(),
+            shutdown: shutdown.clone(),
+            snapshots: self.snapshots,
+        };
         let service = DpService {
             store,
             auth: self.auth,
@@ -139,6 +163,11 @@ impl DpServer {
             .http2_keepalive_timeout(Some(KEEPALIVE))
             .add_service(
                 DataplaneServiceServer::new(service)
+                    .max_decoding_message_size(self.max_msg_size)
+                    .max_encoding_message_size(self.max_msg_size),
+            )
+            .add_service(
+                AggregatedDiscoveryServiceServer::new(ads)
                     .max_decoding_message_size(self.max_msg_size)
                     .max_encoding_message_size(self.max_msg_size),
             )

@@ -11,12 +11,16 @@ mod inbound;
 mod outbound;
 mod protocol;
 mod rbac;
+mod snapshot;
 mod tls;
 mod view;
+mod views;
 
 #[cfg(test)]
 mod tests;
 
 pub use dump::{Unversioned, Versions, config_dump};
 pub use generate::{Generated, Resources, generate};
+pub use snapshot::{Entry, Snapshot, TypeSnapshot, XdsType};
 pub use view::{Dataplane, Endpoint, MeshView, Mtls, Policy};
+pub use views::Views;

@@ -1,7 +1,8 @@
 //! The mesh view: what the generator reads about one mesh at one store generation — its mTLS
 //! mode, its Dataplanes, its permission policies — and the index derived from them once for every
 //! proxy (the healthy endpoints of each service). A view is immutable and shared by every proxy
-//! of the mesh; building one is the only place that walks all Dataplanes.
+//! of the mesh; its parts are shared between successive views, so a policy change does not copy
+//! the Dataplanes, and only a Dataplane change walks them all again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -58,20 +59,20 @@ pub struct Endpoint {
 }
 
 /// Everything the generator reads about one mesh.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct MeshView {
     /// The mesh name.
     pub mesh: String,
     /// Its mTLS mode.
     pub mtls: Mtls,
     /// Its Dataplanes by name.
-    pub dataplanes: BTreeMap<String, Arc<Dataplane>>,
+    pub dataplanes: Arc<BTreeMap<String, Arc<Dataplane>>>,
     /// Its TrafficPermissions.
-    pub traffic_permissions: Vec<Policy<TrafficPermissionSpec>>,
+    pub traffic_permissions: Arc<Vec<Policy<TrafficPermissionSpec>>>,
     /// Its MeshTrafficPermissions.
-    pub mesh_traffic_permissions: Vec<Policy<MeshTrafficPermission>>,
-    /// Healthy endpoints per `kuma.io/service`, sorted.
-    endpoints: HashMap<String, Vec<Endpoint>>,
+    pub mesh_traffic_permissions: Arc<Vec<Policy<MeshTrafficPermission>>>,
+    /// Healthy endpoints per `kuma.io/service`, sorted; derived from `dataplanes`.
+    endpoints: Arc<HashMap<String, Vec<Endpoint>>>,
 }
 
 impl Mtls {
@@ -94,8 +95,18 @@ impl MeshView {
         traffic_permissions: Vec<Policy<TrafficPermissionSpec>>,
         mesh_traffic_permissions: Vec<Policy<MeshTrafficPermission>>,
     ) -> Self {
-        let dataplanes: BTreeMap<String, Arc<Dataplane>> =
-            dataplanes.into_iter().map(|dp| (dp.name.clone(), dp)).collect();
+        let view = Self {
+            mesh: mesh.to_owned(),
+            mtls: Mtls::of(spec),
+            traffic_permissions: Arc::new(traffic_permissions),
+            mesh_traffic_permissions: Arc::new(mesh_traffic_permissions),
+            ..Self::default()
+        };
+        view.with_dataplanes(dataplanes.into_iter().map(|dp| (dp.name.clone(), dp)).collect())
+    }
+
+    /// This view with other Dataplanes (and the endpoints derived from them).
+    pub fn with_dataplanes(&self, dataplanes: BTreeMap<String, Arc<Dataplane>>) -> Self {
         let mut endpoints: HashMap<String, Vec<Endpoint>> = HashMap::new();
         for dp in dataplanes.values() {
             for (service, endpoint) in healthy_endpoints(&dp.spec) {
@@ -103,14 +114,25 @@ impl MeshView {
             }
         }
         endpoints.values_mut().for_each(|list| list.sort());
-        Self {
-            mesh: mesh.to_owned(),
-            mtls: Mtls::of(spec),
-            dataplanes,
-            traffic_permissions,
-            mesh_traffic_permissions,
-            endpoints,
-        }
+        Self { dataplanes: Arc::new(dataplanes), endpoints: Arc::new(endpoints), ..self.clone() }
+    }
+
+    /// This view with another Mesh spec.
+    pub fn with_mesh(&self, spec: &MeshSpec) -> Self {
+        Self { mtls: Mtls::of(spec), ..self.clone() }
+    }
+
+    /// This view with other TrafficPermissions.
+    pub fn with_traffic_permissions(&self, policies: Vec<Policy<TrafficPermissionSpec>>) -> Self {
+        Self { traffic_permissions: Arc::new(policies), ..self.clone() }
+    }
+
+    /// This view with other MeshTrafficPermissions.
+    pub fn with_mesh_traffic_permissions(
+        &self,
+        policies: Vec<Policy<MeshTrafficPermission>>,
+    ) -> Self {
+        Self { mesh_traffic_permissions: Arc::new(policies), ..self.clone() }
     }
 
     /// The healthy endpoints of `service`, sorted by address.

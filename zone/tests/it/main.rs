@@ -9,4 +9,5 @@ mod mads;
 mod multizone;
 mod python_zone;
 mod tls_scan;
+mod xds;
 mod zone_cidrs;
