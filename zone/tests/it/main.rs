@@ -4,6 +4,7 @@
 
 mod app;
 mod dp_server;
+mod envoy;
 mod limits;
 mod mads;
 mod multizone;
