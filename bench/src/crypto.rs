@@ -1,9 +1,9 @@
 //! Figures 1 and 2: how close certificate issuance and token validation come to the raw
 //! signature operations they are built on, on one core, measured back to back.
 //!
-//! Issuance goes through `shared::ca::Issuer` (what the DP server calls for every CSR) and
+//! Issuance goes through `kuma_core::ca::Issuer` (what the DP server calls for every CSR) and
 //! validation through `shared::credentials::Credentials::validator` plus
-//! `shared::tokens::authorize_dataplane` (what the DP server calls for every stream). The raw
+//! `kuma_core::tokens::authorize_dataplane` (what the DP server calls for every stream). The raw
 //! operations use aws-lc-rs directly on the very same keys.
 
 use std::collections::BTreeMap;
@@ -17,15 +17,16 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kuma_core::ca::{self, BuiltinConf, DEFAULT_DP_CERT_VALIDITY, Issuer};
+use kuma_core::identity::Subject;
+use kuma_core::resources::{CaBackend, DataplaneSpec, MeshSpec, ResourceType, Spec};
+use kuma_core::tokens::{DataplaneClaims, DataplaneIdentity, KeyKind, authorize_dataplane};
 use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use shared::audit::AuditLog;
-use shared::ca::{self, BuiltinConf, DEFAULT_DP_CERT_VALIDITY, Issuer};
 use shared::credentials::{Credentials, Settings, TokenKind};
-use shared::resources::{CaBackend, DataplaneSpec, MeshSpec, ResourceType, Spec};
-use shared::store::{Key, Store};
-use shared::tokens::{DataplaneClaims, DataplaneIdentity, KeyKind, authorize_dataplane};
+use store::{Key, Store};
 use time::OffsetDateTime;
 
 use crate::report::{Figure, Raw, thousands};
@@ -72,15 +73,16 @@ pub async fn issuance(time: Duration) -> anyhow::Result<Vec<Figure>> {
     let csr = CertificateParams::default().serialize_request(&dp_key)?.der().to_vec();
     let spec = dataplane_spec("127.0.0.1", "web")?;
     let labels = BTreeMap::new();
+    let subject = Subject { mesh: MESH, name: DP, spec: &spec, labels: &labels };
 
     let issue = || -> anyhow::Result<()> {
-        let id = ca::identity(MESH, DP, &spec, &labels)?;
+        let id = subject.mtls()?;
         issuer.issue(&csr, &id, DEFAULT_DP_CERT_VALIDITY, now)?;
         Ok(())
     };
     let issue_with_load = || -> anyhow::Result<()> {
         let issuer = Issuer::new(cert_pem, key_pem)?;
-        let id = ca::identity(MESH, DP, &spec, &labels)?;
+        let id = subject.mtls()?;
         issuer.issue(&csr, &id, DEFAULT_DP_CERT_VALIDITY, now)?;
         Ok(())
     };
@@ -90,7 +92,7 @@ pub async fn issuance(time: Duration) -> anyhow::Result<Vec<Figure>> {
         let mut n = 0u64;
         while start.elapsed() < time {
             let issuer = credentials.issuer(MESH, &backend).await?;
-            let id = ca::identity(MESH, DP, &spec, &labels)?;
+            let id = subject.mtls()?;
             issuer.issue(&csr, &id, DEFAULT_DP_CERT_VALIDITY, now)?;
             n += 1;
         }
@@ -132,7 +134,7 @@ pub async fn issuance(time: Duration) -> anyhow::Result<Vec<Figure>> {
         ratio >= 0.5,
     )
     .when(
-        "`shared::ca::Issuer::issue` with `ca::identity`, CA loaded once, P-256 CA and CSR, \
+        "`kuma_core::ca::Issuer::issue` with `identity::Subject::mtls`, CA loaded once, P-256 CA and CSR, \
          single thread",
     );
     main.raw = Some(Raw { op: "ECDSA P-256 sign".to_owned(), per_sec: raw_sign, ratio });

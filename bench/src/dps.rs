@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use kuma_core::net::{Backoff, ChannelSettings};
+use kuma_core::tokens::{self, DataplaneClaims, SigningKey};
 use proto::kumars::dp::v1 as pb;
 use proto::kumars::dp::v1::cp_message::Kind as CpKind;
 use proto::kumars::dp::v1::dataplane_service_client::DataplaneServiceClient;
 use proto::kumars::dp::v1::dp_message::Kind as DpKind;
 use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
 use serde_json::{Value, json};
-use shared::net::{Backoff, ChannelSettings};
 use shared::testing::cp::http_client;
-use shared::tokens::{self, DataplaneClaims, SigningKey};
 use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -337,7 +337,7 @@ async fn session(
     permit: &mut Option<OwnedSemaphorePermit>,
     backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
-    let channel = shared::net::connect(settings).await?;
+    let channel = kuma_core::net::connect(settings).await?;
     let (tx, rx) = mpsc::channel(4);
     let hello = pb::Hello {
         mesh: MESH.to_owned(),

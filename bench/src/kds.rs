@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use kuma_core::resources::{ResourceType, Spec};
+use kuma_core::shutdown::{self, Trigger};
 use serde_json::{Value, json};
 use shared::kds::hashed_name;
-use shared::resources::{ResourceType, Spec};
-use shared::shutdown::{self, Trigger};
-use shared::store::{Change, ChangeKind, Key, Store};
 use shared::testing::cp::{config, http_client};
+use store::{Change, ChangeKind, Key, Store};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;

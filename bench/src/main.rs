@@ -12,7 +12,7 @@ mod startup;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    shared::process::install_crypto_provider();
+    kuma_core::process::install_crypto_provider();
     let args = args::Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(args::run(args))

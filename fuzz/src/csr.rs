@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use kuma_core::ca::{BuiltinConf, Issuer, generate_builtin_root};
+use kuma_core::identity::Identity;
 use rcgen::{CertificateParams, DnType, KeyPair, SanType, SignatureAlgorithm};
 use secrecy::ExposeSecret;
-use shared::ca::{BuiltinConf, Identity, Issuer, generate_builtin_root};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};

@@ -3,9 +3,9 @@
 //! round trips: universal JSON (what `GET` returns and `kumactl get -o yaml` re-applies) and the
 //! KDS envelope (what the other side of a sync receives).
 
+use kuma_core::resources::{self, Resource};
 use serde_json::Value;
 use shared::kds;
-use shared::resources::{self, Resource};
 
 /// `data` as a YAML/JSON document stream and as one JSON body.
 pub fn run(data: &[u8]) {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::OnceLock;
 
 use jsonwebtoken::{Algorithm, EncodingKey};
-use shared::tokens::{
+use kuma_core::tokens::{
     DataplaneClaims, DataplaneIdentity, DataplaneTokenRequest, Issuer, KeyKind, KeySet, PublicKey,
     SigningKey, UserClaims, UserTokenRequest, Validator, ZoneClaims, ZoneTokenRequest,
     authorize_dataplane, authorize_zone_cp, authorize_zone_proxy, parse_revocations,
@@ -123,7 +123,7 @@ fn signed(payload: &[u8]) -> Option<String> {
 /// Issues a token from a request body, as `POST /tokens/...` does once the caller may.
 fn issue_from<R, C>(
     body: &[u8],
-    validate: impl Fn(&R) -> Result<(C, std::time::Duration), shared::resources::ValidationError>,
+    validate: impl Fn(&R) -> Result<(C, std::time::Duration), kuma_core::resources::ValidationError>,
 ) -> Option<String>
 where
     R: serde::de::DeserializeOwned,

@@ -3,10 +3,10 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
+use kuma_core::shutdown::Shutdown;
 use shared::config::{CpConfig, Mode};
 use shared::runtime::{self, Runtime};
-use shared::shutdown::Shutdown;
-use shared::store::Store;
+use store::Store;
 
 use crate::kds::Kds;
 

@@ -5,14 +5,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context;
+use kuma_core::shutdown::Shutdown;
+use kuma_core::tls::{self, ReloadingCert};
 use proto::kuma::mesh::v1alpha1::global_kds_service_server::GlobalKdsServiceServer;
 use proto::kuma::mesh::v1alpha1::kds_sync_service_server::KdsSyncServiceServer;
 use shared::config::{CpConfig, KdsAuth};
 use shared::limits::Limiter;
 use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
 use shared::runtime::{Runtime, tls_options};
-use shared::shutdown::Shutdown;
-use shared::tls::{self, ReloadingCert};
 use tonic::codec::CompressionEncoding;
 
 mod auth;
@@ -133,7 +133,7 @@ impl Kds {
     /// Serves KDS until `shutdown` fires.
     pub async fn serve(
         self,
-        runtime_store: shared::store::Store,
+        runtime_store: store::Store,
         instance_id: String,
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {

@@ -35,7 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let Command::Run { config_file, log_level } = Cli::parse().command;
     process::main(config_file.as_deref(), &log_level, |config| async move {
-        let shutdown = process::shutdown_on_signal();
+        let shutdown = kuma_core::process::shutdown_on_signal();
         match config.mode {
             Mode::Global => global::App::build(config).await?.run(shutdown).await,
             Mode::Zone => zone::App::build(config).await?.run(shutdown).await,

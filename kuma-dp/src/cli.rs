@@ -134,7 +134,7 @@ pub enum Error {
 /// Everything `kuma-dp run` needs, resolved.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// `grpcs://host:port` for [`shared::net::connect`].
+    /// `grpcs://host:port` for [`kuma_core::net::connect`].
     pub grpc_address: String,
     /// The host of `--cp-address`, which must be a SAN of the CP certificate.
     pub host: String,

@@ -14,8 +14,8 @@ mod session;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    shared::process::install_crypto_provider();
-    shared::process::init_logging("info");
+    kuma_core::process::install_crypto_provider();
+    kuma_core::process::init_logging("info");
     let cli::Cli { command: cli::Command::Run(args) } = cli::Cli::parse();
     let result = match args.resolve(|name| std::env::var(name).ok()) {
         Ok(config) => run::run(config).await,

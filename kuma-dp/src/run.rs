@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use kuma_core::net::ChannelSettings;
 use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256};
-use shared::net::ChannelSettings;
 
 use crate::admin;
 use crate::cli::{CaSource, RunConfig};
@@ -42,6 +42,6 @@ pub async fn run(config: RunConfig) -> anyhow::Result<()> {
     tokio::select! {
         result = session::run(&config, &settings, &key, &status) => Ok(result?),
         result = admin => result.context("serving the admin endpoint"),
-        () = shared::process::termination_signal() => Ok(()),
+        () = kuma_core::process::termination_signal() => Ok(()),
     }
 }

@@ -2,7 +2,7 @@
 //! one of the SANs of the control plane's certificate, or kuma-dp stops with Kuma's message.
 //!
 //! [`fetch_sans`] reads the certificate the server presents without verifying it (only its names
-//! are used; trust is checked afterwards by `shared::net::connect`). This module must not decide
+//! are used; trust is checked afterwards by `kuma_core::net::connect`). This module must not decide
 //! whether the certificate is trusted.
 
 use std::net::IpAddr;
@@ -22,7 +22,7 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Error {
     /// The TLS configuration could not be built.
     #[error("building the TLS configuration")]
-    Tls(#[source] shared::tls::Error),
+    Tls(#[source] kuma_core::tls::Error),
     /// The host is not a valid server name.
     #[error("invalid host {0:?}")]
     Host(String),
@@ -42,7 +42,7 @@ pub enum Error {
 
 /// The DNS and IP SANs of the certificate `host:port` presents, in certificate order.
 pub async fn fetch_sans(host: &str, port: u16) -> Result<Vec<String>, Error> {
-    let mut config = shared::tls::dangerous_unverified_client_config().map_err(Error::Tls)?;
+    let mut config = kuma_core::tls::dangerous_unverified_client_config().map_err(Error::Tls)?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     let name = ServerName::try_from(host.to_owned()).map_err(|_| Error::Host(host.to_owned()))?;
     let address = format!("{host}:{port}");

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
+use kuma_core::net::{Backoff, ChannelSettings, ConnectError};
 use proto::kumars::dp::v1::{
     self as dp, CertificateRequest, DpMessage, Hello, cp_message, dataplane_service_client,
     dp_message,
 };
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
-use shared::net::{Backoff, ChannelSettings, ConnectError};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -70,7 +70,7 @@ async fn once(
         Ok(_) => {}
         Err(e) => return Ok(format!("{:#}", anyhow::Error::new(e))),
     }
-    let channel = match shared::net::connect(settings).await {
+    let channel = match kuma_core::net::connect(settings).await {
         Ok(channel) => channel,
         Err(e @ ConnectError::UntrustedServer { .. }) => return Err(Fatal::Untrusted(e)),
         Err(e) => return Ok(format!("{:#}", anyhow::Error::new(e))),

@@ -1,6 +1,6 @@
 //! The HTTP client for one control plane's REST API, with Kuma's error body decoded.
 //!
-//! TLS comes from `shared::tls`; this module must not build rustls configurations itself, nor
+//! TLS comes from `kuma_core::tls`; this module must not build rustls configurations itself, nor
 //! know which resource a path names.
 
 use std::fmt;
@@ -23,9 +23,9 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("configuring TLS")]
-    Tls(#[source] shared::tls::Error),
+    Tls(#[source] kuma_core::tls::Error),
     #[error("loading the client certificate")]
-    ClientCert(#[source] shared::tls::Error),
+    ClientCert(#[source] kuma_core::tls::Error),
     #[error("Both --client-cert-file and --client-key-file needs to be specified")]
     HalfClientCert,
     #[error("authentication plugin of type {0:?} is not found")]
@@ -92,10 +92,10 @@ impl Client {
         };
         let tls = match (&api.client_cert_file, &api.client_key_file) {
             (Some(cert), Some(key)) => {
-                let pair = shared::tls::load_pair(cert, key).map_err(Error::ClientCert)?;
-                shared::tls::client_config_with_identity(roots.as_deref(), &pair)
+                let pair = kuma_core::tls::load_pair(cert, key).map_err(Error::ClientCert)?;
+                kuma_core::tls::client_config_with_identity(roots.as_deref(), &pair)
             }
-            (None, None) => shared::tls::client_config(roots.as_deref()),
+            (None, None) => kuma_core::tls::client_config(roots.as_deref()),
             _ => return Err(Error::HalfClientCert),
         }
         .map_err(Error::Tls)?;

@@ -72,8 +72,8 @@ fn client(config_path: &std::path::Path) -> anyhow::Result<Client> {
 
 /// Maps the `TYPE` argument (`mesh`, `meshes`, `traffic-permission`, …) onto a type, and tells
 /// whether it was the plural.
-fn resource_type(arg: &str) -> anyhow::Result<(shared::resources::ResourceType, bool)> {
-    use shared::resources::ResourceType;
+fn resource_type(arg: &str) -> anyhow::Result<(kuma_core::resources::ResourceType, bool)> {
+    use kuma_core::resources::ResourceType;
     if let Some(ty) = ResourceType::from_plural(arg) {
         return Ok((ty, true));
     }
@@ -89,9 +89,11 @@ fn resource_type(arg: &str) -> anyhow::Result<(shared::resources::ResourceType, 
 }
 
 /// REST path of one resource (or, with `name` `None`, of its collection in `mesh`).
-fn path(ty: shared::resources::ResourceType, mesh: Option<&str>, name: Option<&str>) -> String {
+fn path(ty: kuma_core::resources::ResourceType, mesh: Option<&str>, name: Option<&str>) -> String {
     let base = match (ty.scope(), mesh) {
-        (shared::resources::Scope::Mesh, Some(mesh)) => format!("/meshes/{mesh}/{}", ty.plural()),
+        (kuma_core::resources::Scope::Mesh, Some(mesh)) => {
+            format!("/meshes/{mesh}/{}", ty.plural())
+        }
         _ => format!("/{}", ty.plural()),
     };
     match name {

@@ -3,8 +3,8 @@
 //! Pure formatting: nothing here talks to a control plane or reads files.
 
 use clap::ValueEnum;
+use kuma_core::resources::{ResourceType, Scope};
 use serde_json::Value;
-use shared::resources::{ResourceType, Scope};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

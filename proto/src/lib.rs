@@ -1,11 +1,15 @@
-//! KDS wire definitions: the generated code for minimal, wire-compatible copies of the Kuma and
-//! Envoy `.proto` files under `proto/` (same packages, message names and field numbers).
+//! Wire definitions: the generated code for minimal, wire-compatible copies of the Kuma and
+//! Envoy `.proto` files under `proto/` (same packages, message names and field numbers), and of
+//! our own DP server protocol.
 //!
-//! Modules mirror the protobuf packages. This crate owns only generated code; it must not hold
+//! Each protocol is a cargo feature, so a binary compiles only what it speaks: `kds` (`google`,
+//! `envoy`, `kuma`: the KDS services and what they carry; the control planes) and `dp`
+//! (`kumars`: kuma-dp ↔ the zone's DP server). Modules mirror the protobuf packages. This crate owns only generated code; it must not hold
 //! domain logic or conversions to `shared` types (those live in `shared::kds`). Map fields are
 //! `BTreeMap`s, so encoding a message always yields the same bytes.
 
 /// `google.rpc`: the status carried in a NACK.
+#[cfg(feature = "kds")]
 pub mod google {
     /// `google.rpc`.
     pub mod rpc {
@@ -15,6 +19,7 @@ pub mod google {
 }
 
 /// `envoy.*`: the delta xDS messages KDS streams.
+#[cfg(feature = "kds")]
 pub mod envoy {
     /// `envoy.config.*`.
     pub mod config {
@@ -43,6 +48,7 @@ pub mod envoy {
 }
 
 /// `kuma.*`: Kuma's resource specs, the KDS envelope and the KDS services.
+#[cfg(feature = "kds")]
 pub mod kuma {
     /// `kuma.mesh.*`.
     pub mod mesh {
@@ -65,6 +71,7 @@ pub mod kuma {
 }
 
 /// `kumars.*`: protocols of our own (not Kuma's).
+#[cfg(feature = "dp")]
 pub mod kumars {
     /// `kumars.dp.*`.
     pub mod dp {

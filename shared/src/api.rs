@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use serde::Serialize;
 use serde_json::Value;
+use store::Store;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::audit::{AuditLog, Event};
@@ -21,7 +22,6 @@ use crate::config::RateLimit;
 use crate::credentials::Credentials;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
-use crate::store::Store;
 use crate::zones::KdsStatus;
 
 mod auth;

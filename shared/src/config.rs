@@ -11,9 +11,8 @@
 
 use std::path::Path;
 
+use ::store::StoreConfig;
 use serde_json::{Value, json};
-
-use crate::store::StoreConfig;
 
 mod access;
 mod api_server;

@@ -14,20 +14,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
-use serde::Serialize;
-use time::OffsetDateTime;
-
-use crate::audit::{AuditLog, Event};
-use crate::ca;
-use crate::resources::{
+use kuma_core::ca;
+use kuma_core::resources::{
     CaBackend, CaType, MeshSpec, ResourceType, SecretSpec, Spec, ValidationError, Violation,
 };
-use crate::store::{self, Key, Store};
-use crate::tokens::{
+use kuma_core::tokens::{
     self, DEFAULT_VALID_FOR, Issued, Issuer, KeyKind, KeySet, SigningKey, StaticKey, UserClaims,
     Validated, Validator,
 };
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use store::{self, Key, Store};
+use time::OffsetDateTime;
+
+use crate::audit::{AuditLog, Event};
 
 mod issuers;
 

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use kuma_core::resources::{Resource, ResourceType};
 use proto::envoy::config::core::v3::Node;
 use proto::envoy::service::discovery::v3::{
     self as discovery, DeltaDiscoveryRequest, DeltaDiscoveryResponse,
@@ -17,7 +18,6 @@ use proto::envoy::service::discovery::v3::{
 use proto::google::rpc::Status as RpcStatus;
 
 use crate::kds::{self, delta_resource};
-use crate::resources::{Resource, ResourceType};
 
 /// gRPC `INVALID_ARGUMENT`, the code of a NACK's `error_detail`.
 const INVALID_ARGUMENT: i32 = 3;

@@ -5,7 +5,7 @@
 //! This module only converts and names; it must not open streams, touch the store or decide what
 //! flows where (that is the KDS servers' and clients' job in `global` and `zone`).
 
-use crate::resources::{ResourceType, ValidationError};
+use kuma_core::resources::{ResourceType, ValidationError};
 
 mod dataplane;
 mod json;

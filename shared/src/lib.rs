@@ -1,13 +1,15 @@
-//! Code shared by the global and zone control planes, `kumactl` and `kuma-dp`.
+//! The control-plane platform that the global and the zone both run: configuration, the runtime
+//! (work dir, CP certificate, store, credentials, the API and diagnostics listeners), the REST
+//! API, credentials kept in the store, the KDS codec with the delta exchange and the sync rules,
+//! the listeners with their allowlist and limits, the audit log and the metrics.
 //!
-//! The modules form layers. `config`, `tls` and `resources` stand alone; `store` keeps records
-//! without knowing what they mean; `api` puts resources, the store and TLS together behind the REST
-//! API. Nothing in here binds a port on its own: the `global` and `zone` crates decide what runs.
+//! What every binary needs (TLS, CAs, tokens, resources) is `kuma_core`'s; the records and the
+//! change feed are `store`'s. Nothing in here binds a port on its own: the `global` and `zone`
+//! crates decide what runs.
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod audit;
-pub mod ca;
 pub mod config;
 pub mod credentials;
 pub mod delta;
@@ -16,13 +18,8 @@ pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod process;
-pub mod resources;
 pub mod runtime;
-pub mod shutdown;
-pub mod store;
 pub mod sync;
-pub mod tls;
-pub mod tokens;
 pub mod zones;
 
 #[cfg(feature = "testing")]

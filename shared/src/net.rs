@@ -1,25 +1,19 @@
-//! Network transport shared by every gRPC listener and client: the address allowlist, TLS
-//! listeners fed to tonic, certificate file watching, and the client channel with its backoff.
+//! The control plane's side of the network: the address allowlist, TLS listeners fed to tonic,
+//! and certificate file watching. The client channel and its backoff are `kuma_core::net`'s.
 //!
-//! The server side accepts TCP itself so it can close connections from disallowed addresses
-//! before a single TLS byte is exchanged, then hands finished TLS (or plain) streams to tonic
-//! through [`TlsListener::incoming`]. The client side dials TCP and TLS itself so
-//! [`ConnectError`] can tell an untrusted server from a refusing or unreachable one. This module
-//! must stay protocol-blind: it knows nothing of KDS or xDS messages, and it never builds rustls
-//! configurations itself (`shared::tls` does).
+//! The listener accepts TCP itself so it can close connections from disallowed addresses before
+//! a single TLS byte is exchanged, then hands finished TLS (or plain) streams to tonic through
+//! [`TlsListener::incoming`]. This module must stay protocol-blind: it knows nothing of KDS or
+//! xDS messages, and it never builds rustls configurations itself (`kuma_core::tls` does).
 
 use std::path::PathBuf;
 
 mod allowlist;
-mod backoff;
-mod client;
 mod conn;
 mod listener;
 mod watch;
 
 pub use allowlist::Allowlist;
-pub use backoff::Backoff;
-pub use client::{ChannelSettings, ConnectError, connect};
 pub use conn::{Conn, ConnInfo};
 pub use listener::{ALPN_H2, ALPN_H2_HTTP1, HANDSHAKE_TIMEOUT, ServerTls, TlsListener};
 pub use watch::{WatchHandle, watch_cert_files};
@@ -41,9 +35,9 @@ pub enum Error {
     Tls {
         /// The listener's name.
         listener: &'static str,
-        /// What `shared::tls` found.
+        /// What `kuma_core::tls` found.
         #[source]
-        source: Box<crate::tls::Error>,
+        source: Box<kuma_core::tls::Error>,
     },
     /// The file watcher could not be started.
     #[error("starting the certificate file watcher")]

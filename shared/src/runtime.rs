@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
+use kuma_core::shutdown::Shutdown;
+use kuma_core::tls::{self, CertPair, ClientAuth, Provenance, ServerTlsOptions};
+use kuma_core::tokens::{self, PublicKey, StaticKey};
 use serde_json::json;
+use store::{self, Key, Store};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -25,10 +29,6 @@ use crate::audit::{self, AuditLog};
 use crate::config::{CertKeyFiles, CpConfig, Mode, StaticPublicKey, TlsSettings, TlsVersion};
 use crate::credentials::{self, Credentials, UseSecrets};
 use crate::metrics::Metrics;
-use crate::shutdown::Shutdown;
-use crate::store::{self, Key, Store};
-use crate::tls::{self, CertPair, ClientAuth, Provenance, ServerTlsOptions};
-use crate::tokens::{self, PublicKey, StaticKey};
 
 /// Where Kuma keeps the deployment's cluster id: a `Config` record of this name.
 const CLUSTER_ID_KEY: &str = "kuma-cluster-id";

@@ -3,11 +3,11 @@
 //! without letting a peer touch what it does not own.
 //!
 //! This module reads and writes the store and knows the resource types; it knows nothing of gRPC
-//! or protobuf (`kds` converts the [`Resource`](crate::resources::Resource)s it deals in to and
+//! or protobuf (`kds` converts the [`Resource`](kuma_core::resources::Resource)s it deals in to and
 //! from `KumaResource`s) nor of who the peer is
 //! beyond the zone name it is handed after authentication.
 
-use crate::resources::ResourceType;
+use kuma_core::resources::ResourceType;
 
 mod apply;
 mod outgoing;

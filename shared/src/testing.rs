@@ -1,8 +1,8 @@
 //! Test helpers, behind the `testing` feature: never compiled into the binaries.
 //!
-//! They start real servers (PostgreSQL with TLS) and mint throwaway certificates. They may panic
-//! where a test cannot go on, but they must never let a test pass without running.
+//! Configurations of control planes on loopback with every port chosen by the OS, and clients
+//! for them. The PostgreSQL test server is `store::testing`'s; the in-process global and zone
+//! harnesses are the `testkit` crate's. They may panic where a test cannot go on, but they must
+//! never let a test pass without running.
 
-mod certs;
 pub mod cp;
-pub mod postgres;

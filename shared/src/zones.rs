@@ -8,73 +8,18 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
+use store::{self, Key, Store};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::store::{self, Key, Store};
+pub use kuma_core::resources::insight::{HealthCheck, INSIGHT_KIND, Subscription, ZoneInsight};
 
-/// The store kind of zone insights.
-pub const INSIGHT_KIND: &str = "ZoneInsight";
 /// How many subscriptions an insight keeps (Kuma's `KUMA_METRICS_ZONE_SUBSCRIPTION_LIMIT`).
 const SUBSCRIPTION_LIMIT: usize = 10;
 /// Attempts at a contended insight update before giving up on that one write.
 const RETRIES: usize = 5;
-
-/// Kuma's `ZoneInsight` in its JSON form (only the fields we fill).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ZoneInsight {
-    /// Newest last.
-    #[serde(default)]
-    pub subscriptions: Vec<Subscription>,
-    /// The last health check ping.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<HealthCheck>,
-}
-
-/// One KDS connection of a zone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Subscription {
-    /// Unique per connection.
-    pub id: String,
-    /// The global instance that served it.
-    pub global_instance_id: String,
-    /// The zone CP instance (`control-plane-id` of the zone's Node metadata), if sent.
-    #[serde(default)]
-    pub zone_instance_id: String,
-    /// RFC 3339.
-    pub connect_time: String,
-    /// RFC 3339; absent while connected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disconnect_time: Option<String>,
-    /// Whether exactly one `authorization` header came with the stream.
-    #[serde(default)]
-    pub auth_token_provided: bool,
-    /// How authentication went: `zoneToken`, `none` (auth disabled).
-    #[serde(default)]
-    pub auth: String,
-    /// The zone CP's version, as it reported it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<serde_json::Value>,
-}
-
-/// The last health check.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HealthCheck {
-    /// RFC 3339.
-    pub time: String,
-}
-
-impl ZoneInsight {
-    /// Online: the newest subscription has not ended.
-    pub fn is_online(&self) -> bool {
-        self.subscriptions.last().is_some_and(|s| s.disconnect_time.is_none())
-    }
-}
 
 /// Creates the `Zone` named `zone` (enabled) when it does not exist yet; Kuma does so on a
 /// zone's first connection.

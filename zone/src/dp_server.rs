@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
+use kuma_core::shutdown::Shutdown;
+use kuma_core::tls::{self, ReloadingCert};
 use proto::kumars::dp::v1::dataplane_service_server::DataplaneServiceServer;
 use shared::config::{DpProxyAuthn, ZoneProxyAuthn};
 use shared::limits::Limiter;
 use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
 use shared::runtime::{Runtime, tls_options};
-use shared::shutdown::Shutdown;
-use shared::store::Store;
-use shared::tls::{self, ReloadingCert};
+use store::Store;
 
 use crate::xds::Views;
 

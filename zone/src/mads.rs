@@ -20,14 +20,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use kuma_core::resources::{DataplaneSpec, MeshSpec, ResourceType, SERVICE_TAG, Spec};
+use kuma_core::shutdown::Shutdown;
+use kuma_core::tls::{self, ClientAuth};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use shared::api::serve::{self, ConnLimits};
-use shared::resources::{DataplaneSpec, MeshSpec, ResourceType, SERVICE_TAG, Spec};
 use shared::runtime::{Runtime, tls_options};
-use shared::shutdown::Shutdown;
-use shared::store::Store;
-use shared::tls::{self, ClientAuth};
+use store::Store;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -160,7 +160,7 @@ async fn fetch(State(state): State<Served>, body: axum::body::Bytes) -> Response
 }
 
 /// Every assignment, and a version that changes exactly when they do.
-async fn assignments(store: &Store) -> Result<(String, Vec<Value>), shared::store::Error> {
+async fn assignments(store: &Store) -> Result<(String, Vec<Value>), store::Error> {
     let mut backends = BTreeMap::new();
     for record in store.list(ResourceType::Mesh.name(), None).await? {
         if let Ok(Spec::Mesh(mesh)) = Spec::from_value(ResourceType::Mesh, record.spec)

@@ -30,6 +30,6 @@ fn main() -> ExitCode {
     let Command::Run { config_file, log_level } = Cli::parse().command;
     process::main(config_file.as_deref(), &log_level, |config| async move {
         let app = zone::App::build(config).await?;
-        app.run(process::shutdown_on_signal()).await
+        app.run(kuma_core::process::shutdown_on_signal()).await
     })
 }

@@ -5,14 +5,14 @@
 
 use std::net::IpAddr;
 
+use kuma_core::resources::{ResourceType, Spec};
+use kuma_core::tokens::{ZoneClaims, authorize_zone_cp};
 use shared::audit::{AuditLog, Event};
 use shared::config::{KdsAuth, ZoneName};
 use shared::credentials::{Credentials, TokenKind};
 use shared::metrics::Metrics;
 use shared::net::{Allowlist, ConnInfo};
-use shared::resources::{ResourceType, Spec};
-use shared::store::{self, Key, Store};
-use shared::tokens::{ZoneClaims, authorize_zone_cp};
+use store::{self, Key, Store};
 use time::OffsetDateTime;
 use tonic::{Request, Status};
 
@@ -185,7 +185,7 @@ impl Authenticator {
                 source,
             ));
         };
-        let names = shared::tls::dns_names(&leaf).unwrap_or_default();
+        let names = kuma_core::tls::dns_names(&leaf).unwrap_or_default();
         if names.iter().any(|n| n == zone) {
             return Ok(());
         }

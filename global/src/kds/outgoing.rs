@@ -9,11 +9,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kuma_core::resources::ResourceType;
 use proto::envoy::service::discovery::v3::Resource as DeltaResource;
 use shared::kds::delta_resource;
-use shared::resources::ResourceType;
-use shared::store::{self, Store};
 use shared::sync::{self, GLOBAL_TO_ZONE};
+use store::{self, Store};
 use tokio::sync::Mutex;
 
 /// The shared cache of every type the global sends; cheap to clone.
@@ -94,8 +94,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use serde_json::{Value, json};
-    use shared::store::Key;
     use shared::sync::{ORIGIN_LABEL, ZONE_LABEL};
+    use store::Key;
 
     use super::*;
 

@@ -11,14 +11,14 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::Stream;
+use kuma_core::resources::ResourceType;
+use kuma_core::shutdown::Shutdown;
 use proto::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse};
 use proto::kuma::mesh::v1alpha1 as kds_pb;
 use shared::delta::{self, Publisher, Request as DeltaRequest, Subscriber};
-use shared::resources::ResourceType;
-use shared::shutdown::Shutdown;
-use shared::store::{Change, Store};
 use shared::sync::{self, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
 use shared::zones::{self, Subscription};
+use store::{Change, Store};
 use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;

@@ -1,6 +1,6 @@
+use kuma_core::shutdown;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::shutdown;
 use shared::testing::cp::{config, https_client};
 
 #[tokio::test]

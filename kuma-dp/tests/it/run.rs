@@ -1,6 +1,7 @@
 //! `kuma-dp run` as a process against a zone's DP server: it gets a certificate and shows it on
 //! `/certs`; a foreign CA and a host that is not a SAN make it refuse.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -9,36 +10,31 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::shutdown::{self, Trigger};
-use shared::testing::cp::{config, eventually, http_client};
+use shared::testing::cp::{eventually, http_client};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Zone {
-    api: String,
-    dp_port: u16,
-    ca: PathBuf,
-    trigger: Trigger,
-    task: JoinHandle<anyhow::Result<()>>,
+/// The zone under test (a `testkit::Zone`), with the helpers these tests share.
+struct Zone(testkit::Zone);
+
+impl Deref for Zone {
+    type Target = testkit::Zone;
+
+    fn deref(&self) -> &testkit::Zone {
+        &self.0
+    }
 }
 
 impl Zone {
     async fn start(dir: &Path) -> Self {
-        let app = zone::App::build(config(dir, &[])).await.unwrap();
-        let api = format!("http://localhost:{}", app.addresses().http.unwrap().port());
-        let dp_port = app.dp_server_addr().port();
-        let (trigger, shutdown) = shutdown::channel();
-        let task = tokio::spawn(app.run(shutdown));
-        Self { api, dp_port, ca: dir.join("kuma-cp.crt"), trigger, task }
+        Self(testkit::Zone::start(dir, &[]).await)
     }
 
     async fn stop(self) {
-        self.trigger.fire();
-        self.task.await.unwrap().unwrap();
+        self.0.stop().await;
     }
 
     /// The mesh `default`, with a builtin CA issuing certificates valid for `expiration` when
@@ -128,7 +124,7 @@ impl KumaDp {
 async fn web_args(zone: &Zone, dir: &Path) -> Vec<String> {
     let token = dir.join("token");
     let _ = zone.token(&token).await;
-    let cp = format!("https://localhost:{}", zone.dp_port);
+    let cp = format!("https://localhost:{}", zone.dp_server.port());
     let (ca, token) = (zone.ca.to_str().unwrap(), token.to_str().unwrap());
     ["--cp-address", &cp, "--ca-cert-file", ca, "--dataplane-token-file", token]
         .iter()
@@ -191,7 +187,7 @@ async fn a_ca_that_did_not_issue_the_cp_certificate_is_refused() {
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let other_ca = dir.path().join("other.crt");
     std::fs::write(&other_ca, other.cert.pem()).unwrap();
-    let cp = format!("https://localhost:{}", zone.dp_port);
+    let cp = format!("https://localhost:{}", zone.dp_server.port());
     let mut dp = KumaDp::start(&[
         "--cp-address",
         &cp,
@@ -229,7 +225,7 @@ async fn a_host_that_is_not_a_san_gets_kumas_message() {
     let token = dir.path().join("token");
     std::fs::write(&token, "a-token").unwrap();
     // The whole of 127/8 is loopback; the generated certificate names only 127.0.0.1 of it.
-    let cp = format!("https://127.0.0.2:{}", zone.dp_port);
+    let cp = format!("https://127.0.0.2:{}", zone.dp_server.port());
     let mut dp = KumaDp::start(&[
         "--cp-address",
         &cp,

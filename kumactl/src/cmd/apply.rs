@@ -7,9 +7,9 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use kuma_core::resources::{ResourceType, Scope};
 use serde::Deserialize;
 use serde_json::Value;
-use shared::resources::{ResourceType, Scope};
 
 use crate::client::Client;
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::bail;
-use shared::resources::Scope;
+use kuma_core::resources::Scope;
 
 use crate::client::{self, Client};
 

@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use anyhow::bail;
-use shared::resources::{ResourceType, Scope};
+use kuma_core::resources::{ResourceType, Scope};
 use time::OffsetDateTime;
 
 use crate::client::Client;
@@ -59,7 +59,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Self::Resource(ty) => ty.name(),
-            Self::ZoneInsight => shared::zones::INSIGHT_KIND,
+            Self::ZoneInsight => kuma_core::resources::insight::INSIGHT_KIND,
         }
     }
 

@@ -4,8 +4,8 @@
 //! Pure formatting of the API's JSON, like the rest of `output`; which endpoint the rows come
 //! from is the command's business.
 
+use kuma_core::resources::insight::ZoneInsight;
 use serde_json::Value;
-use shared::zones::ZoneInsight;
 use time::OffsetDateTime;
 
 use super::{NAME_AGE, Table, age, ago, text};

@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use serde_json::Value;
-use shared::testing::postgres::{self, TestPostgres};
+use store::testing::postgres::{self, TestPostgres};
+use testkit::Zone;
 
-use crate::helpers::{RunningCp, connect, kumactl, stderr, stdout};
+use crate::helpers::{connect, kumactl, stderr, stdout};
 
 const MESH_AND_PERMISSION: &str = "\
 type: Mesh
@@ -44,13 +45,13 @@ async fn mesh_survives_restart(extra: &[(&str, &str)]) {
     let work_dir = dir.path().join("work");
     let ca = work_dir.join("kuma-cp.crt");
 
-    let cp = RunningCp::start(&work_dir, extra).await;
+    let cp = Zone::start(&work_dir, extra).await;
     connect(dir.path(), &cp, &ca).await;
     let out = apply(dir.path(), MESH_AND_PERMISSION).await;
     assert!(out.status.success(), "{}", stderr(&out));
     cp.stop().await;
 
-    let cp = RunningCp::start(&work_dir, extra).await;
+    let cp = Zone::start(&work_dir, extra).await;
     connect(dir.path(), &cp, &ca).await;
     let out = kumactl(dir.path(), &["get", "meshes"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -98,7 +99,7 @@ async fn mesh_applied_over_https_survives_a_restart_on_postgres() {
 async fn invalid_document_is_refused_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let work_dir = dir.path().join("work");
-    let cp = RunningCp::start(&work_dir, &[]).await;
+    let cp = Zone::start(&work_dir, &[]).await;
     connect(dir.path(), &cp, &work_dir.join("kuma-cp.crt")).await;
 
     let bad = MESH_AND_PERMISSION.replace("expiration: 1d", "expiration: 1 day");
@@ -118,7 +119,7 @@ async fn invalid_document_is_refused_and_nothing_is_stored() {
 async fn dataplane_is_listed_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let work_dir = dir.path().join("work");
-    let cp = RunningCp::start(&work_dir, &[]).await;
+    let cp = Zone::start(&work_dir, &[]).await;
     connect(dir.path(), &cp, &work_dir.join("kuma-cp.crt")).await;
 
     let yaml = "\

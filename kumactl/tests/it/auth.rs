@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::helpers::{RunningCp, add_cp, connect, kumactl, stderr};
+use testkit::Zone;
+
+use crate::helpers::{add_cp, connect, kumactl, stderr};
 
 const NOT_LOCAL_ADMIN: (&str, &str) = ("KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN", "false");
 
@@ -22,7 +24,7 @@ async fn client_certificate_makes_an_admin_who_may_read_secrets() {
     let (cert, key) = client_cert(certs.path()).await;
     let work = tempfile::tempdir().unwrap();
     let extra = [NOT_LOCAL_ADMIN, ("KUMA_API_SERVER_HTTPS_TLS_CA_FILE", &cert)];
-    let cp = RunningCp::start(work.path(), &extra).await;
+    let cp = Zone::start(work.path(), &extra).await;
     let cp_ca = work.path().join("kuma-cp.crt");
 
     let anonymous = tempfile::tempdir().unwrap();
@@ -45,7 +47,7 @@ async fn client_certificate_makes_an_admin_who_may_read_secrets() {
 #[tokio::test]
 async fn auth_flag_errors_are_kumas_and_nothing_is_saved() {
     let work = tempfile::tempdir().unwrap();
-    let cp = RunningCp::start(work.path(), &[NOT_LOCAL_ADMIN]).await;
+    let cp = Zone::start(work.path(), &[NOT_LOCAL_ADMIN]).await;
     let cp_ca = work.path().join("kuma-cp.crt");
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 3] = [

@@ -29,7 +29,7 @@ async fn tls_certificate_files_hold_a_matching_pair() {
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     assert_eq!(mode(&key), 0o400);
     assert_eq!(mode(&cert), 0o600);
-    let pair = shared::tls::load_pair(&cert, &key).unwrap();
+    let pair = kuma_core::tls::load_pair(&cert, &key).unwrap();
     let chain = pair.chain().unwrap();
     assert_eq!(chain.len(), 2);
     let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();

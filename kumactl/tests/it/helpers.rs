@@ -1,5 +1,5 @@
-//! Running the binary, a real control plane in-process, and a minimal control plane index
-//! (`GET /`) on 127.0.0.1:0.
+//! Running the binary against a real zone in-process (`testkit::Zone`) or a minimal control
+//! plane index (`GET /`) on 127.0.0.1:0.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -7,44 +7,17 @@ use std::process::Output;
 
 use axum::Router;
 use axum::routing::get;
-use shared::shutdown::{self, Trigger};
-use shared::tls::{CertKind, CertPair, ClientAuth, KeyType, ServerTlsOptions};
-use tokio::task::JoinHandle;
-
-/// The zone app in-process, HTTPS on a port the OS chose.
-pub struct RunningCp {
-    pub https_url: String,
-    trigger: Trigger,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl RunningCp {
-    pub async fn start(work_dir: &Path, extra: &[(&str, &str)]) -> Self {
-        Self::start_with(shared::testing::cp::config(work_dir, extra)).await
-    }
-
-    pub async fn start_with(config: shared::config::CpConfig) -> Self {
-        let app = zone::App::build(config).await.unwrap();
-        let port = app.addresses().https.unwrap().port();
-        let (trigger, shutdown) = shutdown::channel();
-        let task = tokio::spawn(app.run(shutdown));
-        Self { https_url: format!("https://localhost:{port}"), trigger, task }
-    }
-
-    pub async fn stop(self) {
-        self.trigger.fire();
-        self.task.await.unwrap().unwrap();
-    }
-}
+use kuma_core::tls::{CertKind, CertPair, ClientAuth, KeyType, ServerTlsOptions};
+use testkit::Zone;
 
 /// Points kumactl (config in `dir`) at the CP over HTTPS, trusting the CP's own certificate file.
-pub async fn connect(dir: &Path, cp: &RunningCp, ca: &Path) {
+pub async fn connect(dir: &Path, cp: &Zone, ca: &Path) {
     let out = add_cp(dir, cp, ca, &[]).await;
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
 /// `kumactl config control-planes add --name cp` for `cp` over HTTPS, with `extra` flags.
-pub async fn add_cp(dir: &Path, cp: &RunningCp, ca: &Path, extra: &[&str]) -> Output {
+pub async fn add_cp(dir: &Path, cp: &Zone, ca: &Path, extra: &[&str]) -> Output {
     let ca = ca.to_str().unwrap();
     let args = [
         "config",
@@ -53,7 +26,7 @@ pub async fn add_cp(dir: &Path, cp: &RunningCp, ca: &Path, extra: &[&str]) -> Ou
         "--name",
         "cp",
         "--address",
-        &cp.https_url,
+        &cp.https(),
         "--ca-cert-file",
         ca,
         "--overwrite",
@@ -93,8 +66,8 @@ pub async fn http_cp() -> Cp {
 /// Serves `GET /` over HTTPS with `pair`, at `https://localhost:{port}`.
 pub async fn https_cp(pair: &CertPair) -> Cp {
     let opts = ServerTlsOptions::default();
-    let tls =
-        shared::tls::server_config(pair, &opts, ClientAuth::None, &[b"h2", b"http/1.1"]).unwrap();
+    let tls = kuma_core::tls::server_config(pair, &opts, ClientAuth::None, &[b"h2", b"http/1.1"])
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = axum_server::Handle::new();
@@ -107,7 +80,7 @@ pub async fn https_cp(pair: &CertPair) -> Cp {
 /// A server certificate for `localhost` and `127.0.0.1`.
 pub fn server_pair() -> CertPair {
     let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
-    shared::tls::generate_certificate(
+    kuma_core::tls::generate_certificate(
         CertKind::Server,
         &hosts,
         KeyType::Ecdsa,

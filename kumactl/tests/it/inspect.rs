@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use kuma_core::shutdown::{self, Trigger};
 use serde_json::Value;
-use shared::shutdown::{self, Trigger};
 use shared::testing::cp::{config, eventually};
 use tokio::task::JoinHandle;
 

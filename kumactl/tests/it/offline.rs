@@ -1,7 +1,9 @@
 //! Tokens signed offline with `kumactl --signing-key-path --kid` are accepted by a control plane
 //! that has the matching public key in its configuration (Kuma's offline auth).
 
-use crate::helpers::{RunningCp, add_cp, kumactl, stderr, stdout};
+use testkit::Zone;
+
+use crate::helpers::{add_cp, kumactl, stderr, stdout};
 
 #[tokio::test]
 async fn user_token_signed_offline_is_accepted_by_the_cp() {
@@ -31,7 +33,7 @@ async fn user_token_signed_offline_is_accepted_by_the_cp() {
         &file,
         &[("KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN", "false")],
     );
-    let cp = RunningCp::start_with(config).await;
+    let cp = Zone::start_with(config).await;
 
     let key_path = key.to_str().unwrap();
     let args = [

@@ -1,16 +1,16 @@
 //! The binary's signing keys and offline tokens: what it prints parses, and tokens validate with
-//! `shared::tokens::Validator` given only the printed public key; every flag error is Kuma's.
+//! `kuma_core::tokens::Validator` given only the printed public key; every flag error is Kuma's.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::de::DeserializeOwned;
-use shared::tokens::{
+use kuma_core::tokens::{
     DataplaneClaims, KeyKind, KeySet, PublicKey, SigningKey, StaticKey, UserClaims, Validated,
     Validator, ZoneClaims,
 };
+use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::helpers::{kumactl, stderr, stdout};

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use kuma_core::tokens::{DataplaneClaims, KeyKind, KeySet, Validator};
 use serde_json::Value;
-use shared::tokens::{DataplaneClaims, KeyKind, KeySet, Validator};
+use testkit::Zone;
 use time::OffsetDateTime;
 
-use crate::helpers::{RunningCp, add_cp, connect, kumactl, stderr, stdout};
+use crate::helpers::{add_cp, connect, kumactl, stderr, stdout};
 
 const NOT_LOCAL_ADMIN: (&str, &str) = ("KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN", "false");
 
@@ -28,7 +29,7 @@ async fn generate(dir: &Path, args: &[&str]) -> String {
 async fn dataplane_token_from_the_control_plane_carries_the_flags_as_claims() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    let cp = RunningCp::start(&work, &[]).await;
+    let cp = Zone::start(&work, &[]).await;
     connect(dir.path(), &cp, &work.join("kuma-cp.crt")).await;
     let mesh = dir.path().join("mesh.yaml");
     std::fs::write(&mesh, "type: Mesh\nname: default\n").unwrap();
@@ -83,7 +84,7 @@ async fn user_token_makes_kumactl_an_admin_where_localhost_is_not() {
     // Tokens come from the CP while localhost is still admin; the store keeps the signing key.
     let local = root.path().join("local");
     std::fs::create_dir(&local).unwrap();
-    let cp = RunningCp::start(&work, &[]).await;
+    let cp = Zone::start(&work, &[]).await;
     connect(&local, &cp, &cp_ca).await;
     let user_token = |name: &'static str, group: &'static str| {
         let local = local.clone();
@@ -96,7 +97,7 @@ async fn user_token_makes_kumactl_an_admin_where_localhost_is_not() {
     let user_only = user_token("bob", "users").await;
     cp.stop().await;
 
-    let cp = RunningCp::start(&work, &[NOT_LOCAL_ADMIN]).await;
+    let cp = Zone::start(&work, &[NOT_LOCAL_ADMIN]).await;
     let as_token = async |name: &str, token: &str| {
         let dir = root.path().join(name);
         std::fs::create_dir(&dir).unwrap();

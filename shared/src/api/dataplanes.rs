@@ -9,12 +9,12 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::get;
+use kuma_core::resources::ResourceType;
 use serde_json::{Value, json};
+use store::{self, Key, Record};
 
 use super::ApiState;
 use super::error::ApiError;
-use crate::resources::ResourceType;
-use crate::store::{self, Key, Record};
 use crate::zones::rfc3339;
 
 /// The store kind of the insights the DP server writes.

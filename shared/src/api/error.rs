@@ -3,10 +3,9 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use kuma_core::resources::ValidationError;
 use serde::Serialize;
-
-use crate::resources::ValidationError;
-use crate::store;
+use store;
 
 /// A REST failure. Client errors carry what the client needs; server errors carry nothing that
 /// would leak internals (the cause is logged where the error is turned into a response).

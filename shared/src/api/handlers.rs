@@ -7,15 +7,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use kuma_core::resources::{
+    self, Meta, Origin, Resource, ResourceType, Scope, Spec, ValidationError,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use store::{self, Key, Record};
 
 use super::auth::User;
 use super::error::ApiError;
 use super::{ApiState, Role, tokens};
 use crate::audit::Event;
-use crate::resources::{self, Meta, Origin, Resource, ResourceType, Scope, Spec, ValidationError};
-use crate::store::{self, Key, Record};
 
 /// Kuma's default and largest page size.
 const DEFAULT_PAGE_SIZE: usize = 100;

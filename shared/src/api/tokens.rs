@@ -15,7 +15,10 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use kuma_core::resources::{ResourceType, ValidationError};
+use kuma_core::tokens::{DataplaneTokenRequest, KeyKind, UserTokenRequest, ZoneTokenRequest};
 use serde::de::DeserializeOwned;
+use store::{self, Key};
 use time::OffsetDateTime;
 
 use super::ApiState;
@@ -24,9 +27,6 @@ use super::error::ApiError;
 use crate::audit::Event;
 use crate::config::Allowed;
 use crate::credentials;
-use crate::resources::{ResourceType, ValidationError};
-use crate::store::{self, Key};
-use crate::tokens::{DataplaneTokenRequest, KeyKind, UserTokenRequest, ZoneTokenRequest};
 
 /// Largest token request body: a request names a mesh, a zone or a user, some tags and a
 /// validity, which fits many times over.

@@ -1,7 +1,7 @@
 //! `multizone.*`: the global's KDS server here, the zone's side in `zone`.
 //!
 //! The global's settings include how it authenticates zones (`authType`, a client CA). Files are
-//! only checked to open: PEM content is not looked at, `shared::tls` parses it.
+//! only checked to open: PEM content is not looked at, `kuma_core::tls` parses it.
 
 use std::path::PathBuf;
 use std::time::Duration;

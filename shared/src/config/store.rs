@@ -1,6 +1,6 @@
 //! `store.*`: which backend keeps resources (`KUMA_STORE_TYPE`) and how to reach it.
 //!
-//! Fills `crate::store::StoreConfig`; it never connects. Our default backend is SQLite at
+//! Fills `store::StoreConfig`; it never connects. Our default backend is SQLite at
 //! `<work_dir>/kuma.db` (Kuma's is `memory`), and `KUMA_STORE_SQLITE_PATH` is our extension.
 //! Postgres settings are read whatever the type, but only checked (Kuma's TLS rules, files that
 //! must exist) when the type is `postgres`, as Kuma does.
@@ -8,13 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ::store::{ClientCert, PostgresConfig, PostgresTls, PostgresTlsMode, StoreConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::error::{Error, PostgresTlsProblem, Problem};
 use super::parse::{self, format_duration};
 use super::source::{Loader, Setting};
-use crate::store::{ClientCert, PostgresConfig, PostgresTls, PostgresTlsMode, StoreConfig};
 
 const fn pg(env: &'static str, yaml: &'static str) -> Setting {
     Setting { env, yaml }

@@ -1,7 +1,7 @@
 //! TLS settings shared by every server section: versions, cipher suites, certificate files.
 //!
 //! Names only: it checks spellings and that files exist, and never opens PEM or names rustls
-//! (that is `shared::tls`'s job).
+//! (that is `kuma_core::tls`'s job).
 //!
 //! Precedence differs from Kuma on purpose: Kuma copies `KUMA_GENERAL_TLS_MIN_VERSION` (default
 //! `TLSv1_2`) over every server's min version, so a per-server min version alone has no effect.

@@ -4,7 +4,7 @@
 //!
 //! Public keys are YAML-only lists of `{kid, mesh?, key | keyFile}`; a `keyFile` is read here, at
 //! load time, into PEM text. The PEM is only checked to look like PEM: parsing it is
-//! `shared::tokens`' job.
+//! `kuma_core::tokens`' job.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -9,10 +9,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use kuma_core::ca::{self, DataSource, Issuer, ProvidedConf};
+use kuma_core::resources::{CaBackend, CaType, ResourceType};
+use store::Store;
+
 use super::Error;
-use crate::ca::{self, DataSource, Issuer, ProvidedConf};
-use crate::resources::{CaBackend, CaType, ResourceType};
-use crate::store::Store;
 
 /// Loaded CAs by (mesh, backend name).
 #[derive(Default)]
@@ -102,15 +103,16 @@ async fn mesh_secrets(store: &Store, mesh: &str) -> Result<BTreeMap<String, Vec<
 mod tests {
     use std::collections::BTreeMap;
 
+    use kuma_core::identity::Subject;
+    use kuma_core::resources::{MeshSpec, SecretSpec, Spec};
     use secrecy::ExposeSecret;
     use serde_json::json;
+    use store::Key;
     use time::OffsetDateTime;
 
     use super::*;
     use crate::audit::AuditLog;
     use crate::credentials::{Credentials, Settings};
-    use crate::resources::{MeshSpec, SecretSpec, Spec};
-    use crate::store::Key;
 
     const MESH: &str = "default";
 
@@ -127,7 +129,9 @@ mod tests {
         let Ok(Spec::Dataplane(spec)) = Spec::from_value(ResourceType::Dataplane, dp) else {
             panic!("the test Dataplane does not validate");
         };
-        let id = ca::identity(MESH, "web", &spec, &BTreeMap::new()).unwrap();
+        let labels = BTreeMap::new();
+        let subject = Subject { mesh: MESH, name: "web", spec: &spec, labels: &labels };
+        let id = subject.mtls().unwrap();
         let validity = std::time::Duration::from_secs(3600);
         let now = OffsetDateTime::now_utc();
         issuer.issue(csr.der(), &id, validity, now).unwrap().trust_bundle_pem

@@ -1,7 +1,7 @@
+use kuma_core::resources::{Meta, Spec};
 use serde_json::json;
 
 use super::*;
-use crate::resources::{Meta, Spec};
 
 fn mesh(name: &str, labels: &[(&str, &str)]) -> Resource {
     let meta = Meta {

@@ -6,6 +6,9 @@
 //! Proto3 has no presence for scalars, so an empty string, a zero port and the `Ready` state read
 //! back as unset.
 
+use kuma_core::resources::{
+    Admin, DataplaneSpec, Gateway, GatewayType, Health, Inbound, Networking, Outbound,
+};
 use proto::kuma::mesh::v1alpha1 as pb;
 use proto::kuma::mesh::v1alpha1::dataplane::networking::{
     self as net, gateway, inbound, outbound, transparent_proxying as tp,
@@ -16,53 +19,46 @@ use serde_json::{Map, Value};
 use super::Error;
 use super::json::{Reader, Writer};
 use super::mesh::{metrics_backend, metrics_backend_json};
-use crate::resources::{
-    Admin, DataplaneSpec, Gateway, GatewayType, Health, Inbound, Networking, Outbound,
-};
 
-impl From<&DataplaneSpec> for pb::Dataplane {
-    fn from(spec: &DataplaneSpec) -> Self {
-        Self {
-            networking: spec.networking.as_ref().map(networking_to_proto),
-            metrics: spec.metrics.as_ref().map(|m| metrics_backend(&Reader(m))),
-            probes: spec.probes.as_ref().map(|p| {
-                let r = Reader(p);
-                let endpoint = |e: Reader<'_>| probes::Endpoint {
-                    inbound_port: e.u32("inboundPort"),
-                    inbound_path: e.string("inboundPath"),
-                    path: e.string("path"),
-                };
-                Probes {
-                    port: r.u32("port"),
-                    endpoints: r.objects("endpoints").map(endpoint).collect(),
-                }
-            }),
-        }
+/// The spec as its wire message.
+pub(super) fn to_pb(spec: &DataplaneSpec) -> pb::Dataplane {
+    pb::Dataplane {
+        networking: spec.networking.as_ref().map(networking_to_proto),
+        metrics: spec.metrics.as_ref().map(|m| metrics_backend(&Reader(m))),
+        probes: spec.probes.as_ref().map(|p| {
+            let r = Reader(p);
+            let endpoint = |e: Reader<'_>| probes::Endpoint {
+                inbound_port: e.u32("inboundPort"),
+                inbound_path: e.string("inboundPath"),
+                path: e.string("path"),
+            };
+            Probes {
+                port: r.u32("port"),
+                endpoints: r.objects("endpoints").map(endpoint).collect(),
+            }
+        }),
     }
 }
 
-impl TryFrom<pb::Dataplane> for DataplaneSpec {
-    type Error = Error;
-
-    fn try_from(dp: pb::Dataplane) -> Result<Self, Error> {
-        Ok(Self {
-            networking: dp.networking.map(networking_from_proto).transpose()?,
-            metrics: dp.metrics.map(metrics_backend_json),
-            probes: dp.probes.map(|p| {
-                let endpoint = |e: probes::Endpoint| {
-                    Writer::default()
-                        .u32("inboundPort", e.inbound_port)
-                        .string("inboundPath", e.inbound_path)
-                        .string("path", e.path)
-                        .value()
-                };
+/// The spec a wire message carries.
+pub(super) fn from_pb(dp: pb::Dataplane) -> Result<DataplaneSpec, Error> {
+    Ok(DataplaneSpec {
+        networking: dp.networking.map(networking_from_proto).transpose()?,
+        metrics: dp.metrics.map(metrics_backend_json),
+        probes: dp.probes.map(|p| {
+            let endpoint = |e: probes::Endpoint| {
                 Writer::default()
-                    .u32("port", p.port)
-                    .list("endpoints", p.endpoints.into_iter().map(endpoint).collect())
-                    .done()
-            }),
-        })
-    }
+                    .u32("inboundPort", e.inbound_port)
+                    .string("inboundPath", e.inbound_path)
+                    .string("path", e.path)
+                    .value()
+            };
+            Writer::default()
+                .u32("port", p.port)
+                .list("endpoints", p.endpoints.into_iter().map(endpoint).collect())
+                .done()
+        }),
+    })
 }
 
 fn networking_to_proto(n: &Networking) -> PbNetworking {

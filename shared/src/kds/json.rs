@@ -11,7 +11,7 @@ use prost_types::value::Kind;
 use prost_types::{Duration, ListValue, Struct, Value as PbValue};
 use serde_json::{Map, Value};
 
-pub(super) use crate::resources::protojson::{format_duration, number, parse_duration};
+pub(super) use kuma_core::resources::protojson::{format_duration, number, parse_duration};
 
 /// JSON object → `google.protobuf.Struct`.
 pub(super) fn to_struct(object: &Map<String, Value>) -> Struct {

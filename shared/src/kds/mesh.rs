@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use kuma_core::resources::{CaBackend, CaType, DpCert, MeshSpec, Mode, Mtls, Rotation};
 use proto::kuma::mesh::v1alpha1 as pb;
 use proto::kuma::mesh::v1alpha1::certificate_authority_backend as ca;
 use proto::kuma::mesh::v1alpha1::mesh::dataplane_proxy_constraints as proxy_rules;
@@ -18,127 +19,122 @@ use super::Error;
 use super::json::{
     Reader, Writer, format_duration, from_struct, number, parse_duration, to_struct,
 };
-use crate::resources::{CaBackend, CaType, DpCert, MeshSpec, Mode, Mtls, Rotation};
 
-impl From<&MeshSpec> for pb::Mesh {
-    fn from(spec: &MeshSpec) -> Self {
-        fn section(s: &Option<Map<String, Value>>) -> Option<Reader<'_>> {
-            s.as_ref().map(Reader)
-        }
-        Self {
-            mtls: spec.mtls.as_ref().map(mtls_to_proto),
-            tracing: section(&spec.tracing).map(|r| pb::Tracing {
-                default_backend: r.string("defaultBackend"),
-                backends: r.objects("backends").map(tracing_backend).collect(),
+/// The spec as its wire message.
+pub(super) fn to_pb(spec: &MeshSpec) -> pb::Mesh {
+    fn section(s: &Option<Map<String, Value>>) -> Option<Reader<'_>> {
+        s.as_ref().map(Reader)
+    }
+    pb::Mesh {
+        mtls: spec.mtls.as_ref().map(mtls_to_proto),
+        tracing: section(&spec.tracing).map(|r| pb::Tracing {
+            default_backend: r.string("defaultBackend"),
+            backends: r.objects("backends").map(tracing_backend).collect(),
+        }),
+        logging: section(&spec.logging).map(|r| pb::Logging {
+            default_backend: r.string("defaultBackend"),
+            backends: r.objects("backends").map(logging_backend).collect(),
+        }),
+        metrics: section(&spec.metrics).map(|r| pb::Metrics {
+            enabled_backend: r.string("enabledBackend"),
+            backends: r.objects("backends").map(|b| metrics_backend(&b)).collect(),
+        }),
+        networking: section(&spec.networking).map(|r| pb::Networking {
+            outbound: r.object("outbound").map(|o| pb::networking::Outbound {
+                passthrough: Reader(o).opt_bool("passthrough"),
             }),
-            logging: section(&spec.logging).map(|r| pb::Logging {
-                default_backend: r.string("defaultBackend"),
-                backends: r.objects("backends").map(logging_backend).collect(),
+        }),
+        routing: section(&spec.routing).map(|r| pb::Routing {
+            locality_aware_load_balancing: r.bool("localityAwareLoadBalancing"),
+            zone_egress: r.bool("zoneEgress"),
+            default_forbid_mesh_external_service_access: r
+                .bool("defaultForbidMeshExternalServiceAccess"),
+        }),
+        constraints: section(&spec.constraints).map(|r| Constraints {
+            dataplane_proxy: r.object("dataplaneProxy").map(|d| {
+                let rules = |name| {
+                    let rule = |r: Reader<'_>| proxy_rule(r.tags("tags"));
+                    Reader(d).objects(name).map(rule).collect()
+                };
+                DataplaneProxyConstraints {
+                    requirements: rules("requirements"),
+                    restrictions: rules("restrictions"),
+                }
             }),
-            metrics: section(&spec.metrics).map(|r| pb::Metrics {
-                enabled_backend: r.string("enabledBackend"),
-                backends: r.objects("backends").map(|b| metrics_backend(&b)).collect(),
-            }),
-            networking: section(&spec.networking).map(|r| pb::Networking {
-                outbound: r.object("outbound").map(|o| pb::networking::Outbound {
-                    passthrough: Reader(o).opt_bool("passthrough"),
-                }),
-            }),
-            routing: section(&spec.routing).map(|r| pb::Routing {
-                locality_aware_load_balancing: r.bool("localityAwareLoadBalancing"),
-                zone_egress: r.bool("zoneEgress"),
-                default_forbid_mesh_external_service_access: r
-                    .bool("defaultForbidMeshExternalServiceAccess"),
-            }),
-            constraints: section(&spec.constraints).map(|r| Constraints {
-                dataplane_proxy: r.object("dataplaneProxy").map(|d| {
-                    let rules = |name| {
-                        let rule = |r: Reader<'_>| proxy_rule(r.tags("tags"));
-                        Reader(d).objects(name).map(rule).collect()
-                    };
-                    DataplaneProxyConstraints {
-                        requirements: rules("requirements"),
-                        restrictions: rules("restrictions"),
-                    }
-                }),
-            }),
-        }
+        }),
     }
 }
 
-impl TryFrom<pb::Mesh> for MeshSpec {
-    type Error = Error;
-
-    fn try_from(mesh: pb::Mesh) -> Result<Self, Error> {
-        Ok(Self {
-            mtls: mesh.mtls.map(mtls_from_proto).transpose()?,
-            tracing: mesh.tracing.map(|t| {
-                let backend = |b: pb::TracingBackend| {
-                    Writer::default()
-                        .string("name", b.name)
-                        .opt("sampling", b.sampling.map(number))
-                        .string("type", b.r#type)
-                        .opt("conf", b.conf.map(|c| Value::Object(from_struct(c))))
-                        .value()
+/// The spec a wire message carries.
+pub(super) fn from_pb(mesh: pb::Mesh) -> Result<MeshSpec, Error> {
+    Ok(MeshSpec {
+        mtls: mesh.mtls.map(mtls_from_proto).transpose()?,
+        tracing: mesh.tracing.map(|t| {
+            let backend = |b: pb::TracingBackend| {
+                Writer::default()
+                    .string("name", b.name)
+                    .opt("sampling", b.sampling.map(number))
+                    .string("type", b.r#type)
+                    .opt("conf", b.conf.map(|c| Value::Object(from_struct(c))))
+                    .value()
+            };
+            Writer::default()
+                .string("defaultBackend", t.default_backend)
+                .list("backends", t.backends.into_iter().map(backend).collect())
+                .done()
+        }),
+        logging: mesh.logging.map(|l| {
+            let backend = |b: pb::LoggingBackend| {
+                Writer::default()
+                    .string("name", b.name)
+                    .string("format", b.format)
+                    .string("type", b.r#type)
+                    .opt("conf", b.conf.map(|c| Value::Object(from_struct(c))))
+                    .value()
+            };
+            Writer::default()
+                .string("defaultBackend", l.default_backend)
+                .list("backends", l.backends.into_iter().map(backend).collect())
+                .done()
+        }),
+        metrics: mesh.metrics.map(|m| {
+            let backends = m.backends.into_iter().map(metrics_backend_json);
+            Writer::default()
+                .string("enabledBackend", m.enabled_backend)
+                .list("backends", backends.map(Value::Object).collect())
+                .done()
+        }),
+        networking: mesh.networking.map(|n| {
+            let outbound = n.outbound.map(|o| {
+                let passthrough = o.passthrough.map(Value::Bool);
+                Writer::default().opt("passthrough", passthrough).value()
+            });
+            Writer::default().opt("outbound", outbound).done()
+        }),
+        routing: mesh.routing.map(|r| {
+            Writer::default()
+                .bool("localityAwareLoadBalancing", r.locality_aware_load_balancing)
+                .bool("zoneEgress", r.zone_egress)
+                .bool(
+                    "defaultForbidMeshExternalServiceAccess",
+                    r.default_forbid_mesh_external_service_access,
+                )
+                .done()
+        }),
+        constraints: mesh.constraints.map(|c| {
+            let proxy = c.dataplane_proxy.map(|d| {
+                let rules = |list: Vec<_>| {
+                    let rule = |r: proxy_rules::Rules| Writer::default().tags("tags", r.tags);
+                    list.into_iter().map(|r| rule(r).value()).collect()
                 };
                 Writer::default()
-                    .string("defaultBackend", t.default_backend)
-                    .list("backends", t.backends.into_iter().map(backend).collect())
-                    .done()
-            }),
-            logging: mesh.logging.map(|l| {
-                let backend = |b: pb::LoggingBackend| {
-                    Writer::default()
-                        .string("name", b.name)
-                        .string("format", b.format)
-                        .string("type", b.r#type)
-                        .opt("conf", b.conf.map(|c| Value::Object(from_struct(c))))
-                        .value()
-                };
-                Writer::default()
-                    .string("defaultBackend", l.default_backend)
-                    .list("backends", l.backends.into_iter().map(backend).collect())
-                    .done()
-            }),
-            metrics: mesh.metrics.map(|m| {
-                let backends = m.backends.into_iter().map(metrics_backend_json);
-                Writer::default()
-                    .string("enabledBackend", m.enabled_backend)
-                    .list("backends", backends.map(Value::Object).collect())
-                    .done()
-            }),
-            networking: mesh.networking.map(|n| {
-                let outbound = n.outbound.map(|o| {
-                    let passthrough = o.passthrough.map(Value::Bool);
-                    Writer::default().opt("passthrough", passthrough).value()
-                });
-                Writer::default().opt("outbound", outbound).done()
-            }),
-            routing: mesh.routing.map(|r| {
-                Writer::default()
-                    .bool("localityAwareLoadBalancing", r.locality_aware_load_balancing)
-                    .bool("zoneEgress", r.zone_egress)
-                    .bool(
-                        "defaultForbidMeshExternalServiceAccess",
-                        r.default_forbid_mesh_external_service_access,
-                    )
-                    .done()
-            }),
-            constraints: mesh.constraints.map(|c| {
-                let proxy = c.dataplane_proxy.map(|d| {
-                    let rules = |list: Vec<_>| {
-                        let rule = |r: proxy_rules::Rules| Writer::default().tags("tags", r.tags);
-                        list.into_iter().map(|r| rule(r).value()).collect()
-                    };
-                    Writer::default()
-                        .list("requirements", rules(d.requirements))
-                        .list("restrictions", rules(d.restrictions))
-                        .value()
-                });
-                Writer::default().opt("dataplaneProxy", proxy).done()
-            }),
-        })
-    }
+                    .list("requirements", rules(d.requirements))
+                    .list("restrictions", rules(d.restrictions))
+                    .value()
+            });
+            Writer::default().opt("dataplaneProxy", proxy).done()
+        }),
+    })
 }
 
 fn proxy_rule(tags: BTreeMap<String, String>) -> proxy_rules::Rules {

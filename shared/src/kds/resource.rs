@@ -4,6 +4,10 @@
 //! Decoding checks every type URL against the expected resource type and validates the spec, so a
 //! receiver can NACK with the error's text. Creation and modification times are not on the wire.
 
+use kuma_core::resources::{
+    Meta, Resource, ResourceType, Scope, Spec, ValidationError, check_labels, check_mesh_ref,
+    check_name,
+};
 use prost::{Message, Name};
 use prost_types::Any;
 use proto::envoy::service::discovery::v3 as discovery;
@@ -14,10 +18,6 @@ use proto::kuma::system::v1alpha1 as system_pb;
 
 use super::Error;
 use super::naming::{content_version, resource_name};
-use crate::resources::{
-    Meta, Resource, ResourceType, Scope, Spec, ValidationError, check_labels, check_mesh_ref,
-    check_name,
-};
 
 /// The `Any` type URL of a `KumaResource` inside a delta `Resource`.
 pub const KUMA_RESOURCE_TYPE_URL: &str = "type.googleapis.com/kuma.mesh.v1alpha1.KumaResource";
@@ -43,12 +43,12 @@ pub fn spec_type_url(ty: ResourceType) -> &'static str {
 /// order, so equal specs give equal bytes).
 pub fn spec_to_any(spec: &Spec) -> Any {
     let value = match spec {
-        Spec::Mesh(s) => mesh_pb::Mesh::from(s).encode_to_vec(),
-        Spec::Secret(s) | Spec::GlobalSecret(s) => system_pb::Secret::from(s).encode_to_vec(),
-        Spec::Zone(s) => system_pb::Zone::from(s).encode_to_vec(),
-        Spec::Dataplane(s) => mesh_pb::Dataplane::from(s).encode_to_vec(),
-        Spec::TrafficPermission(s) => mesh_pb::TrafficPermission::from(s).encode_to_vec(),
-        Spec::ZoneIngress(s) => mesh_pb::ZoneIngress::from(s).encode_to_vec(),
+        Spec::Mesh(s) => super::mesh::to_pb(s).encode_to_vec(),
+        Spec::Secret(s) | Spec::GlobalSecret(s) => super::secret::to_pb(s).encode_to_vec(),
+        Spec::Zone(s) => super::zone::to_pb(s).encode_to_vec(),
+        Spec::Dataplane(s) => super::dataplane::to_pb(s).encode_to_vec(),
+        Spec::TrafficPermission(s) => super::traffic_permission::to_pb(s).encode_to_vec(),
+        Spec::ZoneIngress(s) => super::zone_ingress::to_pb(s).encode_to_vec(),
     };
     Any { type_url: spec_type_url(spec.resource_type()).to_owned(), value }
 }
@@ -58,20 +58,24 @@ pub fn spec_from_any(ty: ResourceType, any: &Any) -> Result<Spec, Error> {
     check_type_url(spec_type_url(ty), &any.type_url)?;
     let bytes = any.value.as_slice();
     Ok(match ty {
-        ResourceType::Mesh => Spec::Mesh(message::<mesh_pb::Mesh>(bytes)?.try_into()?),
-        ResourceType::Secret => Spec::Secret(message::<system_pb::Secret>(bytes)?.into()),
-        ResourceType::GlobalSecret => {
-            Spec::GlobalSecret(message::<system_pb::Secret>(bytes)?.into())
+        ResourceType::Mesh => Spec::Mesh(super::mesh::from_pb(message::<mesh_pb::Mesh>(bytes)?)?),
+        ResourceType::Secret => {
+            Spec::Secret(super::secret::from_pb(message::<system_pb::Secret>(bytes)?))
         }
-        ResourceType::Zone => Spec::Zone(message::<system_pb::Zone>(bytes)?.into()),
+        ResourceType::GlobalSecret => {
+            Spec::GlobalSecret(super::secret::from_pb(message::<system_pb::Secret>(bytes)?))
+        }
+        ResourceType::Zone => Spec::Zone(super::zone::from_pb(message::<system_pb::Zone>(bytes)?)),
         ResourceType::Dataplane => {
-            Spec::Dataplane(message::<mesh_pb::Dataplane>(bytes)?.try_into()?)
+            Spec::Dataplane(super::dataplane::from_pb(message::<mesh_pb::Dataplane>(bytes)?)?)
         }
         ResourceType::TrafficPermission => {
-            Spec::TrafficPermission(message::<mesh_pb::TrafficPermission>(bytes)?.into())
+            Spec::TrafficPermission(super::traffic_permission::from_pb(message::<
+                mesh_pb::TrafficPermission,
+            >(bytes)?))
         }
         ResourceType::ZoneIngress => {
-            Spec::ZoneIngress(message::<mesh_pb::ZoneIngress>(bytes)?.into())
+            Spec::ZoneIngress(super::zone_ingress::from_pb(message::<mesh_pb::ZoneIngress>(bytes)?))
         }
     })
 }

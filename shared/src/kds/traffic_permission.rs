@@ -1,27 +1,30 @@
 //! `TrafficPermission` spec ↔ `kuma.mesh.v1alpha1.TrafficPermission` (source and destination
 //! selectors).
 
+use kuma_core::resources::{Selector, TrafficPermissionSpec};
 use proto::kuma::mesh::v1alpha1 as pb;
 
-use crate::resources::{Selector, TrafficPermissionSpec};
-
-impl From<&TrafficPermissionSpec> for pb::TrafficPermission {
-    fn from(spec: &TrafficPermissionSpec) -> Self {
-        let selectors = |list: &[Selector]| {
-            let selector = |s: &Selector| pb::Selector { r#match: s.tags.clone() };
-            list.iter().map(selector).collect()
-        };
-        Self { sources: selectors(&spec.sources), destinations: selectors(&spec.destinations) }
+/// The spec as its wire message.
+pub(super) fn to_pb(spec: &TrafficPermissionSpec) -> pb::TrafficPermission {
+    let selectors = |list: &[Selector]| {
+        let selector = |s: &Selector| pb::Selector { r#match: s.tags.clone() };
+        list.iter().map(selector).collect()
+    };
+    pb::TrafficPermission {
+        sources: selectors(&spec.sources),
+        destinations: selectors(&spec.destinations),
     }
 }
 
-impl From<pb::TrafficPermission> for TrafficPermissionSpec {
-    fn from(tp: pb::TrafficPermission) -> Self {
-        let selectors = |list: Vec<pb::Selector>| {
-            let selector = |s: pb::Selector| Selector { tags: s.r#match };
-            list.into_iter().map(selector).collect()
-        };
-        Self { sources: selectors(tp.sources), destinations: selectors(tp.destinations) }
+/// The spec a wire message carries.
+pub(super) fn from_pb(tp: pb::TrafficPermission) -> TrafficPermissionSpec {
+    let selectors = |list: Vec<pb::Selector>| {
+        let selector = |s: pb::Selector| Selector { tags: s.r#match };
+        list.into_iter().map(selector).collect()
+    };
+    TrafficPermissionSpec {
+        sources: selectors(tp.sources),
+        destinations: selectors(tp.destinations),
     }
 }
 
@@ -48,8 +51,8 @@ mod tests {
                 selector(&[("kuma.io/service", "db")]),
             ],
         };
-        let bytes = pb::TrafficPermission::from(&spec).encode_to_vec();
+        let bytes = to_pb(&spec).encode_to_vec();
         let decoded = pb::TrafficPermission::decode(bytes.as_slice()).unwrap();
-        assert_eq!(TrafficPermissionSpec::from(decoded), spec);
+        assert_eq!(from_pb(decoded), spec);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::resources::ResourceType;
+use kuma_core::resources::ResourceType;
 
 /// A resource type as KDS names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,7 +58,7 @@ impl Type {
         Self::ALL.into_iter().find(|t| t.type_url() == type_url)
     }
 
-    /// The REST resource type, for the types `shared::resources` models.
+    /// The REST resource type, for the types `kuma_core::resources` models.
     pub fn resource_type(self) -> Option<ResourceType> {
         ResourceType::from_name(self.type_url())
     }

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
+use kuma_core::shutdown::Shutdown;
+use kuma_core::tls::{ClientAuth, ReloadingCert, ServerTlsOptions, reloading_server_config};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -27,8 +29,6 @@ use super::{Allowlist, Conn, Error};
 use crate::audit::{AuditLog, Event};
 use crate::limits::{Limiter, Permit};
 use crate::metrics::Metrics;
-use crate::shutdown::Shutdown;
-use crate::tls::{ClientAuth, ReloadingCert, ServerTlsOptions, reloading_server_config};
 
 /// How long an allowed peer has to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kuma_core::tls::{ReloadingCert, load_pair};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::Error;
-use crate::tls::{ReloadingCert, load_pair};
 
 /// Stops watching when dropped.
 #[derive(Debug)]
@@ -114,11 +114,11 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use kuma_core::tls::{CertKind, CertPair, KeyType, generate_certificate};
     use secrecy::ExposeSecret;
     use time::OffsetDateTime;
 
     use super::*;
-    use crate::tls::{CertKind, CertPair, KeyType, generate_certificate};
 
     fn pair() -> CertPair {
         let hosts = ["localhost".to_owned()];

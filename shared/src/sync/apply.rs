@@ -7,12 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kuma_core::resources::{Resource, ResourceType, Spec};
 use serde_json::Value;
+use store::{self, Key, Record, Store, Write};
 
 use super::{ORIGIN_LABEL, ZONE_LABEL};
 use crate::kds::split_resource_name;
-use crate::resources::{Resource, ResourceType, Spec};
-use crate::store::{self, Key, Record, Store, Write};
 
 /// A response may race a local writer between the read and the batch; it is planned again from
 /// a fresh read this many times in all before the peer gets a NACK.

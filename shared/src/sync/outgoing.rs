@@ -1,13 +1,14 @@
 //! What each side sends: the global's view for a zone, and a zone's own resources.
 
+use kuma_core::resources::{Meta, Resource, ResourceType, Scope, SecretSpec, Spec};
+use kuma_core::tokens::{KeyKind, SigningKey, zone_public_key_name};
+use store::{self, Record, Store};
+
 use super::{
     ACROSS_ZONES, DELETION_GRACE_LABEL, DISPLAY_NAME_LABEL, GLOBAL_TO_ZONE, KDS_SYNC_LABEL,
     ORIGIN_LABEL, ZONE_LABEL, ZONE_TO_GLOBAL,
 };
 use crate::kds::hashed_name;
-use crate::resources::{Meta, Resource, ResourceType, Scope, SecretSpec, Spec};
-use crate::store::{self, Record, Store};
-use crate::tokens::{KeyKind, SigningKey, zone_public_key_name};
 
 /// Global secrets that never leave the global: the admin's token, user token keys and their
 /// revocations, and Kuma's internal CAs.

@@ -1,11 +1,11 @@
 use std::collections::BTreeMap;
 
+use kuma_core::resources::{Resource, SecretSpec, Spec};
+use kuma_core::tokens::{PublicKey, SigningKey};
 use serde_json::json;
+use store::{Key, Store};
 
 use super::*;
-use crate::resources::{Resource, SecretSpec, Spec};
-use crate::store::{Key, Store};
-use crate::tokens::{PublicKey, SigningKey};
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -114,7 +114,7 @@ async fn zone_sends_only_its_own_resources_stamped_with_the_zone() {
 fn item(kind: ResourceType, mesh: &str, name: &str, spec: Spec, l: &[(&str, &str)]) -> Resource {
     assert_eq!(spec.resource_type(), kind);
     let mesh = (!mesh.is_empty()).then(|| mesh.to_owned());
-    let meta = crate::resources::Meta {
+    let meta = kuma_core::resources::Meta {
         name: name.to_owned(),
         mesh,
         labels: labels(l),

@@ -49,16 +49,16 @@ pub fn loopback_env(extra: &[(&str, &str)]) -> HashMap<String, String> {
 
 /// A plain HTTP client (with the process crypto provider installed, which reqwest needs).
 pub fn http_client() -> reqwest::Client {
-    crate::process::install_crypto_provider();
+    kuma_core::process::install_crypto_provider();
     reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client")
 }
 
 /// An HTTPS client that trusts only the PEM file at `ca_path` (e.g. `<work dir>/kuma-cp.crt`).
 pub fn https_client(ca_path: &Path) -> reqwest::Client {
-    crate::process::install_crypto_provider();
+    kuma_core::process::install_crypto_provider();
     let pem =
         std::fs::read(ca_path).unwrap_or_else(|e| panic!("reading {}: {e}", ca_path.display()));
-    let tls = crate::tls::client_config(Some(&pem)).expect("client TLS config");
+    let tls = kuma_core::tls::client_config(Some(&pem)).expect("client TLS config");
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .timeout(Duration::from_secs(10))

@@ -7,12 +7,12 @@ use std::collections::HashSet;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
+use kuma_core::resources::{self, ResourceType};
+use kuma_core::tokens::{KeyKind, KeySet, SigningKey, Validator, ZoneClaims};
 use prost::Message;
 use proto::envoy::service::discovery::v3::DeltaDiscoveryResponse;
 use shared::delta::{Publisher, Subscriber, node};
-use shared::resources::{self, ResourceType};
 use shared::sync::{GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
-use shared::tokens::{KeyKind, KeySet, SigningKey, Validator, ZoneClaims};
 use time::macros::datetime;
 
 /// `kds` crash: a `Zone` response (removing `zone-1.`) was accepted by a zone and by the global,

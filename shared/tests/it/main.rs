@@ -2,12 +2,5 @@
 // Helpers outside `#[test]` functions are test code too; `allow-unwrap-in-tests` misses them.
 #![allow(clippy::unwrap_used)]
 
-mod ca;
 mod fuzz_regressions;
-mod helpers;
 mod net;
-mod store;
-mod store_postgres;
-mod store_sqlite;
-mod tokens;
-mod tokens_python;

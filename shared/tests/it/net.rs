@@ -1,4 +1,4 @@
-//! `shared::net` against a real tonic server (the gRPC health service) on 127.0.0.1:0: the
+//! `shared::net` (and `kuma_core::net`'s client) against a real tonic server (the gRPC health service) on 127.0.0.1:0: the
 //! allowlist refusing before TLS, certificate trust, plaintext, handshake timeouts and certificate
 //! hot reload. Linux routes all of 127.0.0.0/8 to the loopback, so a client bound to 127.0.0.2 is a
 //! second peer address on the same machine.
@@ -8,17 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shared::audit::AuditLog;
-use shared::metrics::Metrics;
-use shared::net::{
-    ALPN_H2, Allowlist, ChannelSettings, ConnInfo, ConnectError, ServerTls, TlsListener, connect,
-    watch_cert_files,
-};
-use shared::shutdown::{self, Trigger};
-use shared::testing::cp::eventually;
-use shared::tls::{
+use kuma_core::net::{ChannelSettings, ConnectError, connect};
+use kuma_core::shutdown::{self, Trigger};
+use kuma_core::tls::{
     CertKind, CertPair, KeyType, ReloadingCert, ServerTlsOptions, generate_certificate,
 };
+use shared::audit::AuditLog;
+use shared::metrics::Metrics;
+use shared::net::{ALPN_H2, Allowlist, ConnInfo, ServerTls, TlsListener, watch_cert_files};
+use shared::testing::cp::eventually;
 use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;

@@ -4,21 +4,14 @@
 //! zone). Kuma's messages (`pkg/xds/auth/universal/authenticator.go`). Every refusal is logged,
 //! counted and audited. Finding the Dataplane is the session's job, not this module's.
 
-use std::collections::{BTreeMap, BTreeSet};
-
+use kuma_core::identity::Subject;
+use kuma_core::tokens::{DataplaneClaims, ZoneClaims, authorize_dataplane, authorize_zone_proxy};
 use shared::audit::{AuditLog, Event};
 use shared::credentials::{Credentials, TokenKind};
 use shared::metrics::Metrics;
-use shared::resources::DataplaneSpec;
-use shared::tokens::{
-    DataplaneClaims, DataplaneIdentity, ZoneClaims, authorize_dataplane, authorize_zone_proxy,
-};
 use time::OffsetDateTime;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
-
-/// The label that binds a proxy to a workload.
-const WORKLOAD_LABEL: &str = "kuma.io/workload";
 
 /// The `subject` label of refusals: data plane proxies and zone proxies (ingresses).
 const DATAPLANE: &str = "dataplane";
@@ -38,18 +31,6 @@ pub struct Authenticator {
     pub(super) credentials: Credentials,
     pub(super) metrics: Metrics,
     pub(super) audit: AuditLog,
-}
-
-/// The Dataplane a token is checked against.
-pub struct Subject<'a> {
-    /// Its mesh.
-    pub mesh: &'a str,
-    /// Its name.
-    pub name: &'a str,
-    /// Its spec.
-    pub spec: &'a DataplaneSpec,
-    /// Its labels.
-    pub labels: &'a BTreeMap<String, String>,
 }
 
 impl Authenticator {
@@ -104,7 +85,7 @@ impl Authenticator {
                 return Err(self.refuse(DATAPLANE, err.reason(), detail, source));
             }
         };
-        if let Err(err) = authorize_dataplane(&valid.claims, &identity(dp)) {
+        if let Err(err) = authorize_dataplane(&valid.claims, &dp.token_view()) {
             let detail = format!("authentication failed: {err}");
             self.record(DATAPLANE, "claims", &detail, source);
             return Err(Status::permission_denied(detail));
@@ -174,22 +155,5 @@ impl Authenticator {
             detail: detail.to_owned(),
             source: source.to_owned(),
         });
-    }
-}
-
-/// What the claims are checked against: every inbound tag with all its values.
-fn identity(dp: &Subject<'_>) -> DataplaneIdentity {
-    let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for inbound in dp.spec.networking.iter().flat_map(|n| &n.inbound) {
-        for (key, value) in &inbound.tags {
-            tags.entry(key.clone()).or_default().insert(value.clone());
-        }
-    }
-    DataplaneIdentity {
-        name: dp.name.to_owned(),
-        mesh: dp.mesh.to_owned(),
-        tags,
-        workload: dp.labels.get(WORKLOAD_LABEL).cloned(),
-        workload_derives_identity: false,
     }
 }

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use shared::resources::{self, DataplaneSpec, ResourceType, Spec};
-use shared::store::{self, Key, Store};
+use kuma_core::identity::Subject;
+use kuma_core::resources::{self, DataplaneSpec, ResourceType, Spec};
+use store::{self, Key, Store};
 use tonic::Status;
-
-use super::auth::Subject;
 
 /// A Dataplane resource.
 #[derive(Debug, Clone)]

@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use shared::shutdown::Shutdown;
-use shared::store::{Change, ChangeKind, Store};
+use kuma_core::shutdown::Shutdown;
+use store::{Change, ChangeKind, Store};
 use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -226,7 +226,7 @@ impl Reasons {
 mod tests {
     use std::time::Duration;
 
-    use shared::store::Key;
+    use store::Key;
 
     use super::*;
 
@@ -294,7 +294,7 @@ mod tests {
         let store = Store::memory();
         let dispatcher = Dispatcher::default();
         let web = dispatcher.watch_dataplane("default", "web");
-        let (trigger, shutdown) = shared::shutdown::channel();
+        let (trigger, shutdown) = kuma_core::shutdown::channel();
         // Fill the broadcast past its capacity before the dispatcher reads anything.
         let task = tokio::spawn(dispatcher.clone().run(store.clone(), shutdown));
         tokio::task::yield_now().await;

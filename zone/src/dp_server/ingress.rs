@@ -5,11 +5,11 @@
 //! plane proxy's. The multizone sync carries the ZoneIngress up to the global and on to the
 //! other zones.
 
+use kuma_core::resources::{ResourceType, Spec, ZoneIngressSpec};
 use proto::kumars::dp::v1 as pb;
 use proto::kumars::dp::v1::cp_message::Kind as CpKind;
 use proto::kumars::dp::v1::dp_message::Kind as DpKind;
-use shared::resources::{ResourceType, Spec, ZoneIngressSpec};
-use shared::store::{self, Key, Store};
+use store::{self, Key, Store};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;

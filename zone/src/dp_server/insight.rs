@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use shared::api::dataplanes::INSIGHT_KIND as KIND;
-use shared::store::{Key, Store};
 use shared::zones::rfc3339;
+use store::{Key, Store};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 

@@ -3,13 +3,13 @@
 //! the Dataplane and picks the validity and the jittered rotation time. It reads the store and
 //! never writes it; the session decides when to issue.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use shared::ca::{self, DEFAULT_DP_CERT_VALIDITY};
+use kuma_core::ca::{self, DEFAULT_DP_CERT_VALIDITY};
+use kuma_core::identity::{NoIdentity, Subject};
+use kuma_core::resources::{CaBackend, DpCert, MeshSpec, ResourceType, Spec};
 use shared::credentials::{self, Credentials};
-use shared::resources::{CaBackend, DataplaneSpec, DpCert, MeshSpec, ResourceType, Spec};
-use shared::store::{self, Key, Store};
+use store::{self, Key, Store};
 use time::OffsetDateTime;
 
 /// Why no certificate could be issued.
@@ -32,9 +32,12 @@ pub enum Error {
     /// The CA could not be loaded.
     #[error("no CA to sign with")]
     LoadCa(#[from] credentials::Error),
-    /// The CSR or the identity was refused.
+    /// The CSR was refused.
     #[error("could not issue the certificate")]
     Ca(#[from] ca::Error),
+    /// The Dataplane has no identity to certify.
+    #[error("could not issue the certificate")]
+    Identity(#[from] NoIdentity),
 }
 
 /// The mesh's mTLS state a session watches: the enabled backend, or `None` when mTLS is off.
@@ -63,14 +66,8 @@ pub struct Issued {
 
 /// What to sign for.
 pub struct Request<'a> {
-    /// The mesh.
-    pub mesh: &'a str,
-    /// The Dataplane's name.
-    pub name: &'a str,
-    /// Its spec.
-    pub spec: &'a DataplaneSpec,
-    /// Its labels.
-    pub labels: &'a BTreeMap<String, String>,
+    /// The Dataplane the certificate is for.
+    pub subject: Subject<'a>,
     /// The DER PKCS#10 request.
     pub csr: &'a [u8],
 }
@@ -81,9 +78,9 @@ pub async fn issue(
     backend: &CaBackend,
     request: &Request<'_>,
 ) -> Result<Issued, Error> {
-    let mesh = request.mesh;
+    let mesh = request.subject.mesh;
     let issuer = credentials.issuer(mesh, backend).await?;
-    let id = ca::identity(mesh, request.name, request.spec, request.labels)?;
+    let id = request.subject.mtls()?;
     let validity = backend
         .dp_cert
         .as_ref()

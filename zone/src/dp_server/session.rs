@@ -8,14 +8,14 @@
 use std::pin::Pin;
 use std::time::Duration;
 
+use kuma_core::resources::CaBackend;
+use kuma_core::shutdown::Shutdown;
 use proto::kumars::dp::v1 as pb;
 use proto::kumars::dp::v1::cp_message::Kind as CpKind;
 use proto::kumars::dp::v1::dp_message::Kind as DpKind;
 use shared::net::ConnInfo;
-use shared::resources::CaBackend;
-use shared::shutdown::Shutdown;
-use shared::store::Store;
 use shared::zones::rfc3339;
+use store::Store;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
@@ -254,17 +254,15 @@ impl DpService {
             return Ok(());
         };
         let dp = &session.dp;
-        let request = issue::Request {
-            mesh: &dp.mesh,
-            name: &dp.name,
-            spec: &dp.spec,
-            labels: &dp.labels,
-            csr,
-        };
+        let request = issue::Request { subject: dp.subject(), csr };
         let started = std::time::Instant::now();
         let issued = match issue::issue(&self.auth.credentials, backend, &request).await {
             Ok(issued) => issued,
             Err(issue::Error::Ca(err)) => {
+                tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %err, "refused a CSR");
+                return Err(Status::invalid_argument(error_chain(&err)));
+            }
+            Err(issue::Error::Identity(err)) => {
                 tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %err, "refused a CSR");
                 return Err(Status::invalid_argument(error_chain(&err)));
             }

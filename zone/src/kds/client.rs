@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use kuma_core::net::{self, Backoff, ChannelSettings};
+use kuma_core::resources::ResourceType;
+use kuma_core::shutdown::Shutdown;
 use proto::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse};
 use proto::kuma::mesh::v1alpha1::ZoneHealthCheckRequest;
 use proto::kuma::mesh::v1alpha1::global_kds_service_client::GlobalKdsServiceClient;
@@ -15,12 +18,9 @@ use proto::kuma::mesh::v1alpha1::kds_sync_service_client::KdsSyncServiceClient;
 use secrecy::{ExposeSecret, SecretString};
 use shared::config::{CpConfig, CpToken};
 use shared::delta::{self, Publisher, Request as DeltaRequest, Subscriber};
-use shared::net::{self, Backoff, ChannelSettings};
-use shared::resources::ResourceType;
-use shared::shutdown::Shutdown;
-use shared::store::Store;
 use shared::sync::{self, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
 use shared::zones::KdsStatus;
+use store::Store;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -62,7 +62,7 @@ impl KdsClient {
         let Some(address) = &zone.global_address else { return Ok(None) };
         let identity = match &zone.client_tls {
             Some(files) => Some(
-                shared::tls::load_pair(&files.cert, &files.key)
+                kuma_core::tls::load_pair(&files.cert, &files.key)
                     .context("loading the zone's KDS client certificate")?,
             ),
             None => None,

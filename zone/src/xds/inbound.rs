@@ -17,7 +17,7 @@ use envoy_types::pb::envoy::config::listener::v3::{
 use envoy_types::pb::envoy::extensions::filters::http::rbac::v3::Rbac as HttpRbac;
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
-use shared::resources::{Inbound, SERVICE_TAG};
+use kuma_core::resources::{Inbound, SERVICE_TAG};
 
 use super::envoy::{TAGS_METADATA, any, host_port, network_filter, seconds, socket, tags_metadata};
 use super::generate::Resources;

@@ -15,7 +15,7 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 use envoy_types::pb::envoy::config::listener::v3::{FilterChain, Listener};
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 use envoy_types::pb::google::protobuf::UInt32Value;
-use shared::resources::SERVICE_TAG;
+use kuma_core::resources::SERVICE_TAG;
 
 use super::envoy::{TAGS_METADATA, ads, host_port, network_filter, seconds, socket, tags_metadata};
 use super::generate::Resources;

@@ -22,7 +22,7 @@ use envoy_types::pb::envoy::config::rbac::v3::{
 use envoy_types::pb::envoy::extensions::filters::http::rbac::v3::Rbac as HttpRbac;
 use envoy_types::pb::envoy::extensions::filters::network::rbac::v3::Rbac as NetworkRbac;
 use envoy_types::pb::envoy::r#type::matcher::v3::{StringMatcher, string_matcher::MatchPattern};
-use shared::resources::{
+use kuma_core::resources::{
     Action, MeshTrafficPermission, SERVICE_TAG, Selector, TargetRef, TargetRefKind,
     TrafficPermissionSpec,
 };

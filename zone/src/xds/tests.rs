@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kuma_core::resources::{self, MeshSpec, MeshTrafficPermissionSpec, Spec};
 use serde_json::{Value, json};
-use shared::resources::{self, MeshSpec, MeshTrafficPermissionSpec, Spec};
 use time::OffsetDateTime;
 
 use super::*;

@@ -16,7 +16,7 @@ use envoy_types::pb::envoy::r#type::matcher::v3::{StringMatcher, string_matcher:
 use envoy_types::pb::google::protobuf::BoolValue;
 
 use super::envoy::{any, sds};
-use shared::resources::SERVICE_TAG;
+use kuma_core::resources::SERVICE_TAG;
 
 /// The ALPN protocol mesh clients offer; PERMISSIVE inbounds pick the mTLS chain by it.
 pub const KUMA_ALPN: &str = "kuma";

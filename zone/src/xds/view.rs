@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use shared::resources::{
+use kuma_core::resources::{
     DataplaneSpec, MeshSpec, MeshTrafficPermission, Mode, SERVICE_TAG, TrafficPermissionSpec,
 };
 use time::OffsetDateTime;

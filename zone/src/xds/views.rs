@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use shared::resources::{
+use kuma_core::resources::{
     MeshSpec, MeshTrafficPermissionSpec, ResourceType, Spec, TrafficPermissionSpec,
 };
-use shared::shutdown::Shutdown;
-use shared::store::{self, Change, ChangeKind, Key, Record, Store};
+use kuma_core::shutdown::Shutdown;
+use store::{self, Change, ChangeKind, Key, Record, Store};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Mutex, watch};
 
@@ -213,7 +213,7 @@ impl Views {
     async fn mesh_traffic_permissions(
         &self,
         mesh: &str,
-    ) -> Result<Vec<Policy<shared::resources::MeshTrafficPermission>>, store::Error> {
+    ) -> Result<Vec<Policy<kuma_core::resources::MeshTrafficPermission>>, store::Error> {
         let records = self.store.list(MESH_TRAFFIC_PERMISSION, Some(mesh)).await?;
         Ok(records
             .into_iter()

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
+use kuma_core::shutdown;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::shutdown;
 use shared::testing::cp::{config, eventually, http_client, https_client};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -57,7 +57,8 @@ async fn https_refuses_clients_that_do_not_trust_the_cp_certificate() {
 
     // A client trusting another CA: a certificate made for a different control plane.
     let other = tempfile::tempdir().unwrap();
-    shared::tls::load_or_generate_cp_cert(other.path(), time::OffsetDateTime::now_utc()).unwrap();
+    kuma_core::tls::load_or_generate_cp_cert(other.path(), time::OffsetDateTime::now_utc())
+        .unwrap();
     let client = https_client(&other.path().join("kuma-cp.crt"));
     let err = client.get(format!("https://localhost:{port}/")).send().await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
@@ -144,7 +145,7 @@ fn pem_blocks(pem: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn client_certificate_makes_an_admin_and_can_be_required() {
-    use shared::tls::{CertKind, KeyType, client_config_with_identity, generate_certificate};
+    use kuma_core::tls::{CertKind, KeyType, client_config_with_identity, generate_certificate};
     let dir = tempfile::tempdir().unwrap();
     let now = time::OffsetDateTime::now_utc();
     let admin =
@@ -286,10 +287,10 @@ async fn token_from_the_api_verifies_in_pyjwt() {
         .unwrap();
     let private =
         base64::engine::general_purpose::STANDARD.decode(secret["data"].as_str().unwrap()).unwrap();
-    let public = shared::tokens::SigningKey::from_pem(&private).unwrap().public_key_pem();
+    let public = kuma_core::tokens::SigningKey::from_pem(&private).unwrap().public_key_pem();
     let key_file = dir.path().join("public.pem");
     std::fs::write(&key_file, public).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tests/py/verify_jwt.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/py/verify_jwt.py");
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg(&key_file)

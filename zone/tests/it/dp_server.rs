@@ -1,35 +1,35 @@
 //! The DP server of an in-process zone, spoken to by a tonic client over TLS on loopback:
 //! identity by CSR, refusals with Kuma's messages, rotation, live revocation and insights.
 
-use std::path::{Path, PathBuf};
+use std::ops::Deref;
+use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use kuma_core::net::ChannelSettings;
 use proto::kumars::dp::v1 as pb;
 use proto::kumars::dp::v1::cp_message::Kind;
 use proto::kumars::dp::v1::dataplane_service_client::DataplaneServiceClient;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::net::ChannelSettings;
-use shared::shutdown::{self, Trigger};
-use shared::testing::cp::{config, eventually, http_client};
+use shared::testing::cp::{eventually, http_client};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Code, Status, Streaming};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-pub(super) struct Zone {
-    pub(super) api: String,
-    pub(super) https: u16,
-    diagnostics: u16,
-    pub(super) dp_port: u16,
-    pub(super) ca: PathBuf,
-    trigger: Trigger,
-    task: JoinHandle<anyhow::Result<()>>,
+/// The zone under test (a `testkit::Zone`), with the helpers the DP server tests share.
+pub(super) struct Zone(testkit::Zone);
+
+impl Deref for Zone {
+    type Target = testkit::Zone;
+
+    fn deref(&self) -> &testkit::Zone {
+        &self.0
+    }
 }
 
 impl Zone {
@@ -38,19 +38,11 @@ impl Zone {
     }
 
     pub(super) async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
-        let app = zone::App::build(config(dir, env)).await.unwrap();
-        let api = format!("http://localhost:{}", app.addresses().http.unwrap().port());
-        let https = app.addresses().https.unwrap().port();
-        let diagnostics = app.addresses().diagnostics.port();
-        let dp_port = app.dp_server_addr().port();
-        let (trigger, shutdown) = shutdown::channel();
-        let task = tokio::spawn(app.run(shutdown));
-        Self { api, https, diagnostics, dp_port, ca: dir.join("kuma-cp.crt"), trigger, task }
+        Self(testkit::Zone::start(dir, env).await)
     }
 
     pub(super) async fn stop(self) {
-        self.trigger.fire();
-        self.task.await.unwrap().unwrap();
+        self.0.stop().await;
     }
 
     pub(super) async fn put(&self, path: &str, body: Value) {
@@ -67,7 +59,7 @@ impl Zone {
     }
 
     pub(super) async fn metrics(&self) -> String {
-        let url = format!("http://localhost:{}/metrics", self.diagnostics);
+        let url = format!("{}/metrics", self.diagnostics());
         http_client().get(url).send().await.unwrap().text().await.unwrap()
     }
 
@@ -92,13 +84,13 @@ impl Zone {
 
     async fn client(&self) -> DataplaneServiceClient<Channel> {
         let settings = ChannelSettings {
-            address: format!("grpcs://localhost:{}", self.dp_port),
+            address: format!("grpcs://localhost:{}", self.dp_server.port()),
             root_ca: Some(self.ca.clone()),
             skip_verify: false,
             identity: None,
             local_ip: None,
         };
-        DataplaneServiceClient::new(shared::net::connect(&settings).await.unwrap())
+        DataplaneServiceClient::new(kuma_core::net::connect(&settings).await.unwrap())
     }
 }
 

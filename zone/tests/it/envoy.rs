@@ -68,7 +68,7 @@ impl Envoy {
                     "name": "ads_cluster", "type": "STATIC", "connect_timeout": "1s",
                     "typed_extension_protocol_options": h2,
                     "load_assignment": {"cluster_name": "ads_cluster", "endpoints": [{"lb_endpoints": [
-                        {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": zone.dp_port}}}}]}]},
+                        {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": zone.dp_server.port()}}}}]}]},
                     "transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": {
                         "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
                         "sni": "localhost",

@@ -11,22 +11,21 @@ use proto::kumars::dp::v1::cp_message::Kind;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::testing::cp::{eventually, http_client};
+use testkit::Global;
 use tokio::net::{TcpSocket, TcpStream};
 use tonic::Code;
 
 use super::dp_server::{Session, Zone, verifies};
-use super::multizone::{
-    WAIT, global_metrics, kds_status, put, start_global, start_zone, zone_env, zone_token,
-};
+use super::multizone::{WAIT, global_metrics, kds_status, put, zone_env, zone_token};
 
 const FLOODER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// An HTTP(S) client whose connections come from `from` and trust the CP certificate at `ca`.
 fn client_from(from: IpAddr, ca: &Path) -> reqwest::Client {
-    shared::process::install_crypto_provider();
+    kuma_core::process::install_crypto_provider();
     let pem = std::fs::read(ca).unwrap();
-    let tls = shared::tls::client_config(Some(&pem)).unwrap();
+    let tls = kuma_core::tls::client_config(Some(&pem)).unwrap();
     reqwest::Client::builder().use_preconfigured_tls(tls).local_address(from).build().unwrap()
 }
 
@@ -69,7 +68,7 @@ async fn a_token_flood_from_one_address_gets_429s_while_another_keeps_getting_to
     .await;
     zone.mesh_with_web("default", "1h").await;
     let http = zone.api.replace("localhost", "127.0.0.1");
-    let https = format!("https://localhost:{}", zone.https);
+    let https = zone.https();
     let flooder = client_from(FLOODER, &zone.ca);
     let body = json!({"name": "web-01", "mesh": "default"});
     // Half the flood over HTTP, half over HTTPS: both listeners share the address's budget.
@@ -150,7 +149,7 @@ async fn a_connection_flood_from_one_address_leaves_another_proxy_served() {
     zone.mesh_with_web("default", "1h").await;
     let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
     // Held open: five sit in their handshake, the rest were reset before TLS.
-    let _flood = tcp_flood(FLOODER, zone.dp_port, 200).await;
+    let _flood = tcp_flood(FLOODER, zone.dp_server.port(), 200).await;
     let refused = eventually("the flood to be turned away", WAIT, || async {
         let metrics = zone.metrics().await;
         let rate =
@@ -191,7 +190,7 @@ async fn a_connection_flood_from_one_address_leaves_another_proxy_served() {
 #[tokio::test]
 async fn a_kds_connect_flood_from_one_address_leaves_a_real_zone_syncing() {
     let dir = tempfile::tempdir().unwrap();
-    let global = start_global(
+    let global = Global::start(
         &dir.path().join("global"),
         &[
             ("KUMA_MULTIZONE_GLOBAL_KDS_RATE_LIMIT_PER_SECOND", "1"),
@@ -200,7 +199,7 @@ async fn a_kds_connect_flood_from_one_address_leaves_a_real_zone_syncing() {
         ],
     )
     .await;
-    let _flood = tcp_flood(FLOODER, global.kds, 100).await;
+    let _flood = tcp_flood(FLOODER, global.kds.port(), 100).await;
     eventually("the flood to be turned away", WAIT, || async {
         let metrics = global_metrics(&global).await;
         let rate = counter(&metrics, "kuma_rate_limited_total{listener=\"kds\",reason=\"rate\"}");
@@ -212,24 +211,20 @@ async fn a_kds_connect_flood_from_one_address_leaves_a_real_zone_syncing() {
 
     let token = dir.path().join("zone-1.token");
     zone_token(&global, "zone-1", &token).await;
-    let kds = format!("grpcs://localhost:{}", global.kds);
+    let kds = global.kds_address();
     let ca = global.ca.to_str().unwrap().to_owned();
     let env = zone_env("zone-1", &kds, &ca, token.to_str().unwrap());
-    let zone = start_zone(&dir.path().join("zone-1"), &env).await;
+    let zone = Zone::start_with(&dir.path().join("zone-1"), &env).await;
     eventually("the zone to connect", WAIT, || async {
         (kds_status(&zone).await["state"] == "connected").then_some(())
     })
     .await;
-    put(
-        &format!("{}/meshes/synced", global.running.api),
-        json!({"type": "Mesh", "name": "synced"}),
-    )
-    .await;
+    put(&format!("{}/meshes/synced", global.api), json!({"type": "Mesh", "name": "synced"})).await;
     eventually("the mesh to reach the zone", WAIT, || async {
         let resp = http_client().get(format!("{}/meshes/synced", zone.api)).send().await.ok()?;
         (resp.status() == StatusCode::OK).then_some(())
     })
     .await;
     zone.stop().await;
-    global.running.stop().await;
+    global.stop().await;
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use kuma_core::shutdown;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::shutdown;
 use shared::testing::cp::{config, http_client, https_client};
 
 const TYPE_URL: &str = "type.googleapis.com/kuma.observability.v1.MonitoringAssignment";

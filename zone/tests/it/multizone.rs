@@ -1,65 +1,20 @@
 //! A global and zones in one process, talking KDS over TLS on loopback: sync both ways, and every
 //! way a zone can be refused.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::shutdown::{self, Trigger};
-use shared::testing::cp::{config, eventually, http_client};
-use tokio::task::JoinHandle;
+use shared::testing::cp::{eventually, http_client};
+use testkit::{Global, Zone};
 
 pub(super) const WAIT: Duration = Duration::from_secs(20);
-
-pub(super) struct Running {
-    pub(super) api: String,
-    trigger: Trigger,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    pub(super) async fn stop(self) {
-        self.trigger.fire();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-pub(super) struct Global {
-    pub(super) running: Running,
-    pub(super) kds: u16,
-    diagnostics: u16,
-    pub(super) ca: PathBuf,
-}
-
-pub(super) async fn start_global(dir: &Path, extra: &[(&str, &str)]) -> Global {
-    let mut env = vec![("KUMA_MODE", "global")];
-    env.extend_from_slice(extra);
-    let app = global::App::build(config(dir, &env)).await.unwrap();
-    let addrs = app.addresses();
-    let (trigger, shutdown) = shutdown::channel();
-    let task = tokio::spawn(app.run(shutdown));
-    let api = format!("http://localhost:{}", addrs.runtime.http.unwrap().port());
-    Global {
-        running: Running { api, trigger, task },
-        kds: addrs.kds.port(),
-        diagnostics: addrs.runtime.diagnostics.port(),
-        ca: dir.join("kuma-cp.crt"),
-    }
-}
-
-pub(super) async fn start_zone(dir: &Path, extra: &[(&str, &str)]) -> Running {
-    let app = zone::App::build(config(dir, extra)).await.unwrap();
-    let port = app.addresses().http.unwrap().port();
-    let (trigger, shutdown) = shutdown::channel();
-    let task = tokio::spawn(app.run(shutdown));
-    Running { api: format!("http://localhost:{port}"), trigger, task }
-}
 
 /// A `cp` zone token for `zone`, issued by the global's API (we are its local admin).
 pub(super) async fn zone_token(global: &Global, zone: &str, path: &Path) {
     let resp = http_client()
-        .post(format!("{}/tokens/zone", global.running.api))
+        .post(format!("{}/tokens/zone", global.api))
         .json(&json!({"zone": zone, "scope": ["cp"], "validFor": "1h"}))
         .send()
         .await
@@ -96,11 +51,11 @@ pub(super) async fn put(url: &str, body: Value) {
     assert!(resp.status().is_success(), "{url}: {} {}", resp.status(), resp.text().await.unwrap());
 }
 
-pub(super) async fn kds_status(zone: &Running) -> Value {
+pub(super) async fn kds_status(zone: &Zone) -> Value {
     get(&format!("{}/status/kds", zone.api)).await.1
 }
 
-async fn wait_for_error(zone: &Running, needle: &str) -> String {
+async fn wait_for_error(zone: &Zone, needle: &str) -> String {
     eventually(&format!("the zone to report {needle:?}"), WAIT, || async {
         let status = kds_status(zone).await;
         let error = status["lastError"].as_str().unwrap_or_default().to_owned();
@@ -113,16 +68,16 @@ async fn wait_for_error(zone: &Running, needle: &str) -> String {
 }
 
 /// A global and the zones `zone-1` and `zone-2`, each with a `cp` token minted on the global.
-async fn federation(dir: &Path) -> (Global, Vec<Running>) {
-    let global = start_global(&dir.join("global"), &[]).await;
-    let kds = format!("grpcs://localhost:{}", global.kds);
+async fn federation(dir: &Path) -> (Global, Vec<Zone>) {
+    let global = Global::start(&dir.join("global"), &[]).await;
+    let kds = global.kds_address();
     let ca = global.ca.to_str().unwrap().to_owned();
     let mut zones = Vec::new();
     for name in ["zone-1", "zone-2"] {
         let token = dir.join(format!("{name}.token"));
         zone_token(&global, name, &token).await;
         let env = zone_env(name, &kds, &ca, token.to_str().unwrap());
-        zones.push(start_zone(&dir.join(name), &env).await);
+        zones.push(Zone::start(&dir.join(name), &env).await);
     }
     (global, zones)
 }
@@ -138,14 +93,11 @@ async fn policies_flow_down_and_dataplanes_flow_up() {
         .await;
     }
 
-    put(
-        &format!("{}/meshes/default", global.running.api),
-        json!({"type": "Mesh", "name": "default"}),
-    )
-    .await;
+    put(&format!("{}/meshes/default", global.api), json!({"type": "Mesh", "name": "default"}))
+        .await;
     let tp = json!({"type": "TrafficPermission", "mesh": "default", "name": "allow-all",
         "sources": [{"match": {"kuma.io/service": "*"}}], "destinations": [{"match": {"kuma.io/service": "*"}}]});
-    put(&format!("{}/meshes/default/traffic-permissions/allow-all", global.running.api), tp).await;
+    put(&format!("{}/meshes/default/traffic-permissions/allow-all", global.api), tp).await;
     for zone in &zones {
         eventually("the mesh and the permission to reach the zone", WAIT, || async {
             let (status, _) = get(&format!("{}/meshes/default", zone.api)).await;
@@ -173,14 +125,14 @@ async fn policies_flow_down_and_dataplanes_flow_up() {
         "networking": {"address": "127.0.0.1", "inbound": [{"port": 8080, "tags": {"kuma.io/service": "web"}}]}});
     put(&format!("{}/meshes/default/dataplanes/web-1", zones[0].api), dp).await;
     let synced = eventually("the dataplane to reach the global", WAIT, || async {
-        let (_, list) = get(&format!("{}/meshes/default/dataplanes", global.running.api)).await;
+        let (_, list) = get(&format!("{}/meshes/default/dataplanes", global.api)).await;
         (list["total"] == 1).then(|| list["items"][0].clone())
     })
     .await;
     assert_eq!(synced["labels"]["kuma.io/zone"], "zone-1");
     assert_eq!(synced["labels"]["kuma.io/display-name"], "web-1");
 
-    let (_, overview) = get(&format!("{}/zones/_overview", global.running.api)).await;
+    let (_, overview) = get(&format!("{}/zones/_overview", global.api)).await;
     assert_eq!(overview["total"], 2, "{overview}");
     let metrics = global_metrics(&global).await;
     let streams = metrics.lines().find_map(|l| l.strip_prefix("kuma_kds_zone_streams "));
@@ -199,14 +151,14 @@ async fn policies_flow_down_and_dataplanes_flow_up() {
     for zone in zones {
         zone.stop().await;
     }
-    global.running.stop().await;
+    global.stop().await;
 }
 
 #[tokio::test]
 async fn zones_are_refused_for_the_wrong_ca_a_missing_or_foreign_token_and_the_allowlist() {
     let dir = tempfile::tempdir().unwrap();
-    let global = start_global(&dir.path().join("global"), &[]).await;
-    let kds = format!("grpcs://localhost:{}", global.kds);
+    let global = Global::start(&dir.path().join("global"), &[]).await;
+    let kds = global.kds_address();
     let ca = global.ca.to_str().unwrap().to_owned();
     let token = dir.path().join("zone-1.token");
     zone_token(&global, "zone-1", &token).await;
@@ -214,9 +166,9 @@ async fn zones_are_refused_for_the_wrong_ca_a_missing_or_foreign_token_and_the_a
 
     // Wrong CA: another control plane's certificate.
     let other = dir.path().join("other");
-    shared::tls::load_or_generate_cp_cert(&other, time::OffsetDateTime::now_utc()).unwrap();
+    kuma_core::tls::load_or_generate_cp_cert(&other, time::OffsetDateTime::now_utc()).unwrap();
     let wrong_ca = other.join("kuma-cp.crt");
-    let zone = start_zone(
+    let zone = Zone::start(
         &dir.path().join("z-ca"),
         &zone_env("zone-1", &kds, wrong_ca.to_str().unwrap(), &token),
     )
@@ -226,7 +178,7 @@ async fn zones_are_refused_for_the_wrong_ca_a_missing_or_foreign_token_and_the_a
 
     // A token for another zone name.
     let zone =
-        start_zone(&dir.path().join("z-foreign"), &zone_env("zone-2", &kds, &ca, &token)).await;
+        Zone::start(&dir.path().join("z-foreign"), &zone_env("zone-2", &kds, &ca, &token)).await;
     let error = wait_for_error(&zone, "refused this zone's credentials").await;
     assert!(
         error.contains("zone from requestor: zone-2 is different than in token: zone-1"),
@@ -239,43 +191,45 @@ async fn zones_are_refused_for_the_wrong_ca_a_missing_or_foreign_token_and_the_a
         .into_iter()
         .filter(|(k, _)| !k.contains("CP_TOKEN"))
         .collect();
-    let zone = start_zone(&dir.path().join("z-none"), &env).await;
+    let zone = Zone::start(&dir.path().join("z-none"), &env).await;
     wait_for_error(&zone, "exactly 1 \"authorization\" header").await;
     zone.stop().await;
 
     let metrics = global_metrics(&global).await;
     assert!(metrics.contains("kuma_auth_failures_total{subject=\"zone\""), "{metrics}");
-    global.running.stop().await;
+    global.stop().await;
 
     // The allowlist: only 127.0.0.2 may connect; the zone comes from 127.0.0.1.
     let dir2 = tempfile::tempdir().unwrap();
     let global =
-        start_global(dir2.path(), &[("KUMA_MULTIZONE_GLOBAL_KDS_ALLOWED_CIDRS", "127.0.0.2/32")])
+        Global::start(dir2.path(), &[("KUMA_MULTIZONE_GLOBAL_KDS_ALLOWED_CIDRS", "127.0.0.2/32")])
             .await;
-    let kds = format!("grpcs://localhost:{}", global.kds);
+    let kds = global.kds_address();
     let ca = global.ca.to_str().unwrap().to_owned();
     let token = dir2.path().join("t");
     zone_token(&global, "zone-1", &token).await;
-    let zone =
-        start_zone(&dir2.path().join("z"), &zone_env("zone-1", &kds, &ca, token.to_str().unwrap()))
-            .await;
+    let zone = Zone::start(
+        &dir2.path().join("z"),
+        &zone_env("zone-1", &kds, &ca, token.to_str().unwrap()),
+    )
+    .await;
     wait_for_error(&zone, "closed the connection before the TLS handshake").await;
     zone.stop().await;
     let metrics = global_metrics(&global).await;
     assert!(metrics.contains("kuma_connections_refused_total{listener=\"kds\"}"), "{metrics}");
-    global.running.stop().await;
+    global.stop().await;
 }
 
 #[tokio::test]
 async fn revoking_the_zone_token_closes_the_live_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let global = start_global(&dir.path().join("global"), &[]).await;
-    let kds = format!("grpcs://localhost:{}", global.kds);
+    let global = Global::start(&dir.path().join("global"), &[]).await;
+    let kds = global.kds_address();
     let ca = global.ca.to_str().unwrap().to_owned();
     let token_path = dir.path().join("zone-1.token");
     zone_token(&global, "zone-1", &token_path).await;
     let token = std::fs::read_to_string(&token_path).unwrap();
-    let zone = start_zone(
+    let zone = Zone::start(
         &dir.path().join("z"),
         &zone_env("zone-1", &kds, &ca, token_path.to_str().unwrap()),
     )
@@ -289,7 +243,7 @@ async fn revoking_the_zone_token_closes_the_live_stream() {
     use base64::Engine;
     let data = base64::engine::general_purpose::STANDARD.encode(jti);
     put(
-        &format!("{}/global-secrets/zone-token-revocations", global.running.api),
+        &format!("{}/global-secrets/zone-token-revocations", global.api),
         json!({"type": "GlobalSecret", "name": "zone-token-revocations", "data": data}),
     )
     .await;
@@ -297,7 +251,7 @@ async fn revoking_the_zone_token_closes_the_live_stream() {
     wait_for_error(&zone, "token is revoked").await;
     assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
     zone.stop().await;
-    global.running.stop().await;
+    global.stop().await;
 }
 
 fn jti_of(token: &str) -> String {
@@ -309,7 +263,7 @@ fn jti_of(token: &str) -> String {
 }
 
 pub(super) async fn global_metrics(global: &Global) -> String {
-    let url = format!("http://localhost:{}/metrics", global.diagnostics);
+    let url = format!("{}/metrics", global.diagnostics());
     http_client().get(url).send().await.unwrap().text().await.unwrap()
 }
 
@@ -324,22 +278,19 @@ async fn zone_keeps_issuing_tokens_while_the_global_is_down_and_resyncs_after_re
     let global_dir = dir.path().join("global");
     let port = free_port().to_string();
     let global_env = [("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", port.as_str())];
-    let global = start_global(&global_dir, &global_env).await;
+    let global = Global::start(&global_dir, &global_env).await;
     let kds = format!("grpcs://localhost:{port}");
     let ca = global.ca.to_str().unwrap().to_owned();
     let token = dir.path().join("zone-1.token");
     zone_token(&global, "zone-1", &token).await;
-    let zone = start_zone(
+    let zone = Zone::start(
         &dir.path().join("zone"),
         &zone_env("zone-1", &kds, &ca, token.to_str().unwrap()),
     )
     .await;
 
-    put(
-        &format!("{}/meshes/default", global.running.api),
-        json!({"type": "Mesh", "name": "default"}),
-    )
-    .await;
+    put(&format!("{}/meshes/default", global.api), json!({"type": "Mesh", "name": "default"}))
+        .await;
     let dp = json!({"type": "Dataplane", "mesh": "default", "name": "web-1",
         "networking": {"address": "127.0.0.1", "inbound": [{"port": 8080, "tags": {"kuma.io/service": "web"}}]}});
     eventually("the mesh to reach the zone", WAIT, || async {
@@ -348,7 +299,7 @@ async fn zone_keeps_issuing_tokens_while_the_global_is_down_and_resyncs_after_re
     .await;
     put(&format!("{}/meshes/default/dataplanes/web-1", zone.api), dp).await;
     eventually("the dataplane to reach the global", WAIT, || async {
-        (get(&format!("{}/dataplanes", global.running.api)).await.1["total"] == 1).then_some(())
+        (get(&format!("{}/dataplanes", global.api)).await.1["total"] == 1).then_some(())
     })
     .await;
 
@@ -361,7 +312,7 @@ async fn zone_keeps_issuing_tokens_while_the_global_is_down_and_resyncs_after_re
     .await;
 
     // The global goes away: the zone notices, keeps its state and keeps issuing DP tokens.
-    global.running.stop().await;
+    global.stop().await;
     eventually("the zone to see the global gone", WAIT, || async {
         (kds_status(&zone).await["state"] != "connected").then_some(())
     })
@@ -376,33 +327,32 @@ async fn zone_keeps_issuing_tokens_while_the_global_is_down_and_resyncs_after_re
     assert_eq!(get(&format!("{}/meshes/default", zone.api)).await.0, StatusCode::OK, "state kept");
 
     // The global comes back on the same store and port: the zone reconnects and resyncs.
-    let global = start_global(&global_dir, &global_env).await;
+    let global = Global::start(&global_dir, &global_env).await;
     eventually("the zone to reconnect", WAIT, || async {
         (kds_status(&zone).await["state"] == "connected").then_some(())
     })
     .await;
     let tp = json!({"type": "TrafficPermission", "mesh": "default", "name": "after-restart",
         "sources": [{"match": {"kuma.io/service": "*"}}], "destinations": [{"match": {"kuma.io/service": "*"}}]});
-    put(&format!("{}/meshes/default/traffic-permissions/after-restart", global.running.api), tp)
-        .await;
+    put(&format!("{}/meshes/default/traffic-permissions/after-restart", global.api), tp).await;
     eventually("a policy created after the restart to reach the zone", WAIT, || async {
         (get(&format!("{}/meshes/default/traffic-permissions", zone.api)).await.1["total"] == 1)
             .then_some(())
     })
     .await;
-    let (_, dps) = get(&format!("{}/dataplanes", global.running.api)).await;
+    let (_, dps) = get(&format!("{}/dataplanes", global.api)).await;
     assert_eq!(dps["total"], 1, "nothing lost or duplicated: {dps}");
     let (_, meshes) = get(&format!("{}/meshes", zone.api)).await;
     assert_eq!(meshes["total"], 1, "{meshes}");
     zone.stop().await;
-    global.running.stop().await;
+    global.stop().await;
 }
 
 #[tokio::test]
 async fn skip_verify_connects_with_any_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let global = start_global(&dir.path().join("global"), &[]).await;
-    let kds = format!("grpcs://localhost:{}", global.kds);
+    let global = Global::start(&dir.path().join("global"), &[]).await;
+    let kds = global.kds_address();
     let token = dir.path().join("t");
     zone_token(&global, "zone-1", &token).await;
     let env: Vec<(&str, &str)> = zone_env("zone-1", &kds, "", token.to_str().unwrap())
@@ -410,19 +360,19 @@ async fn skip_verify_connects_with_any_certificate() {
         .filter(|(k, _)| !k.contains("ROOT_CA"))
         .chain([("KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY", "true")])
         .collect();
-    let zone = start_zone(&dir.path().join("z"), &env).await;
+    let zone = Zone::start(&dir.path().join("z"), &env).await;
     eventually("the zone to connect without verifying", WAIT, || async {
         (kds_status(&zone).await["state"] == "connected").then_some(())
     })
     .await;
     zone.stop().await;
-    global.running.stop().await;
+    global.stop().await;
 }
 
 #[tokio::test]
 async fn a_required_client_certificate_must_name_the_zone() {
+    use kuma_core::tls::{CertKind, KeyType, generate_certificate};
     use secrecy::ExposeSecret;
-    use shared::tls::{CertKind, KeyType, generate_certificate};
     let dir = tempfile::tempdir().unwrap();
     let now = time::OffsetDateTime::now_utc();
     let write_pair = |name: &str| {
@@ -444,14 +394,14 @@ async fn a_required_client_certificate_must_name_the_zone() {
 
     let global_env =
         [("KUMA_MULTIZONE_GLOBAL_KDS_TLS_CLIENT_CA_FILE", client_ca.to_str().unwrap())];
-    let global = start_global(&dir.path().join("global"), &global_env).await;
-    let kds = format!("grpcs://localhost:{}", global.kds);
+    let global = Global::start(&dir.path().join("global"), &global_env).await;
+    let kds = global.kds_address();
     let ca = global.ca.to_str().unwrap().to_owned();
     let token = dir.path().join("t");
     zone_token(&global, "zone-1", &token).await;
     let base = zone_env("zone-1", &kds, &ca, token.to_str().unwrap());
 
-    let zone = start_zone(&dir.path().join("no-cert"), &base).await;
+    let zone = Zone::start(&dir.path().join("no-cert"), &base).await;
     wait_for_error(&zone, "a client certificate is required").await;
     zone.stop().await;
 
@@ -460,7 +410,7 @@ async fn a_required_client_certificate_must_name_the_zone() {
         ("KUMA_MULTIZONE_ZONE_KDS_TLS_CERT_FILE", cert_2.to_str().unwrap()),
         ("KUMA_MULTIZONE_ZONE_KDS_TLS_KEY_FILE", key_2.to_str().unwrap()),
     ]);
-    let zone = start_zone(&dir.path().join("wrong-cert"), &wrong).await;
+    let zone = Zone::start(&dir.path().join("wrong-cert"), &wrong).await;
     wait_for_error(&zone, "not the zone \"zone-1\"").await;
     zone.stop().await;
 
@@ -469,13 +419,13 @@ async fn a_required_client_certificate_must_name_the_zone() {
         ("KUMA_MULTIZONE_ZONE_KDS_TLS_CERT_FILE", cert_1.to_str().unwrap()),
         ("KUMA_MULTIZONE_ZONE_KDS_TLS_KEY_FILE", key_1.to_str().unwrap()),
     ]);
-    let zone = start_zone(&dir.path().join("right-cert"), &right).await;
+    let zone = Zone::start(&dir.path().join("right-cert"), &right).await;
     eventually("the zone with its own certificate to connect", WAIT, || async {
         (kds_status(&zone).await["state"] == "connected").then_some(())
     })
     .await;
     zone.stop().await;
-    global.running.stop().await;
+    global.stop().await;
 }
 
 #[tokio::test]
@@ -490,7 +440,7 @@ async fn a_zone_ingress_goes_up_to_the_global_and_on_to_the_other_zones_only() {
     put(&format!("{}/zoneingresses/ingress-1", zones[0].api), ingress).await;
 
     let on_global = eventually("the ingress to reach the global", WAIT, || async {
-        let (_, list) = get(&format!("{}/zoneingresses", global.running.api)).await;
+        let (_, list) = get(&format!("{}/zoneingresses", global.api)).await;
         (list["total"] == 1).then(|| list["items"][0].clone())
     })
     .await;
@@ -512,12 +462,12 @@ async fn a_zone_ingress_goes_up_to_the_global_and_on_to_the_other_zones_only() {
     let (_, own) = get(&format!("{}/zoneingresses", zones[0].api)).await;
     assert_eq!(own["total"], 1, "{own}");
     assert_eq!(own["items"][0]["name"], "ingress-1");
-    let (_, on_global) = get(&format!("{}/zoneingresses", global.running.api)).await;
+    let (_, on_global) = get(&format!("{}/zoneingresses", global.api)).await;
     assert_eq!(on_global["total"], 1, "{on_global}");
 
     // Disabling zone-1 withdraws its ingress from the other zones; deleting it removes it everywhere.
     put(
-        &format!("{}/zones/zone-1", global.running.api),
+        &format!("{}/zones/zone-1", global.api),
         json!({"type": "Zone", "name": "zone-1", "enabled": false}),
     )
     .await;
@@ -533,12 +483,12 @@ async fn a_zone_ingress_goes_up_to_the_global_and_on_to_the_other_zones_only() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     eventually("the ingress to leave the global", WAIT, || async {
-        let (_, list) = get(&format!("{}/zoneingresses", global.running.api)).await;
+        let (_, list) = get(&format!("{}/zoneingresses", global.api)).await;
         (list["total"] == 0).then_some(())
     })
     .await;
     for zone in zones {
         zone.stop().await;
     }
-    global.running.stop().await;
+    global.stop().await;
 }

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use kuma_core::shutdown;
 use serde_json::json;
-use shared::shutdown;
 use shared::testing::cp::{config, http_client};
 
 const SKIP_VAR: &str = "KUMA_TEST_PYTHON";

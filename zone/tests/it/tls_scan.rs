@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use shared::shutdown;
+use kuma_core::shutdown;
 use shared::testing::cp::config;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,10 +14,10 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use envoy_types::pb::google::rpc::Status as RpcStatus;
+use kuma_core::net::ChannelSettings;
 use prost::Message;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::net::ChannelSettings;
 use shared::testing::cp::{eventually, http_client};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -65,13 +65,13 @@ pub(super) fn allow_web_to_backend() -> Value {
 
 async fn client(zone: &Zone) -> AggregatedDiscoveryServiceClient<Channel> {
     let settings = ChannelSettings {
-        address: format!("grpcs://localhost:{}", zone.dp_port),
+        address: format!("grpcs://localhost:{}", zone.dp_server.port()),
         root_ca: Some(zone.ca.clone()),
         skip_verify: false,
         identity: None,
         local_ip: None,
     };
-    AggregatedDiscoveryServiceClient::new(shared::net::connect(&settings).await.unwrap())
+    AggregatedDiscoveryServiceClient::new(kuma_core::net::connect(&settings).await.unwrap())
 }
 
 fn node(id: &str) -> Option<Node> {

@@ -6,14 +6,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use kuma_core::net::{ChannelSettings, connect};
+use kuma_core::shutdown;
 use proto::envoy::service::discovery::v3::DeltaDiscoveryRequest;
 use proto::kuma::mesh::v1alpha1::global_kds_service_client::GlobalKdsServiceClient;
 use proto::kuma::mesh::v1alpha1::kds_sync_service_client::KdsSyncServiceClient;
 use proto::kuma::mesh::v1alpha1::{ZoneHealthCheckRequest, ZoneHealthCheckResponse};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::net::{ChannelSettings, connect};
-use shared::shutdown;
 use shared::testing::cp::{config, eventually, http_client};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Status};

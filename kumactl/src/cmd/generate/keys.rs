@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use shared::tokens::SigningKey;
+use kuma_core::tokens::SigningKey;
 
 #[derive(Debug, clap::Args)]
 pub struct SigningKeyArgs {

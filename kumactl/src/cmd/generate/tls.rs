@@ -8,8 +8,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use kuma_core::tls::{CertKind, KeyType};
 use secrecy::ExposeSecret;
-use shared::tls::{CertKind, KeyType};
 use time::OffsetDateTime;
 
 #[derive(Debug, clap::Args)]
@@ -42,7 +42,7 @@ pub fn run(args: TlsCertificate, out: &mut impl Write) -> anyhow::Result<()> {
         "ecdsa" => KeyType::Ecdsa,
         other => bail!("invalid key type {other:?}"),
     };
-    let pair = shared::tls::generate_certificate(
+    let pair = kuma_core::tls::generate_certificate(
         kind,
         &args.hostnames,
         key_type,

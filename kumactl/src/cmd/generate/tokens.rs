@@ -1,9 +1,9 @@
 //! `kumactl generate dataplane-token|zone-token|user-token`: a token from the control plane's
 //! `POST /tokens/*`, or, with `--signing-key-path` and `--kid`, signed right here.
 //!
-//! Both ways start from the same request body (`shared::tokens::*TokenRequest`), so an offline
+//! Both ways start from the same request body (`kuma_core::tokens::*TokenRequest`), so an offline
 //! token carries exactly the claims the control plane would have put in. Checking the flags is
-//! this module's job; checking the request is `shared::tokens`'; access is the server's.
+//! this module's job; checking the request is `kuma_core::tokens`'; access is the server's.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde::Serialize;
-use shared::resources::ValidationError;
-use shared::tokens::{
+use kuma_core::resources::ValidationError;
+use kuma_core::tokens::{
     DataplaneTokenRequest, Issuer, SigningKey, UserTokenRequest, ZoneTokenRequest,
     parse_go_duration,
 };
+use serde::Serialize;
 use time::OffsetDateTime;
 
 /// The zone token scopes: Kuma's `ingress` and `egress`, and our `cp` for zone control planes.
@@ -242,7 +242,7 @@ fn parse_tags(args: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> 
 impl TokenRequest for DataplaneTokenRequest {
     const PATH: &'static str = "/tokens/dataplane";
     const WHAT: &'static str = "dataplane";
-    type Claims = shared::tokens::DataplaneClaims;
+    type Claims = kuma_core::tokens::DataplaneClaims;
     fn claims(&self) -> Result<(Self::Claims, Duration), ValidationError> {
         self.validate()
     }
@@ -251,7 +251,7 @@ impl TokenRequest for DataplaneTokenRequest {
 impl TokenRequest for ZoneTokenRequest {
     const PATH: &'static str = "/tokens/zone";
     const WHAT: &'static str = "zone";
-    type Claims = shared::tokens::ZoneClaims;
+    type Claims = kuma_core::tokens::ZoneClaims;
     fn claims(&self) -> Result<(Self::Claims, Duration), ValidationError> {
         self.validate()
     }
@@ -260,7 +260,7 @@ impl TokenRequest for ZoneTokenRequest {
 impl TokenRequest for UserTokenRequest {
     const PATH: &'static str = "/tokens/user";
     const WHAT: &'static str = "user";
-    type Claims = shared::tokens::UserClaims;
+    type Claims = kuma_core::tokens::UserClaims;
     fn claims(&self) -> Result<(Self::Claims, Duration), ValidationError> {
         self.validate()
     }

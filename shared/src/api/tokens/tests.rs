@@ -2,13 +2,13 @@
 //! router.
 
 use axum::http::{Method, StatusCode};
+use kuma_core::tokens::DataplaneClaims;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::api::Role;
 use crate::api::tests::{LOCAL, REMOTE, audit_events, call, call_with, mesh, state, state_with};
 use crate::credentials::TokenKind;
-use crate::tokens::DataplaneClaims;
 
 /// Issues a token through the router and returns its text.
 async fn issue(
@@ -118,14 +118,14 @@ async fn user_token_authenticates_and_revocation_takes_effect_at_once() {
     let s = state_with(Role::Zone, false);
     s.credentials().ensure_control_plane_keys().await.unwrap();
     // With localhost not admin, issue the token straight from the credentials.
-    let claims = crate::tokens::UserClaims {
+    let claims = kuma_core::tokens::UserClaims {
         name: "alice".into(),
         groups: vec!["mesh-system:admin".into()],
     };
     let issued = s
         .credentials()
         .issue(
-            &crate::tokens::KeyKind::User,
+            &kuma_core::tokens::KeyKind::User,
             &claims,
             std::time::Duration::from_secs(3600),
             "test",
@@ -217,10 +217,10 @@ async fn provided_ca_that_breaks_svid_rules_is_refused_and_a_used_secret_cannot_
     let s = state(Role::Zone);
     call(&s, LOCAL, Method::PUT, "/meshes/m", Some(mesh("m"))).await;
     // A leaf certificate (CA:false) as a "CA".
-    let pair = crate::tls::generate_certificate(
-        crate::tls::CertKind::Server,
+    let pair = kuma_core::tls::generate_certificate(
+        kuma_core::tls::CertKind::Server,
         &["leaf".to_owned()],
-        crate::tls::KeyType::Ecdsa,
+        kuma_core::tls::KeyType::Ecdsa,
         OffsetDateTime::now_utc(),
     )
     .unwrap();

@@ -3,7 +3,7 @@
 //!
 //! Kuma's zone rules live here ([`ZoneName`], the global address scheme, the root CA file that
 //! must be readable). Files are only checked to open: the token file is re-read by the KDS client
-//! on every connect and PEM is parsed by `shared::tls`, so neither is read here.
+//! on every connect and PEM is parsed by `kuma_core::tls`, so neither is read here.
 
 use std::fmt;
 use std::net::IpAddr;

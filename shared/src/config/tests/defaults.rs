@@ -50,7 +50,7 @@ fn postgres_defaults_as_in_kuma() {
     assert_eq!(pg.max_open_connections, 50);
     assert_eq!(pg.max_connection_idle_time, Duration::from_secs(1800));
     assert_eq!(pg.max_connection_lifetime, Duration::from_secs(3600));
-    assert_eq!(pg.tls.mode, crate::store::PostgresTlsMode::Disable);
+    assert_eq!(pg.tls.mode, ::store::PostgresTlsMode::Disable);
     assert!(pg.tls.ca_path.is_none() && pg.tls.client_cert.is_none());
     assert!(!pg.tls.disable_sslsni);
 }

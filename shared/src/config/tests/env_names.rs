@@ -4,9 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use ::store::PostgresTlsMode;
 use secrecy::ExposeSecret;
-
-use crate::store::PostgresTlsMode;
 
 use super::*;
 
@@ -420,7 +419,7 @@ const ROWS: &[Row] = &[
     }),
 ];
 
-fn pg(c: &CpConfig) -> &crate::store::PostgresConfig {
+fn pg(c: &CpConfig) -> &::store::PostgresConfig {
     match &c.store {
         StoreConfig::Postgres(pg) => pg,
         other => panic!("expected postgres, got {other:?}"),

@@ -14,8 +14,8 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn round_trip(spec: &DataplaneSpec) -> DataplaneSpec {
-    let bytes = pb::Dataplane::from(spec).encode_to_vec();
-    DataplaneSpec::try_from(pb::Dataplane::decode(bytes.as_slice()).unwrap()).unwrap()
+    let bytes = to_pb(spec).encode_to_vec();
+    from_pb(pb::Dataplane::decode(bytes.as_slice()).unwrap()).unwrap()
 }
 
 fn sidecar() -> DataplaneSpec {
@@ -109,7 +109,7 @@ fn gateway_round_trips() {
 fn wire_fields_are_typed_and_advertised_port_is_not_carried() {
     let mut spec = sidecar();
     spec.networking.as_mut().unwrap().advertised_port = Some(443);
-    let dp = pb::Dataplane::from(&spec);
+    let dp = to_pb(&spec);
     let net = dp.networking.as_ref().unwrap();
     let probe = net.inbound[0].service_probe.as_ref().unwrap();
     assert_eq!(probe.timeout.unwrap().nanos, 500_000_000);
@@ -118,14 +118,14 @@ fn wire_fields_are_typed_and_advertised_port_is_not_carried() {
     let tp = net.transparent_proxying.as_ref().unwrap();
     assert_eq!(tp.ip_family_mode, tp::IpFamilyMode::IPv4 as i32);
     assert_eq!(tp.reachable_backends.as_ref().unwrap().refs[0].port, Some(0));
-    let back = DataplaneSpec::try_from(dp).unwrap();
+    let back = from_pb(dp).unwrap();
     assert_eq!(back.networking.unwrap().advertised_port, None);
 }
 
 #[test]
 fn unknown_inbound_state_is_rejected_with_its_path() {
-    let mut dp = pb::Dataplane::from(&sidecar());
+    let mut dp = to_pb(&sidecar());
     dp.networking.as_mut().unwrap().inbound[1].state = 7;
-    let err = DataplaneSpec::try_from(dp).unwrap_err();
+    let err = from_pb(dp).unwrap_err();
     assert_eq!(err.to_string(), r#"networking.inbound[1].state: unsupported value "7""#);
 }

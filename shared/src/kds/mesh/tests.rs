@@ -8,8 +8,8 @@ fn object(value: Value) -> Option<Map<String, Value>> {
 }
 
 fn round_trip(spec: &MeshSpec) -> MeshSpec {
-    let bytes = pb::Mesh::from(spec).encode_to_vec();
-    MeshSpec::try_from(pb::Mesh::decode(bytes.as_slice()).unwrap()).unwrap()
+    let bytes = to_pb(spec).encode_to_vec();
+    from_pb(pb::Mesh::decode(bytes.as_slice()).unwrap()).unwrap()
 }
 
 fn full_mesh() -> MeshSpec {
@@ -78,7 +78,7 @@ fn mesh_with_every_section_round_trips() {
 
 #[test]
 fn wire_fields_are_typed() {
-    let mesh = pb::Mesh::from(&full_mesh());
+    let mesh = to_pb(&full_mesh());
     let mtls = mesh.mtls.unwrap();
     let backend = &mtls.backends[0];
     assert_eq!(backend.r#type, "builtin");
@@ -109,8 +109,8 @@ fn snake_case_keys_are_read_and_written_back_in_camel_case() {
 
 #[test]
 fn unsupported_ca_type_is_rejected_with_its_path() {
-    let mut mesh = pb::Mesh::from(&full_mesh());
+    let mut mesh = to_pb(&full_mesh());
     mesh.mtls.as_mut().unwrap().backends[1].r#type = "vault".into();
-    let err = MeshSpec::try_from(mesh).unwrap_err();
+    let err = from_pb(mesh).unwrap_err();
     assert_eq!(err.to_string(), r#"mtls.backends[1].type: unsupported value "vault""#);
 }

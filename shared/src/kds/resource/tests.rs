@@ -1,10 +1,11 @@
 use std::collections::BTreeMap;
 
-use super::*;
-use crate::resources::{
+use kuma_core::resources::{
     DataplaneSpec, Inbound, MeshSpec, Networking, SecretSpec, Selector, TrafficPermissionSpec,
     ZoneSpec,
 };
+
+use super::*;
 
 fn resource(name: &str, mesh: Option<&str>, spec: Spec) -> Resource {
     Resource {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
-use shared::testing::postgres::{self as pg, TestPostgres};
+use store::testing::postgres::{self as pg, TestPostgres};
 use tempfile::TempDir;
 use tokio::process::Command;
 

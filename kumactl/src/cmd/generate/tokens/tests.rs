@@ -156,12 +156,12 @@ async fn offline_request_becomes_the_claims_the_server_would_sign() {
     let token = String::from_utf8(out).unwrap();
     assert!(token.ends_with('\n'));
 
-    let kind = shared::tokens::KeyKind::Zone;
-    let mut keys = shared::tokens::KeySet::signing_keys(&kind);
+    let kind = kuma_core::tokens::KeyKind::Zone;
+    let mut keys = kuma_core::tokens::KeySet::signing_keys(&kind);
     keys.insert(7, key.public_key().clone());
-    let validator = shared::tokens::Validator::new(kind, keys, Default::default());
+    let validator = kuma_core::tokens::Validator::new(kind, keys, Default::default());
     let now = OffsetDateTime::now_utc();
-    let got = validator.validate::<shared::tokens::ZoneClaims>(token.trim_end(), now).unwrap();
+    let got = validator.validate::<kuma_core::tokens::ZoneClaims>(token.trim_end(), now).unwrap();
     assert_eq!(got.kid, "7");
     assert_eq!(got.claims.zone, "z1");
     assert_eq!(got.claims.scope, ["ingress", "egress"]);
