@@ -83,6 +83,8 @@ pub enum Spec {
     TrafficPermission(TrafficPermissionSpec),
     /// `ZoneIngress`.
     ZoneIngress(ZoneIngressSpec),
+    /// `MeshTrafficPermission`.
+    MeshTrafficPermission(MeshTrafficPermissionSpec),
 }
 
 impl Resource {
@@ -103,6 +105,7 @@ impl Spec {
             Self::Dataplane(_) => ResourceType::Dataplane,
             Self::TrafficPermission(_) => ResourceType::TrafficPermission,
             Self::ZoneIngress(_) => ResourceType::ZoneIngress,
+            Self::MeshTrafficPermission(_) => ResourceType::MeshTrafficPermission,
         }
     }
 
@@ -115,6 +118,7 @@ impl Spec {
             Self::Dataplane(s) => to_value(s),
             Self::TrafficPermission(s) => to_value(s),
             Self::ZoneIngress(s) => to_value(s),
+            Self::MeshTrafficPermission(s) => to_value(s),
         }
     }
 
@@ -131,6 +135,7 @@ impl Spec {
             ResourceType::Dataplane => Self::Dataplane(parse(value)?),
             ResourceType::TrafficPermission => Self::TrafficPermission(parse(value)?),
             ResourceType::ZoneIngress => Self::ZoneIngress(parse(value)?),
+            ResourceType::MeshTrafficPermission => Self::MeshTrafficPermission(parse(value)?),
         };
         spec.validate().into_result()?;
         Ok(spec)
@@ -145,6 +150,7 @@ impl Spec {
             Self::Dataplane(s) => s.validate(),
             Self::TrafficPermission(s) => s.validate(),
             Self::ZoneIngress(s) => s.validate(),
+            Self::MeshTrafficPermission(s) => s.validate(),
         }
     }
 }

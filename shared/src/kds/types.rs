@@ -24,11 +24,13 @@ pub enum Type {
     DataplaneInsight,
     /// `ZoneIngress`.
     ZoneIngress,
+    /// `MeshTrafficPermission`.
+    MeshTrafficPermission,
 }
 
 impl Type {
     /// Every KDS type this control plane knows.
-    pub const ALL: [Type; 8] = [
+    pub const ALL: [Type; 9] = [
         Self::Mesh,
         Self::Secret,
         Self::GlobalSecret,
@@ -37,6 +39,7 @@ impl Type {
         Self::TrafficPermission,
         Self::DataplaneInsight,
         Self::ZoneIngress,
+        Self::MeshTrafficPermission,
     ];
 
     /// The delta xDS `type_url`, e.g. `TrafficPermission`.
@@ -50,6 +53,7 @@ impl Type {
             Self::TrafficPermission => "TrafficPermission",
             Self::DataplaneInsight => "DataplaneInsight",
             Self::ZoneIngress => "ZoneIngress",
+            Self::MeshTrafficPermission => "MeshTrafficPermission",
         }
     }
 
@@ -74,6 +78,7 @@ impl From<ResourceType> for Type {
             ResourceType::Dataplane => Self::Dataplane,
             ResourceType::TrafficPermission => Self::TrafficPermission,
             ResourceType::ZoneIngress => Self::ZoneIngress,
+            ResourceType::MeshTrafficPermission => Self::MeshTrafficPermission,
         }
     }
 }

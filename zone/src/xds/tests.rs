@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kuma_core::resources::{self, MeshSpec, MeshTrafficPermissionSpec, Spec};
+use kuma_core::resources::{self, MeshSpec, Spec};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -27,14 +27,6 @@ fn load(scenario: &str) -> MeshView {
     let epoch = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
     for (i, doc) in resources::decode_documents(&text).unwrap().into_iter().enumerate() {
         let created = epoch + time::Duration::seconds(i64::try_from(i).unwrap());
-        if doc["type"] == "MeshTrafficPermission" {
-            let name = doc["name"].as_str().unwrap().to_owned();
-            let spec: MeshTrafficPermissionSpec =
-                serde_json::from_value(json!({ "spec": doc["spec"] })).unwrap();
-            assert!(spec.validate().is_empty(), "{name}: {}", spec.validate());
-            mtps.push(Policy { name, created, spec: spec.spec });
-            continue;
-        }
         let resource = resources::decode(doc).unwrap_or_else(|e| panic!("{path:?}: {e}"));
         let name = resource.meta.name.clone();
         match resource.spec {
@@ -43,6 +35,9 @@ fn load(scenario: &str) -> MeshView {
                 dataplanes.push(Arc::new(Dataplane { name, spec, labels: resource.meta.labels }))
             }
             Spec::TrafficPermission(spec) => tps.push(Policy { name, created, spec }),
+            Spec::MeshTrafficPermission(spec) => {
+                mtps.push(Policy { name, created, spec: spec.spec })
+            }
             other => panic!("{scenario}: unexpected {}", other.resource_type()),
         }
     }

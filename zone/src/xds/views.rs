@@ -7,18 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use kuma_core::resources::{
-    MeshSpec, MeshTrafficPermissionSpec, ResourceType, Spec, TrafficPermissionSpec,
-};
+use kuma_core::resources::{MeshSpec, ResourceType, Spec, TrafficPermissionSpec};
 use kuma_core::shutdown::Shutdown;
 use store::{self, Change, ChangeKind, Key, Record, Store};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Mutex, watch};
 
 use super::view::{Dataplane, MeshView, Policy};
-
-/// The kind name of MeshTrafficPermission records.
-pub const MESH_TRAFFIC_PERMISSION: &str = "MeshTrafficPermission";
 
 /// The views; cloning is cheap.
 #[derive(Clone)]
@@ -214,14 +209,13 @@ impl Views {
         &self,
         mesh: &str,
     ) -> Result<Vec<Policy<kuma_core::resources::MeshTrafficPermission>>, store::Error> {
-        let records = self.store.list(MESH_TRAFFIC_PERMISSION, Some(mesh)).await?;
+        let kind = ResourceType::MeshTrafficPermission;
+        let records = self.store.list(kind.name(), Some(mesh)).await?;
         Ok(records
             .into_iter()
-            .filter_map(|r| {
-                match serde_json::from_value::<MeshTrafficPermissionSpec>(r.spec.clone()) {
-                    Ok(spec) if spec.validate().is_empty() => Some(policy(&r, spec.spec)),
-                    _ => invalid(&r.key),
-                }
+            .filter_map(|r| match Spec::from_value(kind, r.spec.clone()) {
+                Ok(Spec::MeshTrafficPermission(spec)) => Some(policy(&r, spec.spec)),
+                _ => invalid(&r.key),
             })
             .collect())
     }
@@ -238,7 +232,7 @@ fn note(dirty: &mut HashMap<String, Dirty>, change: &Change) {
         "TrafficPermission" => {
             dirty.entry(key.mesh.clone()).or_default().traffic_permissions = true
         }
-        MESH_TRAFFIC_PERMISSION => {
+        "MeshTrafficPermission" => {
             dirty.entry(key.mesh.clone()).or_default().mesh_traffic_permissions = true
         }
         _ => {}
