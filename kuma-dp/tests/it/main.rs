@@ -1,6 +1,9 @@
-//! Integration tests: the real `kuma-dp` binary against an in-process zone on loopback, every
-//! port chosen by the OS.
+//! Integration tests: the real `kuma-dp` binary, running the real Envoy, against an in-process
+//! zone on loopback, every port chosen by the OS.
 
 #![allow(clippy::unwrap_used)]
 
+mod envoy;
+mod helpers;
 mod run;
+mod sds;

@@ -1,9 +1,7 @@
 //! `kuma-dp run` as a process against a zone's DP server: it gets a certificate and shows it on
 //! `/certs`; a foreign CA and a host that is not a SAN make it refuse.
 
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
@@ -11,144 +9,24 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::testing::cp::{eventually, http_client};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::process::Command;
 
-const WAIT: Duration = Duration::from_secs(20);
+use crate::helpers::{KumaDp, WAIT, Zone, admin_get, as_strs, certs_when, web_args};
 
-/// The zone under test (a `testkit::Zone`), with the helpers these tests share.
-struct Zone(testkit::Zone);
-
-impl Deref for Zone {
-    type Target = testkit::Zone;
-
-    fn deref(&self) -> &testkit::Zone {
-        &self.0
-    }
-}
-
-impl Zone {
-    async fn start(dir: &Path) -> Self {
-        Self(testkit::Zone::start(dir, &[]).await)
-    }
-
-    async fn stop(self) {
-        self.0.stop().await;
-    }
-
-    /// The mesh `default`, with a builtin CA issuing certificates valid for `expiration` when
-    /// given, without mTLS otherwise.
-    async fn mesh(&self, expiration: Option<&str>) {
-        let mesh = match expiration {
-            Some(expiration) => json!({"type": "Mesh", "name": "default", "mtls": {
-                "enabledBackend": "ca-1", "backends": [{"name": "ca-1", "type": "builtin",
-                "dpCert": {"rotation": {"expiration": expiration}}}]}}),
-            None => json!({"type": "Mesh", "name": "default"}),
-        };
-        let resp =
-            http_client().put(format!("{}/meshes/default", self.api)).json(&mesh).send().await;
-        assert!(resp.unwrap().status().is_success());
-    }
-
-    /// A token for web-01, written to `path`; returns it.
-    async fn token(&self, path: &Path) -> String {
-        let url = format!("{}/tokens/dataplane", self.api);
-        let body = json!({"name": "web-01", "mesh": "default"});
-        let resp = http_client().post(url).json(&body).send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let token = resp.text().await.unwrap();
-        std::fs::write(path, &token).unwrap();
-        token
-    }
-}
-
-/// A running kuma-dp and the lines of its stderr.
-struct KumaDp {
-    child: Child,
-    lines: mpsc::UnboundedReceiver<String>,
-    seen: Vec<String>,
-}
-
-impl KumaDp {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kuma-dp"))
-            .arg("run")
-            .args(args)
-            .args(["--admin-port", "0"])
-            .env("RUST_LOG", "info")
-            .env_remove("KUMA_DATAPLANE_RUNTIME_TOKEN")
-            .env_remove("KUMA_CONTROL_PLANE_CA_CERT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stderr.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, lines, seen: Vec::new() }
-    }
-
-    /// The first stderr line containing `needle`.
-    async fn line_with(&mut self, needle: &str) -> String {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.recv()).await;
-            match line {
-                Ok(Some(line)) if line.contains(needle) => return line,
-                Ok(Some(line)) => self.seen.push(line),
-                _ => panic!("no line with {needle:?} in {:#?}", self.seen),
-            }
-        }
-    }
-
-    async fn admin(&mut self) -> String {
-        let line = self.line_with("admin listening").await;
-        let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap();
-        format!("http://{addr}")
-    }
-
-    async fn exit(&mut self) -> ExitStatus {
-        tokio::time::timeout(WAIT, self.child.wait()).await.expect("kuma-dp exits").unwrap()
-    }
-}
-
-/// The arguments of a kuma-dp for web-01 with a token for it and the Dataplane inline.
-async fn web_args(zone: &Zone, dir: &Path) -> Vec<String> {
-    let token = dir.join("token");
-    let _ = zone.token(&token).await;
-    let cp = format!("https://localhost:{}", zone.dp_server.port());
-    let (ca, token) = (zone.ca.to_str().unwrap(), token.to_str().unwrap());
-    ["--cp-address", &cp, "--ca-cert-file", ca, "--dataplane-token-file", token]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .chain(["--dataplane".to_owned(), web()])
-        .collect()
-}
-
-/// `/certs` once it answers 200 and `check` holds.
-async fn certs_when(admin: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    eventually(what, WAIT, || async {
-        let resp = http_client().get(format!("{admin}/certs")).send().await.ok()?;
-        (resp.status() == StatusCode::OK).then_some(())?;
-        let certs: Value = resp.json().await.ok()?;
-        check(&certs).then_some(certs)
+/// kuma-dp's `/ready` is 200 exactly when Envoy's admin `/ready` is (Envoy is LIVE once the
+/// control plane has configured it), polled until both are read in one state.
+async fn ready_follows_envoy(readiness: &str, admin: &Path) {
+    eventually("kuma-dp's /ready to agree with Envoy's", WAIT, || async {
+        let (before, _) = admin_get(admin, "/ready").await?;
+        let ours = http_client().get(format!("{readiness}/ready")).send().await.ok()?;
+        let ours_ok = ours.status() == StatusCode::OK;
+        let body = ours.text().await.ok()?;
+        let (after, _) = admin_get(admin, "/ready").await?;
+        (before == after && ours_ok == (before == 200)).then_some(())?;
+        assert!(ours_ok || body.starts_with("envoy is not ready: "), "{body}");
+        Some(())
     })
-    .await
-}
-
-fn web() -> String {
-    json!({"type": "Dataplane", "mesh": "default", "name": "web-01", "networking": {
-        "address": "10.0.0.1",
-        "inbound": [{"port": 8080, "tags": {"kuma.io/service": "web", "version": "v1"}}]}})
-    .to_string()
+    .await;
 }
 
 #[tokio::test]
@@ -157,8 +35,8 @@ async fn kuma_dp_gets_a_certificate_and_shows_it() {
     let zone = Zone::start(&dir.path().join("zone")).await;
     zone.mesh(Some("1h")).await;
     let args = web_args(&zone, dir.path()).await;
-    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let admin = dp.admin().await;
+    let mut dp = KumaDp::start(dir.path(), &as_strs(&args));
+    let admin = dp.readiness().await;
     let certs = certs_when(&admin, "a certificate on /certs", |_| true).await;
     assert_eq!(certs["mtls"], true);
     assert_eq!(certs["uris"][0], "spiffe://default/web");
@@ -171,12 +49,11 @@ async fn kuma_dp_gets_a_certificate_and_shows_it() {
     let rfc3339 = &time::format_description::well_known::Rfc3339;
     let expiry = time::OffsetDateTime::parse(expiry, rfc3339).unwrap();
     assert!(time::OffsetDateTime::parse(rotate_at, rfc3339).unwrap() < expiry);
-    let ready = http_client().get(format!("{admin}/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), StatusCode::OK);
+    ready_follows_envoy(&admin, &dp.admin_socket()).await;
     // The Dataplane given inline was stored by the DP server.
     let resp = http_client().get(format!("{}/meshes/default/dataplanes/web-01", zone.api)).send();
     assert_eq!(resp.await.unwrap().status(), StatusCode::OK);
-    dp.child.kill().await.unwrap();
+    dp.kill().await;
     zone.stop().await;
 }
 
@@ -187,15 +64,11 @@ async fn a_ca_that_did_not_issue_the_cp_certificate_is_refused() {
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let other_ca = dir.path().join("other.crt");
     std::fs::write(&other_ca, other.cert.pem()).unwrap();
-    let cp = format!("https://localhost:{}", zone.dp_server.port());
-    let mut dp = KumaDp::start(&[
-        "--cp-address",
-        &cp,
-        "--ca-cert-file",
-        other_ca.to_str().unwrap(),
-        "--name",
-        "web-01",
-    ]);
+    let cp = format!("https://localhost:{}", zone.dp_port());
+    let mut dp = KumaDp::start(
+        dir.path(),
+        &["--cp-address", &cp, "--ca-cert-file", other_ca.to_str().unwrap(), "--name", "web-01"],
+    );
     // Without any token source kuma-dp stops before connecting, with Kuma's message.
     let line = dp.line_with("Dataplane Token is required").await;
     assert!(line.starts_with("Error: "), "{line}");
@@ -203,16 +76,19 @@ async fn a_ca_that_did_not_issue_the_cp_certificate_is_refused() {
 
     let token = dir.path().join("token");
     std::fs::write(&token, "a-token").unwrap();
-    let mut dp = KumaDp::start(&[
-        "--cp-address",
-        &cp,
-        "--ca-cert-file",
-        other_ca.to_str().unwrap(),
-        "--name",
-        "web-01",
-        "--dataplane-token-file",
-        token.to_str().unwrap(),
-    ]);
+    let mut dp = KumaDp::start(
+        dir.path(),
+        &[
+            "--cp-address",
+            &cp,
+            "--ca-cert-file",
+            other_ca.to_str().unwrap(),
+            "--name",
+            "web-01",
+            "--dataplane-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
     dp.line_with("the control plane certificate is not trusted by the given CA").await;
     assert!(!dp.exit().await.success());
     zone.stop().await;
@@ -225,17 +101,20 @@ async fn a_host_that_is_not_a_san_gets_kumas_message() {
     let token = dir.path().join("token");
     std::fs::write(&token, "a-token").unwrap();
     // The whole of 127/8 is loopback; the generated certificate names only 127.0.0.1 of it.
-    let cp = format!("https://127.0.0.2:{}", zone.dp_server.port());
-    let mut dp = KumaDp::start(&[
-        "--cp-address",
-        &cp,
-        "--ca-cert-file",
-        zone.ca.to_str().unwrap(),
-        "--name",
-        "web-01",
-        "--dataplane-token-file",
-        token.to_str().unwrap(),
-    ]);
+    let cp = format!("https://127.0.0.2:{}", zone.dp_port());
+    let mut dp = KumaDp::start(
+        dir.path(),
+        &[
+            "--cp-address",
+            &cp,
+            "--ca-cert-file",
+            zone.ca.to_str().unwrap(),
+            "--name",
+            "web-01",
+            "--dataplane-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
     let line = dp
         .line_with(
             "A data plane proxy is trying to connect to the control plane using \"127.0.0.2\" \
@@ -254,8 +133,8 @@ async fn kuma_dp_rotates_at_rotate_at() {
     let zone = Zone::start(&dir.path().join("zone")).await;
     zone.mesh(Some("2s")).await;
     let args = web_args(&zone, dir.path()).await;
-    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let admin = dp.admin().await;
+    let mut dp = KumaDp::start(dir.path(), &as_strs(&args));
+    let admin = dp.readiness().await;
     let first = certs_when(&admin, "a first certificate", |_| true).await;
     let second = certs_when(&admin, "a rotated certificate", |c| {
         c["regenerations"].as_u64().is_some_and(|n| n >= 2)
@@ -263,25 +142,27 @@ async fn kuma_dp_rotates_at_rotate_at() {
     .await;
     assert_ne!(first["certChain"], second["certChain"]);
     assert_eq!(second["uris"][0], "spiffe://default/web");
-    dp.child.kill().await.unwrap();
+    dp.kill().await;
     zone.stop().await;
 }
 
 #[tokio::test]
-async fn without_mtls_kuma_dp_is_ready_and_holds_no_certificate() {
+async fn without_mtls_kuma_dp_runs_envoy_and_holds_no_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let zone = Zone::start(&dir.path().join("zone")).await;
     zone.mesh(None).await;
     let args = web_args(&zone, dir.path()).await;
-    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let admin = dp.admin().await;
+    let mut dp = KumaDp::start(dir.path(), &as_strs(&args));
+    let admin = dp.readiness().await;
     let certs = certs_when(&admin, "an answer on /certs", |_| true).await;
     assert_eq!(certs["mtls"], false);
     assert_eq!(certs["certChain"], Value::Null);
     assert_eq!(certs["regenerations"], 0);
-    let ready = http_client().get(format!("{admin}/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), StatusCode::OK);
-    dp.child.kill().await.unwrap();
+    ready_follows_envoy(&admin, &dp.admin_socket()).await;
+    // Envoy runs (plain traffic) and SDS has nothing to give it.
+    let (code, _) = admin_get(&dp.admin_socket(), "/server_info").await.unwrap();
+    assert_eq!(code, 200);
+    dp.kill().await;
     zone.stop().await;
 }
 
@@ -291,8 +172,8 @@ async fn a_revoked_token_ends_the_session_and_a_new_token_file_is_read_on_reconn
     let zone = Zone::start(&dir.path().join("zone")).await;
     zone.mesh(Some("1h")).await;
     let args = web_args(&zone, dir.path()).await;
-    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let admin = dp.admin().await;
+    let mut dp = KumaDp::start(dir.path(), &as_strs(&args));
+    let admin = dp.readiness().await;
     certs_when(&admin, "a first certificate", |_| true).await;
     let token_path = dir.path().join("token");
     let token = std::fs::read_to_string(&token_path).unwrap();
@@ -311,7 +192,7 @@ async fn a_revoked_token_ends_the_session_and_a_new_token_file_is_read_on_reconn
     })
     .await;
     assert_eq!(certs["uris"][0], "spiffe://default/web");
-    dp.child.kill().await.unwrap();
+    dp.kill().await;
     zone.stop().await;
 }
 
@@ -356,8 +237,8 @@ async fn with_30s_certificates_kumactl_shows_two_regenerations_within_a_minute()
     )
     .await;
     let started = std::time::Instant::now();
-    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let admin = dp.admin().await;
+    let mut dp = KumaDp::start(dir.path(), &as_strs(&args));
+    let admin = dp.readiness().await;
     certs_when(&admin, "a first certificate", |_| true).await;
     let table = eventually("two regenerations in kumactl", Duration::from_secs(60), || async {
         let table = kumactl(dir.path(), &["inspect", "dataplanes"]).await;
@@ -370,7 +251,7 @@ async fn with_30s_certificates_kumactl_shows_two_regenerations_within_a_minute()
     assert_eq!(cell(&table, "web-01", "STATUS").as_deref(), Some("Online"), "{table}");
     let certs = certs_when(&admin, "the rotated certificate", |c| c["regenerations"] == 2).await;
     assert_eq!(certs["uris"][0], "spiffe://default/web");
-    dp.child.kill().await.unwrap();
+    dp.kill().await;
     zone.stop().await;
 }
 
@@ -410,8 +291,8 @@ async fn a_provided_ca_with_an_intermediate_issues_a_chain_to_the_root() {
     let resp = resp.unwrap();
     assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
     let args = web_args(&zone, dir.path()).await;
-    let mut dp = KumaDp::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let admin = dp.admin().await;
+    let mut dp = KumaDp::start(dir.path(), &as_strs(&args));
+    let admin = dp.readiness().await;
     let certs = certs_when(&admin, "a certificate from the provided CA", |_| true).await;
     assert_eq!(certs["uris"][0], "spiffe://default/web");
     let served = parse_pems(certs["certChain"].as_str().unwrap());
@@ -427,6 +308,6 @@ async fn a_provided_ca_with_an_intermediate_issues_a_chain_to_the_root() {
     assert_eq!(middle.subject().to_string(), "CN=provided intermediate");
     leaf.verify_signature(Some(middle.public_key())).unwrap();
     middle.verify_signature(Some(top.public_key())).unwrap();
-    dp.child.kill().await.unwrap();
+    dp.kill().await;
     zone.stop().await;
 }

