@@ -26,8 +26,9 @@ pub struct Views {
 #[derive(Debug, Default)]
 struct Dirty {
     mesh: bool,
-    /// Dataplanes to read again; `None` inside `all` means every one.
+    /// Dataplanes to read again, one by one.
     dataplanes: BTreeSet<String>,
+    /// Read every Dataplane again (the mesh was deleted, or changes were missed).
     all: bool,
     traffic_permissions: bool,
     mesh_traffic_permissions: bool,
