@@ -241,6 +241,7 @@ impl AdsService {
         let mut stats = Stats::default();
         let view = views.borrow_and_update().clone();
         let mut snapshot = self.snapshot(proxy, &view, None);
+        stats.warnings(&snapshot.warnings);
         let mut out = Vec::new();
         let mut events = Vec::new();
         protocol.request(first, &snapshot, &mut out, &mut events);
@@ -261,6 +262,7 @@ impl AdsService {
                     let view = views.borrow_and_update().clone();
                     let next = self.snapshot(proxy, &view, Some(&snapshot));
                     snapshot = next;
+                    stats.warnings(&snapshot.warnings);
                     protocol.push(&snapshot, &mut out, &mut events);
                 }
                 reasons = watch.changed() => {
@@ -336,7 +338,7 @@ impl AdsService {
             // A closed channel means the proxy left; the select loop notices it.
             let _ = tx.send(Ok(response)).await;
         }
-        if events.is_empty() {
+        if events.is_empty() && !stats.changed {
             return;
         }
         let metrics = &self.auth.metrics;
@@ -355,17 +357,28 @@ impl AdsService {
             stats.record(&event);
         }
         let status = stats.status();
+        stats.changed = false;
         self.insights.xds(&proxy.dp.mesh, &proxy.dp.name, &proxy.id, status);
     }
 }
 
-/// Counts of one stream, by type.
+/// Counts of one stream, by type, and what generation left out.
 #[derive(Default)]
 struct Stats {
     by_type: [XdsStats; 3],
+    warnings: Vec<String>,
+    /// The warnings changed since the insight was last written.
+    changed: bool,
 }
 
 impl Stats {
+    fn warnings(&mut self, warnings: &[String]) {
+        if self.warnings != warnings {
+            self.warnings = warnings.to_vec();
+            self.changed = true;
+        }
+    }
+
     fn record(&mut self, event: &Event) {
         match event {
             Event::Sent(ty) => self.by_type[*ty as usize].responses_sent += 1,
@@ -390,7 +403,14 @@ impl Stats {
                 + lds.responses_rejected,
             last_rejection: None,
         };
-        XdsStatus { last_update_time: rfc3339(OffsetDateTime::now_utc()), total, cds, eds, lds }
+        XdsStatus {
+            last_update_time: rfc3339(OffsetDateTime::now_utc()),
+            total,
+            cds,
+            eds,
+            lds,
+            warnings: self.warnings.clone(),
+        }
     }
 }
 

@@ -74,6 +74,10 @@ pub struct XdsStatus {
     pub eds: XdsStats,
     /// Listeners.
     pub lds: XdsStats,
+    /// Parts of the Dataplane that got no configuration, naming the field (not in Kuma's
+    /// shape), e.g. two inbounds on one port.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Kuma's `DiscoveryServiceStats`, plus the reason of the last rejection.

@@ -371,3 +371,33 @@ async fn ads_checks_the_token_and_revocation_closes_the_stream() {
     assert!(err.message().contains("token is revoked"), "{}", err.message());
     zone.stop().await;
 }
+
+#[tokio::test]
+async fn inbounds_colliding_on_a_port_are_reported_on_the_insight() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.put("/meshes/default", json!({"type": "Mesh", "name": "default"})).await;
+    zone.put(
+        "/meshes/default/dataplanes/twice",
+        json!({"type": "Dataplane", "mesh": "default", "name": "twice", "networking": {
+            "address": "127.0.0.1", "inbound": [
+                {"port": 9090, "tags": {"kuma.io/service": "a"}},
+                {"port": 9090, "servicePort": 9091, "tags": {"kuma.io/service": "b"}}]}}),
+    )
+    .await;
+    let token = zone.token(json!({"name": "twice", "mesh": "default"})).await;
+    let mut stream = Sotw::open(&zone, Some(&token), "default.twice").await.unwrap();
+    let lds = stream.until(LDS).await;
+    assert_eq!(listeners(&lds).len(), 1, "the first inbound keeps the port");
+    let warnings = eventually("the insight names the colliding inbound", WAIT, || async {
+        let (_, overview) = zone.get("/meshes/default/dataplanes/twice/_overview").await;
+        let subs = overview["dataplaneInsight"]["subscriptions"].as_array().cloned()?;
+        subs.iter().find_map(|s| s["status"]["warnings"].as_array().cloned())
+    })
+    .await;
+    assert_eq!(warnings.len(), 1);
+    let warning = warnings[0].as_str().unwrap();
+    assert!(warning.starts_with("networking.inbound[1].port: 127.0.0.1:9090"), "{warning}");
+    drop(stream);
+    zone.stop().await;
+}
