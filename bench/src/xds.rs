@@ -181,6 +181,7 @@ pub async fn ads(
     let before = cp.rss_kib()?;
     let (events, mut received) = mpsc::unbounded_channel::<(usize, Instant)>();
     let mut tasks = Vec::new();
+    let setup = Instant::now();
     for i in 0..clients {
         let name = format!("dp-{i}");
         let claims =
@@ -189,10 +190,15 @@ pub async fn ads(
         tasks.push(tokio::spawn(stream(i, name, token, settings.clone(), events.clone())));
     }
     // Every client's first listeners.
-    let setup = Instant::now();
     let first = arrivals(&mut received, clients, setup, Duration::from_secs(120)).await;
     if first.len() < clients {
-        bail!("only {} of {clients} ADS clients got their listeners", first.len());
+        let mut reasons = Vec::new();
+        for task in tasks.iter_mut().filter(|t| t.is_finished()).take(3) {
+            if let Ok(Err(err)) = task.await {
+                reasons.push(format!("{err:#}"));
+            }
+        }
+        bail!("only {} of {clients} ADS clients got their listeners: {reasons:?}", first.len());
     }
     let setup = setup.elapsed();
     let after = cp.rss_kib()?;

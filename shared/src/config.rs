@@ -222,6 +222,10 @@ impl CpConfig {
             "defaults": {
                 "createMeshRoutingResources": self.defaults.create_mesh_routing_resources,
             },
+            "xdsServer": {
+                "dataplaneStatusFlushInterval":
+                    parse::format_duration(self.dp_server.xds_status_flush_interval),
+            },
         })
     }
 }

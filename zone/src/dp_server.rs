@@ -43,6 +43,8 @@ pub struct DpServer {
     listener: TlsListener,
     auth: Authenticator,
     max_msg_size: usize,
+    /// How often ADS counters reach the DataplaneInsight.
+    status_flush: Duration,
     /// The latest xDS snapshot of each proxy with an ADS stream.
     snapshots: Snapshots,
     /// Keeps the certificate files watched while the listener lives.
@@ -114,7 +116,14 @@ impl DpServer {
             audit: services.audit.clone(),
         };
         let max_msg_size = usize::try_from(config.max_msg_size).unwrap_or(usize::MAX);
-        Ok(Self { listener, auth, max_msg_size, snapshots: Snapshots::default(), _watch: watch })
+        Ok(Self {
+            listener,
+            auth,
+            max_msg_size,
+            status_flush: config.xds_status_flush_interval,
+            snapshots: Snapshots::default(),
+            _watch: watch,
+        })
     }
 
     /// Where the DP server listens.
@@ -148,6 +157,7 @@ impl DpServer {
             instance_id: instance_id.clone(),
             shutdown: shutdown.clone(),
             snapshots: self.snapshots,
+            status_flush: self.status_flush,
         };
         let service = DpService {
             store,

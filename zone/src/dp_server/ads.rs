@@ -65,6 +65,8 @@ pub struct AdsService {
     pub(super) instance_id: String,
     pub(super) shutdown: Shutdown,
     pub(super) snapshots: Snapshots,
+    /// `KUMA_XDS_DATAPLANE_STATUS_FLUSH_INTERVAL`: how often counters reach the insight.
+    pub(super) status_flush: Duration,
 }
 
 /// The latest snapshot of each connected proxy (with the id of the stream that made it), for
@@ -214,7 +216,11 @@ impl AdsService {
             ..Default::default()
         };
         self.insights.connected(&mesh, &name, subscription);
-        let end = self.serve::<P>(&mut proxy, first, inbound, views, &tx).await;
+        let mut stats = Stats::default();
+        let end = self.serve::<P>(&mut proxy, &mut stats, first, inbound, views, &tx).await;
+        if stats.dirty {
+            self.insights.xds(&mesh, &name, &proxy.id, stats.status());
+        }
         match end {
             Ok(()) => tracing::info!(%mesh, %name, "data plane proxy closed its ADS stream"),
             Err(status) => {
@@ -230,6 +236,7 @@ impl AdsService {
     async fn serve<P: Protocol>(
         &self,
         proxy: &mut Proxy,
+        stats: &mut Stats,
         first: P::Request,
         mut inbound: Streaming<P::Request>,
         mut views: tokio::sync::watch::Receiver<Arc<MeshView>>,
@@ -238,16 +245,19 @@ impl AdsService {
         let watch = self.dispatcher.watch_dataplane(&proxy.dp.mesh, &proxy.dp.name);
         let mut shutdown = self.shutdown.clone();
         let mut protocol = P::default();
-        let mut stats = Stats::default();
         let view = views.borrow_and_update().clone();
         let mut snapshot = self.snapshot(proxy, &view, None);
         stats.warnings(&snapshot.warnings);
         let mut out = Vec::new();
         let mut events = Vec::new();
         protocol.request(first, &snapshot, &mut out, &mut events);
-        self.flush(proxy, &mut stats, tx, &mut out, &mut events).await;
+        self.flush(proxy, stats, tx, &mut out, &mut events).await;
         loop {
             tokio::select! {
+                () = flush_due(stats.flush_at) => {
+                    stats.flush_at = None;
+                    self.write_status(proxy, stats);
+                }
                 () = shutdown.wait() => return Err(Status::unavailable("the control plane is shutting down")),
                 () = expiry(proxy.expires) => return Err(self.auth.expired(false, &proxy.source)),
                 () = tx.closed() => return Ok(()),
@@ -277,7 +287,7 @@ impl AdsService {
                     }
                 }
             }
-            self.flush(proxy, &mut stats, tx, &mut out, &mut events).await;
+            self.flush(proxy, stats, tx, &mut out, &mut events).await;
         }
     }
 
@@ -325,7 +335,15 @@ impl AdsService {
         }
     }
 
-    /// Sends the queued responses and records what happened.
+    /// Writes the stream's counters to its DataplaneInsight now.
+    fn write_status(&self, proxy: &Proxy, stats: &mut Stats) {
+        stats.dirty = false;
+        self.insights.xds(&proxy.dp.mesh, &proxy.dp.name, &proxy.id, stats.status());
+    }
+
+    /// Sends the queued responses and records what happened: counted at once, written to the
+    /// insight at once for a rejection or new warnings, else within the flush interval (so a
+    /// push to every proxy of a mesh is not also a burst of insight writes).
     async fn flush<R>(
         &self,
         proxy: &Proxy,
@@ -338,7 +356,8 @@ impl AdsService {
             // A closed channel means the proxy left; the select loop notices it.
             let _ = tx.send(Ok(response)).await;
         }
-        if events.is_empty() && !stats.changed {
+        let mut urgent = std::mem::take(&mut stats.changed);
+        if events.is_empty() && !urgent {
             return;
         }
         let metrics = &self.auth.metrics;
@@ -347,6 +366,7 @@ impl AdsService {
                 Event::Sent(ty) => metrics.xds_sent(ty.short()),
                 Event::Acked(ty) => metrics.xds_acked(ty.short()),
                 Event::Nacked(ty, reason) => {
+                    urgent = true;
                     metrics.xds_rejected(ty.short());
                     tracing::warn!(
                         mesh = %proxy.dp.mesh, name = %proxy.dp.name, r#type = ty.short(), reason,
@@ -356,9 +376,13 @@ impl AdsService {
             }
             stats.record(&event);
         }
-        let status = stats.status();
-        stats.changed = false;
-        self.insights.xds(&proxy.dp.mesh, &proxy.dp.name, &proxy.id, status);
+        stats.dirty = true;
+        if urgent {
+            stats.flush_at = None;
+            self.write_status(proxy, stats);
+        } else if stats.flush_at.is_none() {
+            stats.flush_at = Some(tokio::time::Instant::now() + self.status_flush);
+        }
     }
 }
 
@@ -369,6 +393,10 @@ struct Stats {
     warnings: Vec<String>,
     /// The warnings changed since the insight was last written.
     changed: bool,
+    /// Something is not written to the insight yet.
+    dirty: bool,
+    /// When the pending counters are written.
+    flush_at: Option<tokio::time::Instant>,
 }
 
 impl Stats {
@@ -411,6 +439,14 @@ impl Stats {
             lds,
             warnings: self.warnings.clone(),
         }
+    }
+}
+
+/// Resolves at `at` (never without one).
+async fn flush_due(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -159,7 +159,8 @@ fn rbac_policies(listeners: &[Listener], name: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_traffic_permission_change_is_pushed_at_once_and_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let zone = Zone::start(dir.path()).await;
+    let flush = [("KUMA_XDS_DATAPLANE_STATUS_FLUSH_INTERVAL", "100ms")];
+    let zone = Zone::start_with(dir.path(), &flush).await;
     two_services(&zone, "STRICT").await;
     let token = zone.token(json!({"name": "backend", "mesh": "default"})).await;
     let mut stream = Sotw::open(&zone, Some(&token), "default.backend").await.unwrap();
