@@ -12,9 +12,7 @@ use kuma_core::shutdown::{self, Trigger};
 use serde_json::{Value, json};
 use shared::kds::hashed_name;
 use shared::testing::cp::{config, http_client};
-use store::{Change, ChangeKind, Key, Store};
-use tokio::sync::broadcast::Receiver;
-use tokio::sync::broadcast::error::RecvError;
+use store::{ChangeKind, Changes, Event, Key, Store};
 use tokio::task::JoinHandle;
 
 use crate::args::StoreKind;
@@ -69,7 +67,7 @@ async fn build_zone(
     dir: &Path,
     name: &str,
     store: StoreKind,
-) -> anyhow::Result<(zone::App, Receiver<Change>)> {
+) -> anyhow::Result<(zone::App, Changes)> {
     let token = dir.with_extension("token");
     let resp = http_client()
         .post(format!("{}/tokens/zone", global.api))
@@ -90,7 +88,7 @@ async fn build_zone(
         ("KUMA_GENERAL_RESILIENT_COMPONENT_BASE_BACKOFF", "100ms"),
     ];
     let app = zone::App::build(config(dir, &env)).await?;
-    let changes = app.store().subscribe();
+    let changes = app.store().changes();
     Ok((app, changes))
 }
 
@@ -149,16 +147,18 @@ async fn wait_count(store: &Store, n: usize) -> anyhow::Result<()> {
 }
 
 /// Waits for the change of `name` in a zone's store; returns when it arrived.
-async fn wait_change(changes: &mut Receiver<Change>, name: &str) -> anyhow::Result<Instant> {
+async fn wait_change(changes: &mut Changes, name: &str) -> anyhow::Result<Instant> {
     loop {
         match tokio::time::timeout(GIVE_UP, changes.recv()).await {
             Err(_) => bail!("no change of {name} reached the zone within {GIVE_UP:?}"),
-            Ok(Ok(c)) if c.key.kind == TP && c.key.name == name && c.kind != ChangeKind::Delete => {
+            Ok(Some(Event::Changed(c)))
+                if c.key.kind == TP && c.key.name == name && c.kind != ChangeKind::Delete =>
+            {
                 return Ok(Instant::now());
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(RecvError::Lagged(n))) => bail!("the zone's change feed lagged by {n}"),
-            Ok(Err(RecvError::Closed)) => bail!("the zone's store closed"),
+            Ok(Some(Event::Changed(_))) => {}
+            Ok(Some(Event::Resync)) => bail!("the zone's change feed fell behind"),
+            Ok(None) => bail!("the zone's store closed"),
         }
     }
 }
@@ -203,8 +203,8 @@ pub async fn propagation(
             feeds.push(feed);
         }
         // Forget what the zones received while joining.
-        for feed in &mut feeds {
-            *feed = feed.resubscribe();
+        for (feed, zone) in feeds.iter_mut().zip(&zones) {
+            *feed = zone.store.changes();
         }
         let mut all = Vec::with_capacity(changes);
         let mut each = Vec::with_capacity(changes * count);
@@ -271,15 +271,17 @@ pub async fn full_sync(store: StoreKind, n: usize) -> anyhow::Result<Vec<Figure>
     while created < n {
         match tokio::time::timeout_at(deadline.into(), feed.recv()).await {
             Err(_) => bail!("the zone received {created} of {n} resources within {GIVE_UP:?}"),
-            Ok(Ok(c)) if c.key.kind == TP && c.kind == ChangeKind::Create => created += 1,
-            Ok(Ok(_)) => {}
-            Ok(Err(RecvError::Lagged(_))) => {
+            Ok(Some(Event::Changed(c))) if c.key.kind == TP && c.kind == ChangeKind::Create => {
+                created += 1;
+            }
+            Ok(Some(Event::Changed(_))) => {}
+            Ok(Some(Event::Resync)) => {
                 // Too many to follow one by one: count what the store holds instead.
                 lagged = true;
                 wait_count(&zone.store, n).await?;
                 break;
             }
-            Ok(Err(RecvError::Closed)) => bail!("the zone's store closed"),
+            Ok(None) => bail!("the zone's store closed"),
         }
     }
     let elapsed = start.elapsed();

@@ -114,6 +114,22 @@ pub enum Error {
     Generate(#[source] rcgen::Error),
 }
 
+impl Error {
+    /// Whether the request is at fault (its CSR, or a tag that cannot go in a certificate), so
+    /// the requester may be told why; otherwise the CA or this process failed, which is no
+    /// business of the requester's.
+    pub fn is_request_error(&self) -> bool {
+        matches!(
+            self,
+            Self::CsrPem(_)
+                | Self::CsrParse(_)
+                | Self::CsrSignature
+                | Self::UnsupportedKey(_)
+                | Self::Tag { .. }
+        )
+    }
+}
+
 /// Whether a certificate issued at `issued_at` and valid until `not_after` should be replaced:
 /// Kuma regenerates once 4/5 of the lifetime has passed.
 pub fn rotation_due(

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod ca;
+pub mod error;
 pub mod identity;
 pub mod net;
 pub mod process;

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use kuma_core::resources::{self, ResourceType};
 use prost::Message;
 use proto::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse};
-use shared::delta::{self, Publisher, Received, Subscriber};
-use shared::sync::{self, Applied, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
+use shared::kds::delta::{self, Publisher, Received, Subscriber};
+use shared::kds::sync::{self, Applied, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
 use store::Store;
 
 use crate::runtime;

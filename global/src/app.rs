@@ -9,6 +9,7 @@ use shared::runtime::{self, Runtime};
 use store::Store;
 
 use crate::kds::Kds;
+use crate::zones;
 
 /// Where a global's listeners are bound.
 #[derive(Debug, Clone, Copy)]
@@ -22,23 +23,31 @@ pub struct Addresses {
 /// A global control plane whose listeners are bound.
 pub struct App {
     runtime: Runtime,
-    kds: Kds,
+    kds: SocketAddr,
 }
 
 impl App {
-    /// Checks the mode, opens the store and binds every listener.
+    /// Checks the mode, opens the store, binds every listener and adds the global's own routes
+    /// (the zones registry) and tasks (the KDS server) to the runtime.
     pub async fn build(config: CpConfig) -> anyhow::Result<Self> {
         if config.mode != Mode::Global {
             bail!("the global control plane needs KUMA_MODE=global, got {}", config.mode.as_str());
         }
-        let runtime = Runtime::build(config).await.context("starting the global control plane")?;
+        let mut runtime =
+            Runtime::build(config).await.context("starting the global control plane")?;
+        runtime.add_routes(zones::api::routes());
         let kds = Kds::bind(&runtime).await?;
-        Ok(Self { runtime, kds })
+        let addr = kds.local_addr();
+        let (store, instance_id) = (runtime.store().clone(), runtime.instance_id().to_owned());
+        // Logged before the runtime reports ready, so "ready" means every listener is up.
+        tracing::info!(%addr, "KDS server listening");
+        runtime.add_task("KDS server", move |shutdown| kds.serve(store, instance_id, shutdown));
+        Ok(Self { runtime, kds: addr })
     }
 
     /// Where the listeners are bound.
     pub fn addresses(&self) -> Addresses {
-        Addresses { runtime: self.runtime.addresses(), kds: self.kds.local_addr() }
+        Addresses { runtime: self.runtime.addresses(), kds: self.kds }
     }
 
     /// The store this control plane serves from (a handle; cloning it is cheap).
@@ -48,12 +57,6 @@ impl App {
 
     /// Serves until `shutdown` fires.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let store = self.runtime.store().clone();
-        let instance_id = self.runtime.instance_id().to_owned();
-        // Logged before the runtime reports ready, so "ready" means every listener is up.
-        tracing::info!(addr = %self.kds.local_addr(), "KDS server listening");
-        let kds = tokio::spawn(self.kds.serve(store, instance_id, shutdown.clone()));
-        self.runtime.run(shutdown).await;
-        kds.await.context("the KDS server task failed")?
+        self.runtime.run(shutdown).await.context("running the global control plane")
     }
 }

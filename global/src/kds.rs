@@ -1,22 +1,22 @@
 //! The global's KDS endpoint: the listener (IP allowlist, then per-address limits, before TLS;
-//! hot-reloaded certificate; optional client certificates) and the gRPC services of [`server`].
+//! a certificate that follows its files; optional client certificates) and the gRPC services of
+//! [`server`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context;
 use kuma_core::shutdown::Shutdown;
-use kuma_core::tls::{self, ReloadingCert};
 use proto::kuma::mesh::v1alpha1::global_kds_service_server::GlobalKdsServiceServer;
 use proto::kuma::mesh::v1alpha1::kds_sync_service_server::KdsSyncServiceServer;
 use shared::config::{CpConfig, KdsAuth};
+use shared::kds::snapshots::Snapshots;
 use shared::limits::Limiter;
-use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
+use shared::net::{self, Allowlist, ClientCerts, Listener, ServerTls};
 use shared::runtime::{Runtime, tls_options};
 use tonic::codec::CompressionEncoding;
 
 mod auth;
-mod outgoing;
 mod server;
 
 use auth::Authenticator;
@@ -27,13 +27,11 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// The bound KDS listener, not serving yet.
 pub struct Kds {
-    listener: TlsListener,
+    listener: Listener,
     auth: Authenticator,
     nack_backoff: Duration,
     health_interval: Option<Duration>,
     max_msg_size: usize,
-    /// Keeps the certificate files watched while the listener lives.
-    _watch: Option<WatchHandle>,
 }
 
 impl Kds {
@@ -55,7 +53,6 @@ impl Kds {
                  peer that reaches KDS may claim any zone name"
             );
         }
-        let mut watch = None;
         let server_tls = match kds.tls_enabled {
             false => {
                 tracing::warn!(
@@ -64,50 +61,31 @@ impl Kds {
                 None
             }
             true => {
-                let pair = match &kds.tls_files {
-                    Some(files) => tls::load_pair(&files.cert, &files.key)
-                        .context("loading the KDS certificate")?,
-                    None => runtime.cp_cert().clone(),
-                };
-                let cert = ReloadingCert::new(&pair).context("loading the KDS certificate")?;
-                if let Some(files) = &kds.tls_files {
-                    let handle =
-                        net::watch_cert_files(files.cert.clone(), files.key.clone(), cert.clone())
-                            .context("watching the KDS certificate files")?;
-                    watch = Some(handle);
-                }
-                let client_ca = match &kds.client_ca_file {
-                    Some(path) => Some(
+                let cert = runtime
+                    .server_cert(kds.tls_files.as_ref())
+                    .context("loading the KDS certificate")?;
+                let client_certs = match &kds.client_ca_file {
+                    Some(path) => ClientCerts::Optional(
                         std::fs::read_to_string(path)
                             .with_context(|| format!("reading {}", path.display()))?,
                     ),
-                    None => None,
+                    None => ClientCerts::None,
                 };
-                Some(ServerTls {
-                    cert,
-                    options: tls_options(&kds.tls),
-                    alpn: net::ALPN_H2,
-                    client_ca,
-                })
+                let options = tls_options(&kds.tls);
+                Some(ServerTls { cert, options, alpn: net::ALPN_H2, client_certs })
             }
         };
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), kds.grpc_port);
-        let listener = TlsListener::bind(
-            addr,
-            "kds",
-            allowlist,
-            server_tls,
-            services.metrics.clone(),
-            services.audit.clone(),
-        )
-        .await
-        .with_context(|| format!("binding the KDS server on {addr}"))?
-        .with_limiter(Limiter::new(
-            "kds",
-            kds.rate_limit,
-            services.metrics.clone(),
-            services.audit.clone(),
-        ));
+        let limiter =
+            Limiter::new("kds", kds.rate_limit, services.metrics.clone(), services.audit.clone());
+        let mut builder = Listener::builder("kds", addr).allowlist(allowlist).limiter(limiter);
+        if let Some(tls) = server_tls {
+            builder = builder.tls(tls);
+        }
+        let listener = builder
+            .bind(services.metrics.clone(), services.audit.clone())
+            .await
+            .with_context(|| format!("binding the KDS server on {addr}"))?;
         let auth = Authenticator {
             mode: kds.auth,
             require_client_cert: kds.client_ca_file.is_some(),
@@ -121,7 +99,6 @@ impl Kds {
             nack_backoff: kds.nack_backoff,
             health_interval: kds.zone_health_check.as_ref().map(|h| h.poll_interval),
             max_msg_size: usize::try_from(kds.max_msg_size).unwrap_or(usize::MAX),
-            _watch: watch,
         })
     }
 
@@ -138,7 +115,7 @@ impl Kds {
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
         let server = KdsServer {
-            outgoing: outgoing::Outgoing::new(runtime_store.clone()),
+            snapshots: Snapshots::new(runtime_store.clone()),
             store: runtime_store,
             auth: self.auth,
             instance_id,

@@ -20,18 +20,16 @@ use crate::audit::{AuditLog, Event};
 use crate::config::Access;
 use crate::config::RateLimit;
 use crate::credentials::Credentials;
+use crate::kds::status::{KdsState, KdsStatus};
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
-use crate::zones::KdsStatus;
 
 mod auth;
-pub mod dataplanes;
 pub mod diagnostics;
 mod error;
 mod handlers;
 pub mod serve;
 mod tokens;
-mod zones;
 
 pub use auth::{User, is_local_request};
 pub use error::ApiError;
@@ -179,7 +177,8 @@ impl ApiState {
         });
     }
 
-    fn store(&self) -> &Store {
+    /// The store the API serves from, for the routes a role adds.
+    pub fn store(&self) -> &Store {
         &self.inner.store
     }
 
@@ -192,8 +191,9 @@ impl ApiState {
     }
 }
 
-/// The REST API with Kuma's paths.
-pub fn router(state: ApiState) -> Router {
+/// The REST API with Kuma's paths: what both roles serve, and `role_routes` (what only this
+/// role serves: the global's zones registry, the zone's dataplane overviews).
+pub fn router(state: ApiState, role_routes: Router<ApiState>) -> Router {
     let limits = (state.config().max_body_bytes, state.config().request_timeout);
     Router::new()
         .route("/", get(index))
@@ -201,8 +201,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/status/kds", get(kds_status))
         .merge(handlers::routes())
         .merge(tokens::routes(&state))
-        .merge(zones::routes())
-        .merge(dataplanes::routes())
+        .merge(role_routes)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.0))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.1))
@@ -217,7 +216,7 @@ async fn config(State(state): State<ApiState>) -> Json<Value> {
     Json(state.config().config_json.clone())
 }
 
-async fn kds_status(State(state): State<ApiState>) -> Json<crate::zones::KdsState> {
+async fn kds_status(State(state): State<ApiState>) -> Json<KdsState> {
     Json(state.inner.services.kds_status.get())
 }
 

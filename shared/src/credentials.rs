@@ -4,14 +4,14 @@
 //! This is the glue between `tokens`/`ca` (which take bytes) and the `store` (which keeps
 //! Secrets and GlobalSecrets). It creates keys and CAs when they are missing, picks the newest
 //! key to sign, and builds validators from the keys and revocation lists present right now.
-//! Validators are cached and rebuilt after any Secret or GlobalSecret write (the store's
-//! per-kind generation, bumped before the write returns), so a revocation or a deleted key takes
-//! effect on the very next validation, without polling. Mesh CAs loaded for signing are cached
-//! the same way (see `issuers`). Writes made by another control plane
-//! instance on the same database are not seen this way (see the README's limits).
+//! Validators are kept in a [`Derived`] cache and rebuilt after any Secret or GlobalSecret write
+//! (the store's per-kind generations, bumped before the write returns) or a resync, so a
+//! revocation or a deleted key takes effect on the very next validation, without polling. Mesh
+//! CAs loaded for signing are cached the same way (see `issuers`). Writes made by another control
+//! plane instance on the same database are not seen this way (see the README's limits).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kuma_core::ca;
@@ -24,7 +24,7 @@ use kuma_core::tokens::{
 };
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use store::{self, Key, Store};
+use store::{self, Derived, Key, Store};
 use time::OffsetDateTime;
 
 use crate::audit::{AuditLog, Event};
@@ -140,8 +140,8 @@ struct Inner {
     store: Store,
     settings: Settings,
     audit: AuditLog,
-    /// Validators with the secrets generation they were built at.
-    cache: Mutex<HashMap<TokenKind, (u64, Arc<Validator>)>>,
+    /// Validators over the keys and revocations stored now.
+    validators: Derived<TokenKind, Validator>,
     /// Mesh CAs loaded for signing.
     issuers: issuers::Issuers,
 }
@@ -150,11 +150,11 @@ impl Credentials {
     /// A handle over `store`.
     pub fn new(store: Store, settings: Settings, audit: AuditLog) -> Self {
         let inner = Inner {
+            validators: Derived::new(store.clone()),
+            issuers: issuers::Issuers::new(store.clone()),
             store,
             settings,
             audit,
-            cache: Mutex::new(HashMap::new()),
-            issuers: issuers::Issuers::default(),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -207,11 +207,8 @@ impl Credentials {
             return Ok(());
         };
         for backend in mtls.backends.iter().filter(|b| b.kind == CaType::Builtin) {
-            let cert_key = Key::mesh_scoped(
-                "Secret",
-                mesh,
-                &ca::builtin_cert_secret_name(mesh, &backend.name),
-            );
+            let cert_name = ca::builtin_cert_secret_name(mesh, &backend.name);
+            let cert_key = Key::resource(ResourceType::Secret, mesh, &cert_name);
             if self.exists(&cert_key).await? {
                 continue;
             }
@@ -220,8 +217,11 @@ impl Credentials {
             // The mesh was validated before it was stored, so its conf parses.
             let conf = ca::BuiltinConf::parse(backend.conf.as_ref(), "conf").unwrap_or_default();
             let pair = ca::generate_builtin_root(mesh, &conf, now).map_err(ca_error)?;
-            let key_key =
-                Key::mesh_scoped("Secret", mesh, &ca::builtin_key_secret_name(mesh, &backend.name));
+            let key_key = Key::resource(
+                ResourceType::Secret,
+                mesh,
+                &ca::builtin_key_secret_name(mesh, &backend.name),
+            );
             // Key first: a cert without its key would look like a finished CA.
             self.create_secret(key_key, pair.key_pem.expose_secret().as_bytes()).await?;
             if self.create_secret(cert_key, pair.cert_pem.as_bytes()).await? {
@@ -249,7 +249,7 @@ impl Credentials {
         }
         let mut secrets = BTreeMap::new();
         for (_, secret) in ca::used_secrets(new) {
-            let key = Key::mesh_scoped("Secret", name, &secret);
+            let key = Key::resource(ResourceType::Secret, name, &secret);
             match self.inner.store.get(&key).await {
                 Ok(record) => {
                     if let Some(bytes) = secret_bytes(&record) {
@@ -330,28 +330,16 @@ impl Credentials {
     /// The validator of `kind` over the keys and revocations stored now (cached until a secret
     /// changes).
     pub async fn validator(&self, kind: TokenKind) -> Result<Arc<Validator>, Error> {
-        // Both counters only grow, so their sum changes whenever either does.
-        let store = &self.inner.store;
-        let generation = store.generation("Secret") + store.generation("GlobalSecret");
-        if let Some((built, validator)) = self.cache().get(&kind)
-            && *built == generation
-        {
-            return Ok(validator.clone());
-        }
-        let validator = Arc::new(self.build_validator(&kind).await?);
-        self.cache().insert(kind, (generation, validator.clone()));
-        Ok(validator)
+        const SOURCES: [ResourceType; 2] = [ResourceType::Secret, ResourceType::GlobalSecret];
+        let build = || self.build_validator(&kind);
+        self.inner.validators.get(&kind, &SOURCES, |_| true, build).await
     }
 
     /// The CA of `backend` of `mesh`, loaded to sign data plane certificates: from the mesh's
     /// Secrets (builtin) or the backend's data sources (provided). Kept loaded until a Secret or
     /// a Mesh is written or `backend` differs, except a provided CA read from files.
     pub async fn issuer(&self, mesh: &str, backend: &CaBackend) -> Result<Arc<ca::Issuer>, Error> {
-        self.inner.issuers.get(&self.inner.store, mesh, backend).await
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TokenKind, (u64, Arc<Validator>)>> {
-        self.inner.cache.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.issuers.get(mesh, backend).await
     }
 
     async fn build_validator(&self, kind: &TokenKind) -> Result<Validator, Error> {
@@ -418,8 +406,8 @@ impl Credentials {
             .map_err(|_| Error::Token(tokens::Error::GenerateKey))??;
         let name = kind.name(1);
         let store_key = match kind.mesh() {
-            Some(mesh) => Key::mesh_scoped("Secret", mesh, &name),
-            None => Key::global("GlobalSecret", &name),
+            Some(mesh) => Key::resource(ResourceType::Secret, mesh, &name),
+            None => Key::resource(ResourceType::GlobalSecret, "", &name),
         };
         if self.create_secret(store_key, key.to_pem().as_bytes()).await? {
             self.inner
@@ -432,8 +420,8 @@ impl Credentials {
     /// (name, data) of every secret holding a signing key of `kind`.
     async fn signing_secrets(&self, kind: &KeyKind) -> Result<Vec<(String, Vec<u8>)>, Error> {
         let records = match kind.mesh() {
-            Some(mesh) => self.inner.store.list("Secret", Some(mesh)).await?,
-            None => self.inner.store.list("GlobalSecret", None).await?,
+            Some(mesh) => self.inner.store.list(ResourceType::Secret.name(), Some(mesh)).await?,
+            None => self.inner.store.list(ResourceType::GlobalSecret.name(), None).await?,
         };
         Ok(records
             .iter()

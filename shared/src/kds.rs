@@ -1,20 +1,28 @@
-//! KDS (Kuma Discovery Service) building blocks shared by the global and zone control planes:
-//! domain ↔ proto conversions for every synced spec, the `KumaResource` envelope, KDS type names,
-//! resource names (`<name>.<mesh>`), content versions and Kuma's hash suffix.
+//! KDS (Kuma Discovery Service), both halves of the protocol in one place, audited as one
+//! contract: the codec (domain ↔ proto conversions for every synced spec, the `KumaResource`
+//! envelope, resource names `<name>.<mesh>`, content versions and Kuma's hash suffix; KDS type
+//! URLs are [`ResourceType::name`]s), [`delta`] (the publisher and subscriber halves of the delta
+//! xDS exchange), [`sync`] (what flows where, labels, ownership, applying), [`snapshots`] (what
+//! the global sends zones, encoded once per store generation) and [`status`] (a zone's view of
+//! its connection).
 //!
-//! This module only converts and names; it must not open streams, touch the store or decide what
-//! flows where (that is the KDS servers' and clients' job in `global` and `zone`).
+//! Nothing here opens a stream or authenticates a peer: the global's KDS server and the zone's
+//! KDS client (in `global` and `zone`) drive these pieces over their gRPC streams.
 
+use kuma_core::error::Chain;
 use kuma_core::resources::{ResourceType, ValidationError};
 
 mod dataplane;
+pub mod delta;
 mod json;
 mod mesh;
 mod naming;
 mod resource;
 mod secret;
+pub mod snapshots;
+pub mod status;
+pub mod sync;
 mod traffic_permission;
-mod types;
 mod zone;
 mod zone_ingress;
 
@@ -23,7 +31,6 @@ pub use resource::{
     KUMA_RESOURCE_TYPE_URL, decode, delta_resource, encode, from_kuma_resource, spec_from_any,
     spec_to_any, spec_type_url, to_kuma_resource,
 };
-pub use types::Type;
 
 /// Why a received resource was rejected. The `Display` text (with [`Error::detail`] for the
 /// causes) is meant for a NACK's `error_detail.message`.
@@ -88,14 +95,7 @@ pub enum Error {
 impl Error {
     /// The message followed by its causes, joined with `: `, for a NACK's `error_detail`.
     pub fn detail(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(err) = cause {
-            text.push_str(": ");
-            text.push_str(&err.to_string());
-            cause = err.source();
-        }
-        text
+        Chain(self).to_string()
     }
 
     fn unsupported(field: impl Into<String>, value: impl ToString) -> Self {

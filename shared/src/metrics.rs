@@ -77,6 +77,7 @@ struct Inner {
     xds_rejected: Family<XdsLabels, Counter>,
     xds_generation_seconds: Histogram,
     xds_streams: Gauge,
+    kds_nacks_received: Counter,
     /// The expiry (unix seconds) of the certificate each connected proxy session holds.
     dp_certificate_expiries: Mutex<Expiries>,
 }
@@ -192,6 +193,12 @@ impl Metrics {
             "Authenticated ADS streams of data plane proxies open now",
             xds_streams.clone(),
         );
+        let kds_nacks_received = Counter::default();
+        registry.register(
+            "kds_nacks_received",
+            "On the global: KDS responses a zone refused (NACKs), each resent after the backoff",
+            kds_nacks_received.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -211,6 +218,7 @@ impl Metrics {
                 xds_rejected,
                 xds_generation_seconds,
                 xds_streams,
+                kds_nacks_received,
                 dp_certificate_expiries: Mutex::default(),
             }),
         }
@@ -308,6 +316,11 @@ impl Metrics {
     /// One more (`+1`) or one fewer (`-1`) open KDS stream from a zone (on the global).
     pub fn kds_zone_stream(&self, delta: i64) {
         self.inner.kds_zone_streams.inc_by(delta);
+    }
+
+    /// A zone refused a KDS response of the global.
+    pub fn kds_nack_received(&self) {
+        self.inner.kds_nacks_received.inc();
     }
 
     /// One more (`+1`) or one fewer (`-1`) connected data plane proxy.

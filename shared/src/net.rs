@@ -1,21 +1,28 @@
-//! The control plane's side of the network: the address allowlist, TLS listeners fed to tonic,
-//! and certificate file watching. The client channel and its backoff are `kuma_core::net`'s.
+//! The control plane's side of the network: one [`Listener`] (built with [`Listener::builder`])
+//! for every server, with the address allowlist and the per-address limits before TLS, and
+//! certificates that follow their files ([`ServerCert`]). The client channel and its backoff are
+//! `kuma_core::net`'s.
 //!
 //! The listener accepts TCP itself so it can close connections from disallowed addresses before
 //! a single TLS byte is exchanged, then hands finished TLS (or plain) streams to tonic through
-//! [`TlsListener::incoming`]. This module must stay protocol-blind: it knows nothing of KDS or
-//! xDS messages, and it never builds rustls configurations itself (`kuma_core::tls` does).
+//! [`Listener::incoming`], or to the HTTP server (`api::serve`). This module must stay
+//! protocol-blind: it knows nothing of KDS, xDS or REST, and it never builds rustls
+//! configurations itself (`kuma_core::tls` does).
 
 use std::path::PathBuf;
 
 mod allowlist;
+mod cert;
 mod conn;
 mod listener;
 mod watch;
 
 pub use allowlist::Allowlist;
+pub use cert::ServerCert;
 pub use conn::{Conn, ConnInfo};
-pub use listener::{ALPN_H2, ALPN_H2_HTTP1, HANDSHAKE_TIMEOUT, ServerTls, TlsListener};
+pub use listener::{
+    ALPN_H2, ALPN_H2_HTTP1, ClientCerts, HANDSHAKE_TIMEOUT, Listener, ListenerBuilder, ServerTls,
+};
 pub use watch::{WatchHandle, watch_cert_files};
 
 /// Errors from setting up a listener or a certificate watch.
@@ -29,6 +36,15 @@ pub enum Error {
         /// Why (e.g. address in use).
         #[source]
         source: std::io::Error,
+    },
+    /// A certificate and key pair could not be loaded.
+    #[error("loading the certificate {path}")]
+    Cert {
+        /// The certificate file (or `<memory>`).
+        path: PathBuf,
+        /// What `kuma_core::tls` found.
+        #[source]
+        source: Box<kuma_core::tls::Error>,
     },
     /// The server TLS configuration was refused.
     #[error("configuring TLS for listener {listener}")]

@@ -1,41 +1,44 @@
 //! What every control plane runs, global or zone: the work dir, the CP certificate, the store,
-//! and the API and diagnostics listeners.
+//! and the API and diagnostics listeners, with the extension points where a role adds what only
+//! it serves: REST routes ([`Runtime::add_routes`]) and background tasks ([`Runtime::add_task`]:
+//! KDS, the DP server, MADS...).
 //!
 //! [`Runtime::build`] does every fallible step (files, store, binding ports) before anything is
-//! served, so a bad setting stops the start with nothing half-running. [`Runtime::run`] then
-//! serves until shutdown. KDS and the DP server are added by the `global` and `zone` crates on
-//! top of this; they reuse [`Runtime::cp_cert`] and [`Runtime::store`].
+//! served, so a bad setting stops the start with nothing half-running; a role binds its own
+//! listeners between `build` and `run`. [`Runtime::run`] then serves until shutdown, starts the
+//! role's tasks, and waits for all of them before it closes the store.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use futures::future::BoxFuture;
 use kuma_core::shutdown::Shutdown;
-use kuma_core::tls::{self, CertPair, ClientAuth, Provenance, ServerTlsOptions};
-use kuma_core::tokens::{self, PublicKey, StaticKey};
-use serde_json::json;
-use store::{self, Key, Store};
-use time::OffsetDateTime;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+use kuma_core::tls::{self, ServerTlsOptions};
+use kuma_core::tokens;
+use store::{self, Store};
 
 use crate::api::diagnostics::{self, Readiness};
 use crate::api::serve::{self, ConnLimits};
-use crate::api::{self, ApiConfig, ApiState, AuthSettings, Index, Issuers, Role, Services};
+use crate::api::{self, ApiConfig, ApiState, AuthSettings, Issuers, Services};
 use crate::audit::{self, AuditLog};
-use crate::config::{CertKeyFiles, CpConfig, Mode, StaticPublicKey, TlsSettings, TlsVersion};
-use crate::credentials::{self, Credentials, UseSecrets};
+use crate::config::{CertKeyFiles, CpConfig, TlsSettings, TlsVersion};
+use crate::credentials::{self, Credentials};
 use crate::metrics::Metrics;
+use crate::net::{self, Listener, ServerCert};
+
+mod listeners;
+mod setup;
 
 /// Where Kuma keeps the deployment's cluster id: a `Config` record of this name.
-const CLUSTER_ID_KEY: &str = "kuma-cluster-id";
 /// The Kuma release whose API and configuration we follow.
 pub const BASED_ON_KUMA: &str = "2.14.3";
-/// ALPN protocols of the HTTPS API.
-const HTTPS_ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+/// The servers' names in logs and errors.
+const HTTP_SERVER: &str = "API server (HTTP)";
+const HTTPS_SERVER: &str = "API server (HTTPS)";
+const DIAGNOSTICS_SERVER: &str = "diagnostics server";
 
 /// Start-up failures; each names the file, port or component that failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,9 @@ pub enum Error {
     /// The control plane certificate could not be loaded or generated.
     #[error("could not load or generate the control plane certificate")]
     CpCert(#[source] Box<tls::Error>),
+    /// The control plane certificate's files could not be watched.
+    #[error("could not watch the control plane certificate files")]
+    CpCertWatch(#[source] net::Error),
     /// A server's TLS setup failed (its own certificate, CA file or options).
     #[error("could not set up TLS for the {server}")]
     ServerTls {
@@ -59,7 +65,7 @@ pub enum Error {
         server: &'static str,
         /// Why.
         #[source]
-        source: Box<tls::Error>,
+        source: Box<net::Error>,
     },
     /// A CA file could not be read.
     #[error("could not read {path}")]
@@ -96,6 +102,21 @@ pub enum Error {
     /// Signing keys or the admin token could not be created.
     #[error("could not prepare the token signing keys")]
     Credentials(#[source] Box<credentials::Error>),
+    /// A task a role added failed.
+    #[error("the {task} failed")]
+    Task {
+        /// The task's name.
+        task: &'static str,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A task a role added panicked.
+    #[error("the {task} panicked")]
+    TaskPanicked {
+        /// The task's name.
+        task: &'static str,
+    },
     /// A listener could not be bound.
     #[error("could not bind the {server} on {addr}")]
     Bind {
@@ -124,22 +145,27 @@ pub struct Addresses {
 pub struct Runtime {
     config: Arc<CpConfig>,
     store: Store,
-    cp_cert: CertPair,
+    /// The control plane certificate, following its files; shared by every listener that has
+    /// no certificate of its own.
+    cp_cert: ServerCert,
     readiness: Readiness,
     services: Services,
     instance_id: String,
-    api: Router,
-    http: Option<TcpListener>,
-    https: Option<(TcpListener, TlsAcceptor)>,
-    diagnostics: TcpListener,
-    diagnostics_tls: Option<TlsAcceptor>,
+    api: ApiState,
+    /// Routes only this role serves.
+    role_routes: Router<ApiState>,
+    /// Tasks only this role runs.
+    tasks: Vec<Task>,
+    http: Option<Listener>,
+    https: Option<Listener>,
+    diagnostics: Listener,
     addresses: Addresses,
 }
 
 impl Runtime {
     /// Prepares the work dir, the CP certificate and the store, and binds every listener.
     pub async fn build(config: CpConfig) -> Result<Self, Error> {
-        let role = role(&config);
+        let role = setup::role(&config);
         tracing::info!(mode = config.mode.as_str(), ?role, "starting the control plane");
         let config_json = config.to_json();
         tracing::info!(config = %config_json, "effective configuration");
@@ -149,29 +175,29 @@ impl Runtime {
         if !config.ignored_env.is_empty() {
             tracing::warn!(variables = ?config.ignored_env, "ignoring Kuma variables this control plane does not implement");
         }
-        ensure_work_dir(&config.general.work_dir)?;
-        let cp_cert = cp_cert(&config)?;
+        setup::ensure_work_dir(&config.general.work_dir)?;
+        let cp_cert = setup::cp_cert(&config)?;
 
         let store = Store::connect(&config.store)
             .await
-            .map_err(|source| Error::Store { backend: store_name(&config), source })?;
-        let cluster_id = ensure_cluster_id(&store)
+            .map_err(|source| Error::Store { backend: setup::store_name(&config), source })?;
+        let cluster_id = setup::ensure_cluster_id(&store)
             .await
             .map_err(|source| Error::Store { backend: store.backend_name(), source })?;
         tracing::info!(backend = store.backend_name(), %cluster_id, "store ready");
 
         let audit = AuditLog::open(&config.general.audit_log_file).map_err(Error::Audit)?;
         let metrics = Metrics::new();
-        let settings = credential_settings(&config, role)?;
+        let settings = setup::credential_settings(&config, role)?;
         let credentials = Credentials::new(store.clone(), settings, audit.clone());
-        prepare_credentials(&config, &credentials).await?;
-        let kds_status = crate::zones::KdsStatus::with_metrics(metrics.clone());
+        setup::prepare_credentials(&config, &credentials).await?;
+        let kds_status = crate::kds::status::KdsStatus::with_metrics(metrics.clone());
         let services = Services { credentials, audit, metrics, kds_status };
 
-        let index = index(cluster_id);
+        let index = setup::index(cluster_id);
         let instance_id = index.instance_id.clone();
         let api_server = &config.api_server;
-        let api = api::router(ApiState::new(
+        let api = ApiState::new(
             store.clone(),
             ApiConfig {
                 role,
@@ -194,58 +220,39 @@ impl Runtime {
                 index,
             },
             services.clone(),
-        ));
+        );
 
+        let (metrics, audit) = (&services.metrics, &services.audit);
         let http = match api_server.http.enabled {
             true => {
                 let addr = SocketAddr::new(api_server.http.interface, api_server.http.port);
-                Some(bind("API server (HTTP)", addr).await?)
+                let builder = Listener::builder("api-http", addr);
+                Some(listeners::bind(HTTP_SERVER, builder, metrics, audit).await?)
             }
             false => None,
         };
         let https = match api_server.https.listener.enabled {
             true => {
-                let https = &api_server.https;
-                let server = "API server (HTTPS)";
-                let pair = server_cert(server, https.tls_files.as_ref(), &cp_cert)?;
-                let client_ca = https.tls_ca_file.as_deref().map(read_file).transpose()?;
-                let client_auth = match (&client_ca, https.require_client_cert) {
-                    (Some(ca), true) => ClientAuth::Required(ca),
-                    (Some(ca), false) => ClientAuth::Optional(ca),
-                    (None, _) => ClientAuth::None,
-                };
-                let tls_config =
-                    tls::server_config(&pair, &tls_options(&https.tls), client_auth, &HTTPS_ALPN)
-                        .map_err(|source| Error::ServerTls { server, source: Box::new(source) })?;
-                let addr = SocketAddr::new(https.listener.interface, https.listener.port);
-                Some((bind(server, addr).await?, TlsAcceptor::from(tls_config)))
+                let tls = listeners::https_tls(&api_server.https, &cp_cert)?;
+                let https = &api_server.https.listener;
+                let addr = SocketAddr::new(https.interface, https.port);
+                let builder = Listener::builder("api-https", addr).tls(tls);
+                Some(listeners::bind(HTTPS_SERVER, builder, metrics, audit).await?)
             }
             false => None,
         };
         let diagnostics_addr =
             SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.diagnostics.server_port);
-        let diagnostics = bind("diagnostics server", diagnostics_addr).await?;
-        let diagnostics_tls = match config.diagnostics.tls_enabled {
-            true => {
-                let server = "diagnostics server";
-                let diag = &config.diagnostics;
-                let pair = server_cert(server, diag.tls_files.as_ref(), &cp_cert)?;
-                let tls_config = tls::server_config(
-                    &pair,
-                    &tls_options(&diag.tls),
-                    ClientAuth::None,
-                    &HTTPS_ALPN,
-                )
-                .map_err(|source| Error::ServerTls { server, source: Box::new(source) })?;
-                Some(TlsAcceptor::from(tls_config))
-            }
-            false => None,
-        };
+        let mut builder = Listener::builder("diagnostics", diagnostics_addr);
+        if config.diagnostics.tls_enabled {
+            builder = builder.tls(listeners::diagnostics_tls(&config.diagnostics, &cp_cert)?);
+        }
+        let diagnostics = listeners::bind(DIAGNOSTICS_SERVER, builder, metrics, audit).await?;
 
         let addresses = Addresses {
-            http: http.as_ref().map(local_addr).transpose()?,
-            https: https.as_ref().map(|(l, _)| local_addr(l)).transpose()?,
-            diagnostics: local_addr(&diagnostics)?,
+            http: http.as_ref().map(Listener::local_addr),
+            https: https.as_ref().map(Listener::local_addr),
+            diagnostics: diagnostics.local_addr(),
         };
         Ok(Self {
             config: Arc::new(config),
@@ -255,19 +262,13 @@ impl Runtime {
             services,
             instance_id,
             api,
+            role_routes: Router::new(),
+            tasks: Vec::new(),
             http,
             https,
             diagnostics,
-            diagnostics_tls,
             addresses,
         })
-    }
-
-    /// Adds a role's own REST routes (already given their state) to the API, beside the shared
-    /// ones. They must not overlap the shared routes.
-    pub fn extend_api(&mut self, routes: Router) {
-        let api = std::mem::take(&mut self.api);
-        self.api = api.merge(routes);
     }
 
     /// Where the listeners are bound.
@@ -290,9 +291,10 @@ impl Runtime {
         &self.services
     }
 
-    /// The control plane certificate (general, or autogenerated in the work dir).
-    pub fn cp_cert(&self) -> &CertPair {
-        &self.cp_cert
+    /// The certificate a listener presents: its own files when configured, else the control
+    /// plane certificate (general, or autogenerated in the work dir). Either follows its files.
+    pub fn server_cert(&self, own: Option<&CertKeyFiles>) -> Result<ServerCert, net::Error> {
+        listeners::server_cert(own, &self.cp_cert)
     }
 
     /// The effective configuration.
@@ -305,29 +307,52 @@ impl Runtime {
         self.readiness.clone()
     }
 
-    /// Serves until `shutdown` fires, then drains connections and closes the store.
-    pub async fn run(self, shutdown: Shutdown) {
+    /// Adds REST routes only this role serves (the global's zones registry, a zone's dataplane
+    /// overviews) to the API, on HTTP and HTTPS alike.
+    pub fn add_routes(&mut self, routes: Router<ApiState>) {
+        let current = std::mem::take(&mut self.role_routes);
+        self.role_routes = current.merge(routes);
+    }
+
+    /// Runs `task` while the control plane runs: [`run`](Self::run) starts it before it reports
+    /// ready, hands it the shutdown signal and waits for it to end before it closes the store;
+    /// `name` says which task failed. Every instance runs these (leader-gated tasks are for the
+    /// HA work to add).
+    pub fn add_task<F, Fut, E>(&mut self, name: &'static str, task: F)
+    where
+        F: FnOnce(Shutdown) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let start = Box::new(move |shutdown| -> BoxFuture<'static, TaskResult> {
+            Box::pin(async move { task(shutdown).await.map_err(Into::into) })
+        });
+        self.tasks.push(Task { name, start });
+    }
+
+    /// Serves until `shutdown` fires, then drains connections, waits for the role's tasks and
+    /// closes the store. Fails with the first task that failed.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), Error> {
         let limits = ConnLimits { read_header_timeout: self.config.api_server.read_header_timeout };
-        let mut tasks = tokio::task::JoinSet::new();
-        if let (Some(listener), Some(addr)) = (self.http, self.addresses.http) {
-            tracing::info!(%addr, "API server (HTTP) listening");
-            tasks.spawn(serve::serve(listener, None, self.api.clone(), limits, shutdown.clone()));
+        let api = api::router(self.api, self.role_routes);
+        let mut servers = tokio::task::JoinSet::new();
+        if let Some(listener) = self.http {
+            tracing::info!(addr = %listener.local_addr(), "{HTTP_SERVER} listening");
+            servers.spawn(serve::serve(listener, api.clone(), limits, shutdown.clone()));
         }
-        if let (Some((listener, acceptor)), Some(addr)) = (self.https, self.addresses.https) {
-            tracing::info!(%addr, "API server (HTTPS) listening");
-            let api = self.api.clone();
-            tasks.spawn(serve::serve(listener, Some(acceptor), api, limits, shutdown.clone()));
+        if let Some(listener) = self.https {
+            tracing::info!(addr = %listener.local_addr(), "{HTTPS_SERVER} listening");
+            servers.spawn(serve::serve(listener, api.clone(), limits, shutdown.clone()));
         }
-        tracing::info!(addr = %self.addresses.diagnostics, "diagnostics server listening");
+        tracing::info!(addr = %self.addresses.diagnostics, "{DIAGNOSTICS_SERVER} listening");
         let diagnostics =
             diagnostics::router(self.readiness.clone(), self.services.metrics.clone());
-        tasks.spawn(serve::serve(
-            self.diagnostics,
-            self.diagnostics_tls,
-            diagnostics,
-            limits,
-            shutdown.clone(),
-        ));
+        servers.spawn(serve::serve(self.diagnostics, diagnostics, limits, shutdown.clone()));
+        let tasks: Vec<_> = self
+            .tasks
+            .into_iter()
+            .map(|task| (task.name, tokio::spawn((task.start)(shutdown.clone()))))
+            .collect();
 
         self.readiness.set(true);
         tracing::info!("control plane ready");
@@ -335,115 +360,32 @@ impl Runtime {
         shutdown.wait().await;
         self.readiness.set(false);
         tracing::info!("shutting down");
-        while tasks.join_next().await.is_some() {}
+        while servers.join_next().await.is_some() {}
+        let mut outcome = Ok(());
+        for (name, handle) in tasks {
+            let ended = match handle.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(source)) => Error::Task { task: name, source },
+                Err(_) => Error::TaskPanicked { task: name },
+            };
+            tracing::error!(error = %kuma_core::error::Chain(&ended), "a control plane task failed");
+            if outcome.is_ok() {
+                outcome = Err(ended);
+            }
+        }
         self.store.close().await;
         tracing::info!("stopped");
+        outcome
     }
 }
 
-fn role(config: &CpConfig) -> Role {
-    match config.mode {
-        Mode::Global => Role::Global,
-        Mode::Zone if config.is_federated_zone() => Role::FederatedZone,
-        Mode::Zone => Role::Zone,
-    }
-}
+/// What a role's task ends with.
+type TaskResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-/// Token settings from the configuration; static public keys are parsed here, before anything
-/// is served.
-fn credential_settings(config: &CpConfig, role: Role) -> Result<credentials::Settings, Error> {
-    let parse = |setting: &'static str, keys: &[StaticPublicKey]| {
-        keys.iter()
-            .map(|k| {
-                let key = PublicKey::from_pem(k.pem.as_bytes()).map_err(|source| {
-                    Error::StaticKey { setting, kid: k.kid.clone(), source: Box::new(source) }
-                })?;
-                Ok(StaticKey { kid: k.kid.clone(), mesh: k.mesh.clone(), key })
-            })
-            .collect::<Result<Vec<_>, Error>>()
-    };
-    let user = &config.api_server.authn.tokens;
-    let dp = &config.dp_server.dp_token;
-    let zone = &config.dp_server.zone_token;
-    Ok(credentials::Settings {
-        federated_zone: role == Role::FederatedZone,
-        user_static_keys: parse("apiServer.authn.tokens.validator.publicKeys", &user.public_keys)?,
-        dataplane_static_keys: parse(
-            "dpServer.authn.dpProxy.dpToken.validator.publicKeys",
-            &dp.public_keys,
-        )?,
-        zone_static_keys: parse(
-            "dpServer.authn.zoneProxy.zoneToken.validator.publicKeys",
-            &zone.public_keys,
-        )?,
-        use_secrets: UseSecrets {
-            user: user.use_secrets,
-            dataplane: dp.use_secrets,
-            zone: zone.use_secrets,
-        },
-    })
-}
-
-/// Creates missing signing keys and, when asked for, the bootstrap admin token.
-async fn prepare_credentials(config: &CpConfig, credentials: &Credentials) -> Result<(), Error> {
-    credentials.ensure_control_plane_keys().await.map_err(|e| Error::Credentials(Box::new(e)))?;
-    if config.api_server.authn.tokens.bootstrap_admin_token {
-        let now = OffsetDateTime::now_utc();
-        credentials.ensure_admin_token(now).await.map_err(|e| Error::Credentials(Box::new(e)))?;
-    }
-    Ok(())
-}
-
-fn store_name(config: &CpConfig) -> &'static str {
-    match config.store {
-        store::StoreConfig::Memory => "memory",
-        store::StoreConfig::Sqlite { .. } => "sqlite",
-        store::StoreConfig::Postgres(_) => "postgres",
-    }
-}
-
-fn ensure_work_dir(path: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|source| Error::WorkDir { path: path.to_owned(), source })
-}
-
-fn cp_cert(config: &CpConfig) -> Result<CertPair, Error> {
-    if let Some(files) = &config.general.tls_files {
-        tracing::info!(cert = %files.cert.display(), "using the configured control plane certificate");
-        return tls::load_pair(&files.cert, &files.key).map_err(|e| Error::CpCert(Box::new(e)));
-    }
-    let work_dir = &config.general.work_dir;
-    let (pair, provenance) = tls::load_or_generate_cp_cert(work_dir, OffsetDateTime::now_utc())
-        .map_err(|e| Error::CpCert(Box::new(e)))?;
-    let path = work_dir.join(tls::CP_CERT_FILE);
-    match provenance {
-        Provenance::Generated => tracing::warn!(
-            cert = %path.display(),
-            "generated a self-signed control plane certificate; clients must trust this file \
-             (every instance generates its own: set KUMA_GENERAL_TLS_CERT_FILE for replicas)"
-        ),
-        Provenance::Loaded => {
-            tracing::info!(cert = %path.display(), "reusing the control plane certificate")
-        }
-    }
-    Ok(pair)
-}
-
-/// A server's own certificate when configured, else the CP certificate.
-fn server_cert(
-    server: &'static str,
-    own: Option<&CertKeyFiles>,
-    cp: &CertPair,
-) -> Result<CertPair, Error> {
-    match own {
-        Some(files) => tls::load_pair(&files.cert, &files.key)
-            .map_err(|source| Error::ServerTls { server, source: Box::new(source) }),
-        None => Ok(cp.clone()),
-    }
+/// A task a role added, started by [`Runtime::run`].
+struct Task {
+    name: &'static str,
+    start: Box<dyn FnOnce(Shutdown) -> BoxFuture<'static, TaskResult> + Send>,
 }
 
 /// Maps the configuration's TLS settings onto the TLS module's options.
@@ -456,56 +398,5 @@ pub fn tls_options(settings: &TlsSettings) -> ServerTlsOptions {
         min_version: version(settings.min_version),
         max_version: settings.max_version.map(version),
         cipher_suites: settings.cipher_suites.clone(),
-    }
-}
-
-fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::ReadFile { path: path.to_owned(), source })
-}
-
-async fn bind(server: &'static str, addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr).await.map_err(|source| Error::Bind { server, addr, source })
-}
-
-fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
-    // local_addr only fails for sockets that are not bound, which these are.
-    listener.local_addr().map_err(|source| Error::Bind {
-        server: "listener",
-        addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-        source,
-    })
-}
-
-/// Kuma keeps one cluster id per deployment; the first instance to start creates it.
-async fn ensure_cluster_id(store: &Store) -> Result<String, store::Error> {
-    let key = Key::global("Config", CLUSTER_ID_KEY);
-    let read =
-        |record: store::Record| record.spec["config"].as_str().unwrap_or_default().to_owned();
-    match store.get(&key).await {
-        Ok(record) => return Ok(read(record)),
-        Err(store::Error::NotFound { .. }) => {}
-        Err(err) => return Err(err),
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    match store.create(key.clone(), json!({ "config": id }), BTreeMap::new()).await {
-        Ok(_) => Ok(id),
-        // Another instance won the race: use its id.
-        Err(store::Error::AlreadyExists { .. }) => store.get(&key).await.map(read),
-        Err(err) => Err(err),
-    }
-}
-
-fn index(cluster_id: String) -> Index {
-    let hostname = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..4];
-    Index {
-        instance_id: format!("{hostname}-{suffix}"),
-        hostname,
-        tagline: "Kuma".to_owned(),
-        product: "Kuma".to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        based_on_kuma: BASED_ON_KUMA.to_owned(),
-        cluster_id,
-        gui: "no GUI is served by this control plane".to_owned(),
     }
 }

@@ -2,9 +2,13 @@
 //! that uses sqlx.
 //!
 //! The store keeps `(kind, mesh, name)` keyed records with a JSON spec, labels, a version for
-//! optimistic concurrency and creation/modification times. It does not know what a kind means or
-//! how a spec is validated: `kuma_core::resources` does. Every successful write is broadcast as a
-//! [`Change`] so later components (KDS) react to writes instead of polling.
+//! optimistic concurrency and creation/modification times. It does not know what a spec means or
+//! how it is validated (`kuma_core::resources` does); it knows the kinds by their
+//! `ResourceType`, so that the change feed ([`Store::changes`]) and the write generations
+//! ([`Store::generation`]) are typed. Records that are not resources (insights, the cluster id)
+//! are stored under their own kind name and never reach a consumer by kind. Every committed write
+//! goes out on the feed, so components react to writes instead of polling, and [`Derived`] keeps
+//! values computed from records until a write of the kinds they were read from.
 #![warn(missing_docs)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -12,13 +16,16 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use kuma_core::resources::{ResourceType, Scope};
 use serde_json::Value;
 use sqlx::{Postgres, Sqlite};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::broadcast;
 
 mod batch;
+mod changes;
 mod config;
+mod derived;
 mod memory;
 mod postgres;
 mod sql;
@@ -27,12 +34,14 @@ mod sqlite;
 pub mod testing;
 
 pub use batch::Write;
+pub use changes::{Changes, Event};
 pub use config::{ClientCert, PostgresConfig, PostgresTls, PostgresTlsMode, StoreConfig};
+pub use derived::Derived;
 
-/// How many changes a slow subscriber may fall behind before it sees `Lagged`.
+/// How many events a slow subscriber may fall behind before it gets a resync instead.
 const CHANGE_BUFFER: usize = 1024;
 /// The kind whose records own meshes; see [`Store::delete_mesh`].
-const MESH_KIND: &str = "Mesh";
+const MESH_KIND: &str = ResourceType::Mesh.name();
 
 /// Identifies one record. `mesh` is empty for global-scoped kinds.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,7 +82,7 @@ pub enum ChangeKind {
     Delete,
 }
 
-/// A write that happened, broadcast to subscribers after it committed.
+/// A write that happened, sent on the change feed after it committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// What the write did.
@@ -155,8 +164,15 @@ pub enum Error {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
-    changes: broadcast::Sender<Change>,
-    generations: Arc<Mutex<HashMap<String, u64>>>,
+    changes: broadcast::Sender<Event>,
+    generations: Arc<Mutex<Generations>>,
+}
+
+/// Write counters: one per kind name, and one for resyncs that counts for every kind.
+#[derive(Default)]
+struct Generations {
+    per_kind: HashMap<String, u64>,
+    resyncs: u64,
 }
 
 #[derive(Clone)]
@@ -188,13 +204,15 @@ impl Store {
     }
 
     /// A counter that grows with every committed write of `kind` made through this handle (or
-    /// its clones). Caches derived from records of a kind compare it to know they are stale,
-    /// synchronously: a write has bumped it before the write's call returns.
-    pub fn generation(&self, kind: &str) -> u64 {
-        self.generations().get(kind).copied().unwrap_or(0)
+    /// its clones), and with every resync. Caches derived from records of a kind compare it to
+    /// know they are stale, synchronously: a write has bumped it before the write's call returns.
+    pub fn generation(&self, kind: ResourceType) -> u64 {
+        let generations = self.generations();
+        let writes = generations.per_kind.get(kind.name()).copied().unwrap_or(0);
+        writes + generations.resyncs
     }
 
-    fn generations(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+    fn generations(&self) -> std::sync::MutexGuard<'_, Generations> {
         // The map holds plain counters; a panic cannot leave it inconsistent.
         self.generations.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -343,15 +361,23 @@ impl Store {
         Err(last_conflict.unwrap_or(Error::NotFound { key }))
     }
 
-    /// Receives every committed change from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.changes.subscribe()
+    /// The change feed from now on: every committed write, and resyncs.
+    pub fn changes(&self) -> Changes {
+        Changes::new(self.changes.subscribe())
+    }
+
+    /// Tells every consumer to recheck everything ([`Event::Resync`]) and moves every kind's
+    /// generation on, for when writes may have happened that the feed did not carry.
+    pub fn resync(&self) {
+        self.generations().resyncs += 1;
+        // No subscriber is not an error: nobody needs to hear about it yet.
+        let _ = self.changes.send(Event::Resync);
     }
 
     fn notify(&self, kind: ChangeKind, key: Key, version: u64) {
-        *self.generations().entry(key.kind.clone()).or_insert(0) += 1;
+        *self.generations().per_kind.entry(key.kind.clone()).or_insert(0) += 1;
         // No subscriber is not an error: nobody needs to hear about it yet.
-        let _ = self.changes.send(Change { kind, key, version });
+        let _ = self.changes.send(Event::Changed(Change { kind, key, version }));
     }
 }
 
@@ -372,7 +398,24 @@ impl fmt::Display for Key {
     }
 }
 
+impl Change {
+    /// The resource type written; `None` for records that are not resources (insights, the
+    /// cluster id).
+    pub fn resource_type(&self) -> Option<ResourceType> {
+        ResourceType::from_name(&self.key.kind)
+    }
+}
+
 impl Key {
+    /// The key of resource `name` of type `kind`: in `mesh` when the type is mesh-scoped, beside
+    /// the meshes otherwise (`mesh` is then ignored).
+    pub fn resource(kind: ResourceType, mesh: &str, name: &str) -> Self {
+        match kind.scope() {
+            Scope::Mesh => Self::mesh_scoped(kind.name(), mesh, name),
+            Scope::Global => Self::global(kind.name(), name),
+        }
+    }
+
     /// A key for a mesh-scoped record.
     pub fn mesh_scoped(kind: &str, mesh: &str, name: &str) -> Self {
         Self { kind: kind.to_owned(), mesh: mesh.to_owned(), name: name.to_owned() }

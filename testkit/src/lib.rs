@@ -3,8 +3,9 @@
 //!
 //! [`Zone`] and [`Global`] build the real `App` from a test configuration
 //! (`shared::testing::cp::config`), run it in a task and stop it through its shutdown trigger;
-//! they panic where a test cannot go on. Configurations and clients are `shared::testing`'s; the
-//! PostgreSQL test server is `store::testing`'s.
+//! they panic where a test cannot go on. [`tls`] has certificate files a test replaces under a
+//! running server. Configurations and clients are `shared::testing`'s; the PostgreSQL test
+//! server is `store::testing`'s.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use shared::runtime::Addresses;
 use shared::testing::cp::config;
 use store::Store;
 use tokio::task::JoinHandle;
+
+pub mod tls;
 
 /// A running control plane task and the trigger that stops it.
 struct Running {

@@ -1,5 +1,6 @@
 //! `App`: builds the zone control plane from its configuration, then runs it.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
@@ -8,6 +9,7 @@ use shared::config::{CpConfig, Mode};
 use shared::runtime::{Addresses, Runtime};
 use store::Store;
 
+use crate::dataplanes;
 use crate::dp_server::DpServer;
 use crate::kds::KdsClient;
 use crate::mads::Mads;
@@ -15,13 +17,13 @@ use crate::mads::Mads;
 /// A zone control plane whose listeners are bound.
 pub struct App {
     runtime: Runtime,
-    kds: Option<KdsClient>,
-    dp_server: DpServer,
-    mads: Option<Mads>,
+    dp_server: SocketAddr,
+    mads: Option<SocketAddr>,
 }
 
 impl App {
-    /// Checks the mode, opens the store and binds every listener.
+    /// Checks the mode, opens the store, binds every listener and adds the zone's own routes
+    /// (dataplane overviews) and tasks (the DP server, MADS, the KDS client) to the runtime.
     pub async fn build(config: CpConfig) -> anyhow::Result<Self> {
         if config.mode != Mode::Zone {
             bail!(
@@ -31,12 +33,40 @@ impl App {
         }
         let mut runtime =
             Runtime::build(config).await.context("starting the zone control plane")?;
+        runtime.add_routes(dataplanes::routes());
         let status = runtime.services().kds_status.clone();
         let kds = KdsClient::new(runtime.config(), runtime.store().clone(), status)?;
         let dp_server = DpServer::bind(&runtime).await?;
-        runtime.extend_api(dp_server.api_routes());
+        runtime.add_routes(dp_server.api_routes());
         let mads = Mads::bind(&runtime).await?;
-        Ok(Self { runtime, kds, dp_server, mads })
+        let (store, instance_id) = (runtime.store().clone(), runtime.instance_id().to_owned());
+
+        let dp_server_addr = dp_server.local_addr();
+        // Logged before the runtime reports ready, as the global logs its KDS address.
+        tracing::info!(addr = %dp_server_addr, "DP server listening");
+        let dp_store = store.clone();
+        runtime.add_task("DP server", move |shutdown| {
+            dp_server.serve(dp_store, instance_id, shutdown)
+        });
+        let mads_addr = match mads {
+            Some(mads) => {
+                let addr = mads.local_addr();
+                tracing::info!(%addr, "monitoring assignment server listening");
+                runtime.add_task("monitoring assignment server", move |shutdown| async move {
+                    mads.serve(store, shutdown).await;
+                    Ok::<_, Infallible>(())
+                });
+                Some(addr)
+            }
+            None => None,
+        };
+        if let Some(client) = kds {
+            runtime.add_task("KDS client", move |shutdown| async move {
+                client.run(shutdown).await;
+                Ok::<_, Infallible>(())
+            });
+        }
+        Ok(Self { runtime, dp_server: dp_server_addr, mads: mads_addr })
     }
 
     /// Where the listeners are bound.
@@ -46,12 +76,12 @@ impl App {
 
     /// Where the DP server listens.
     pub fn dp_server_addr(&self) -> SocketAddr {
-        self.dp_server.local_addr()
+        self.dp_server
     }
 
     /// Where the monitoring assignment server listens (`None` when it is disabled).
     pub fn mads_addr(&self) -> Option<SocketAddr> {
-        self.mads.as_ref().and_then(|m| m.local_addr().ok())
+        self.mads
     }
 
     /// The store this control plane serves from (a handle; cloning it is cheap).
@@ -61,26 +91,6 @@ impl App {
 
     /// Serves until `shutdown` fires.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let kds = self.kds.map(|client| tokio::spawn(client.run(shutdown.clone())));
-        let store = self.runtime.store().clone();
-        let instance_id = self.runtime.instance_id().to_owned();
-        // Logged before the runtime reports ready, as the global logs its KDS address.
-        tracing::info!(addr = %self.dp_server.local_addr(), "DP server listening");
-        let mads = self.mads.map(|mads| {
-            if let Ok(addr) = mads.local_addr() {
-                tracing::info!(%addr, "monitoring assignment server listening");
-            }
-            tokio::spawn(mads.serve(store.clone(), shutdown.clone()))
-        });
-        let dp_server = tokio::spawn(self.dp_server.serve(store, instance_id, shutdown.clone()));
-        self.runtime.run(shutdown).await;
-        dp_server.await.context("the DP server task failed")??;
-        if let Some(mads) = mads {
-            mads.await.context("the monitoring assignment server task failed")?;
-        }
-        if let Some(kds) = kds {
-            kds.await.context("the KDS client task failed")?;
-        }
-        Ok(())
+        self.runtime.run(shutdown).await.context("running the zone control plane")
     }
 }

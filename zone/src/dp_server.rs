@@ -11,11 +11,10 @@ use std::time::Duration;
 use anyhow::Context;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
 use kuma_core::shutdown::Shutdown;
-use kuma_core::tls::{self, ReloadingCert};
 use proto::kumars::dp::v1::dataplane_service_server::DataplaneServiceServer;
 use shared::config::{DpProxyAuthn, ZoneProxyAuthn};
 use shared::limits::Limiter;
-use shared::net::{self, Allowlist, ServerTls, TlsListener, WatchHandle};
+use shared::net::{self, ClientCerts, Listener, ServerTls};
 use shared::runtime::{Runtime, tls_options};
 use store::Store;
 
@@ -40,20 +39,19 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// The bound DP server, not serving yet.
 pub struct DpServer {
-    listener: TlsListener,
+    listener: Listener,
     auth: Authenticator,
     max_msg_size: usize,
     /// How often ADS counters reach the DataplaneInsight.
     status_flush: Duration,
     /// The latest xDS snapshot of each proxy with an ADS stream.
     snapshots: Snapshots,
-    /// Keeps the certificate files watched while the listener lives.
-    _watch: Option<WatchHandle>,
 }
 
 impl DpServer {
     /// Binds `KUMA_DP_SERVER_PORT` on every interface with the DP server certificate
-    /// (`KUMA_DP_SERVER_TLS_CERT_FILE`/`_KEY_FILE`, watched for changes) or the CP certificate.
+    /// (`KUMA_DP_SERVER_TLS_CERT_FILE`/`_KEY_FILE`) or the CP certificate, either following its
+    /// files.
     pub async fn bind(runtime: &Runtime) -> anyhow::Result<Self> {
         let config = &runtime.config().dp_server;
         let services = runtime.services();
@@ -71,42 +69,28 @@ impl DpServer {
                  and anyone who reaches the DP server may register one"
             );
         }
-        let pair = match &config.tls_files {
-            Some(files) => tls::load_pair(&files.cert, &files.key)
-                .context("loading the DP server certificate")?,
-            None => runtime.cp_cert().clone(),
-        };
-        let cert = ReloadingCert::new(&pair).context("loading the DP server certificate")?;
-        let watch = match &config.tls_files {
-            Some(files) => Some(
-                net::watch_cert_files(files.cert.clone(), files.key.clone(), cert.clone())
-                    .context("watching the DP server certificate files")?,
-            ),
-            None => None,
-        };
+        let cert = runtime
+            .server_cert(config.tls_files.as_ref())
+            .context("loading the DP server certificate")?;
         let server_tls = ServerTls {
             cert,
             options: tls_options(&config.tls),
             alpn: net::ALPN_H2,
-            client_ca: None,
+            client_certs: ClientCerts::None,
         };
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port);
-        let listener = TlsListener::bind(
-            addr,
-            "dp-server",
-            Allowlist::new(Vec::new()),
-            Some(server_tls),
-            services.metrics.clone(),
-            services.audit.clone(),
-        )
-        .await
-        .with_context(|| format!("binding the DP server on {addr}"))?
-        .with_limiter(Limiter::new(
+        let limiter = Limiter::new(
             "dp-server",
             config.rate_limit,
             services.metrics.clone(),
             services.audit.clone(),
-        ));
+        );
+        let listener = Listener::builder("dp-server", addr)
+            .limiter(limiter)
+            .tls(server_tls)
+            .bind(services.metrics.clone(), services.audit.clone())
+            .await
+            .with_context(|| format!("binding the DP server on {addr}"))?;
         let auth = Authenticator {
             enabled,
             zone_proxies_enabled,
@@ -122,7 +106,6 @@ impl DpServer {
             max_msg_size,
             status_flush: config.xds_status_flush_interval,
             snapshots: Snapshots::default(),
-            _watch: watch,
         })
     }
 
@@ -132,7 +115,7 @@ impl DpServer {
     }
 
     /// The REST routes of the DP server (`GET /meshes/{mesh}/dataplanes/{name}/xds`).
-    pub fn api_routes(&self) -> axum::Router {
+    pub fn api_routes<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         ads::routes(self.snapshots.clone())
     }
 

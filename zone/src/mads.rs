@@ -6,9 +6,9 @@
 //!
 //! A request that carries the current `versionInfo` is held until the assignments change or the
 //! fetch timeout (`KUMA_MONITORING_ASSIGNMENT_SERVER_DEFAULT_FETCH_TIMEOUT`, 30s) passes (then
-//! `304 Not Modified`), as Prometheus expects. TLS (server only, as in
-//! Kuma) when `KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_ENABLED=true`, with the MADS or the CP
-//! certificate. This module reads the store; it never writes.
+//! `304 Not Modified`), as Prometheus expects. TLS (server only, as in Kuma) when
+//! `KUMA_MONITORING_ASSIGNMENT_SERVER_TLS_ENABLED=true`, with the MADS or the CP certificate,
+//! either following its files. This module reads the store; it never writes.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -22,14 +22,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use kuma_core::resources::{DataplaneSpec, MeshSpec, ResourceType, SERVICE_TAG, Spec};
 use kuma_core::shutdown::Shutdown;
-use kuma_core::tls::{self, ClientAuth};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use shared::api::serve::{self, ConnLimits};
+use shared::net::{self, ClientCerts, Listener, ServerTls};
 use shared::runtime::{Runtime, tls_options};
 use store::Store;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 /// The xDS type of a monitoring assignment.
 pub const TYPE_URL: &str = "type.googleapis.com/kuma.observability.v1.MonitoringAssignment";
@@ -41,8 +39,7 @@ const DEFAULT_PATH: &str = "/metrics";
 
 /// The bound MADS listener, not serving yet.
 pub struct Mads {
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    listener: Listener,
     fetch_timeout: Duration,
 }
 
@@ -53,33 +50,27 @@ impl Mads {
         if !config.enabled {
             return Ok(None);
         }
-        let tls = match config.tls_enabled {
-            true => {
-                let pair = match &config.tls_files {
-                    Some(files) => tls::load_pair(&files.cert, &files.key)
-                        .context("loading the MADS certificate")?,
-                    None => runtime.cp_cert().clone(),
-                };
-                let server = tls::server_config(
-                    &pair,
-                    &tls_options(&config.tls),
-                    ClientAuth::None,
-                    &[b"h2", b"http/1.1"],
-                )
-                .context("configuring TLS for MADS")?;
-                Some(TlsAcceptor::from(server))
-            }
-            false => None,
-        };
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port);
-        let listener = TcpListener::bind(addr)
+        let mut builder = Listener::builder("mads", addr);
+        if config.tls_enabled {
+            let cert = runtime
+                .server_cert(config.tls_files.as_ref())
+                .context("loading the MADS certificate")?;
+            let options = tls_options(&config.tls);
+            let alpn = net::ALPN_H2_HTTP1;
+            builder =
+                builder.tls(ServerTls { cert, options, alpn, client_certs: ClientCerts::None });
+        }
+        let services = runtime.services();
+        let listener = builder
+            .bind(services.metrics.clone(), services.audit.clone())
             .await
             .with_context(|| format!("binding the monitoring assignment server on {addr}"))?;
-        Ok(Some(Self { listener, tls, fetch_timeout: config.default_fetch_timeout }))
+        Ok(Some(Self { listener, fetch_timeout: config.default_fetch_timeout }))
     }
 
     /// Where MADS listens.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+    pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr()
     }
 
@@ -90,7 +81,7 @@ impl Mads {
             .route("/v3/discovery:monitoringassignments", post(fetch))
             .with_state(state);
         let limits = ConnLimits { read_header_timeout: READ_HEADER_TIMEOUT };
-        serve::serve(self.listener, self.tls, router, limits, shutdown).await;
+        serve::serve(self.listener, router, limits, shutdown).await;
     }
 }
 
@@ -122,7 +113,7 @@ async fn fetch(State(state): State<Served>, body: axum::body::Bytes) -> Response
         return (StatusCode::BAD_REQUEST, message).into_response();
     }
     // Subscribe before reading, so that no change between the read and the wait is missed.
-    let mut changes = state.store.subscribe();
+    let mut changes = state.store.changes();
     let deadline = tokio::time::Instant::now() + state.fetch_timeout;
     loop {
         let (version, resources) = match assignments(&state.store).await {
@@ -145,11 +136,14 @@ async fn fetch(State(state): State<Served>, body: axum::body::Bytes) -> Response
         let relevant = async {
             loop {
                 match changes.recv().await {
-                    Ok(change) if matches!(change.key.kind.as_str(), "Mesh" | "Dataplane") => {
+                    Some(event)
+                        if event.touches(ResourceType::Mesh)
+                            || event.touches(ResourceType::Dataplane) =>
+                    {
                         return;
                     }
-                    Ok(_) => {}
-                    Err(_) => return,
+                    Some(_) => {}
+                    None => return,
                 }
             }
         };

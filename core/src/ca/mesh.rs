@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::{BuiltinConf, ProvidedConf, validate_provided};
+use crate::error::Chain;
 use crate::resources::{CaType, MeshSpec, ValidationError, Violation};
 
 /// Runs each backend's configuration checks, as Kuma's mesh manager does before it stores a Mesh:
@@ -57,7 +58,7 @@ fn check_provided(
         (Ok(cert), Ok(key)) => validate_provided(at, &cert, &key),
         (Err(e), _) | (_, Err(e)) => {
             // Kuma reports one load failure on both fields.
-            let message = format!("could not load data: {}", error_chain(&e));
+            let message = format!("could not load data: {}", Chain(&e));
             let mut err = ValidationError::single(format!("{at}.cert"), message.clone());
             err.push(format!("{at}.key"), message);
             Err(err)
@@ -111,18 +112,6 @@ pub fn check_backend_change(old: &MeshSpec, new: &MeshSpec) -> Result<(), Valida
         )),
         _ => Ok(()),
     }
-}
-
-/// An error and its causes, joined with `: ` like Go's wrapped errors.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

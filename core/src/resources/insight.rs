@@ -3,9 +3,13 @@
 //! them and when is the control plane's business.
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-/// The store kind of zone insights.
-pub const INSIGHT_KIND: &str = "ZoneInsight";
+/// The store kind of zone insights (written by the global's KDS server).
+pub const ZONE_INSIGHT_KIND: &str = "ZoneInsight";
+/// The store kind of dataplane insights (written by the zone's DP server).
+pub const DATAPLANE_INSIGHT_KIND: &str = "DataplaneInsight";
 
 /// Kuma's `ZoneInsight` in its JSON form (only the fields we fill).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,4 +63,9 @@ impl ZoneInsight {
     pub fn is_online(&self) -> bool {
         self.subscriptions.last().is_some_and(|s| s.disconnect_time.is_none())
     }
+}
+
+/// RFC 3339 in UTC, as Kuma prints the times of insights.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
 }

@@ -55,7 +55,7 @@ impl ResourceType {
     ];
 
     /// The `type` field of the resource, e.g. `TrafficPermission`.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Self::Mesh => "Mesh",
             Self::Secret => "Secret",

@@ -144,7 +144,7 @@ impl Authenticator {
         ip: Option<IpAddr>,
         source: &str,
     ) -> Result<(), Status> {
-        let record = match store.get(&Key::global("Zone", zone)).await {
+        let record = match store.get(&Key::resource(ResourceType::Zone, "", zone)).await {
             Ok(record) => record,
             Err(store::Error::NotFound { .. }) => return Ok(()),
             Err(err) => {

@@ -15,18 +15,17 @@ use kuma_core::resources::ResourceType;
 use kuma_core::shutdown::Shutdown;
 use proto::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse};
 use proto::kuma::mesh::v1alpha1 as kds_pb;
-use shared::delta::{self, Publisher, Request as DeltaRequest, Subscriber};
-use shared::sync::{self, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
-use shared::zones::{self, Subscription};
-use store::{Change, Store};
+use shared::kds::delta::{self, Publisher, Request as DeltaRequest, Subscriber};
+use shared::kds::snapshots::Snapshots;
+use shared::kds::sync::{self, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
+use store::{Event, Store};
 use time::OffsetDateTime;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{Authenticator, Peer};
-use super::outgoing::Outgoing;
+use crate::zones::{self, Subscription};
 
 /// Responses queued per stream before the sender waits for the zone to read.
 const STREAM_BUFFER: usize = 16;
@@ -38,7 +37,7 @@ type Outbound<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 pub struct KdsServer {
     pub(super) store: Store,
     pub(super) auth: Authenticator,
-    pub(super) outgoing: Outgoing,
+    pub(super) snapshots: Snapshots,
     pub(super) instance_id: String,
     pub(super) nack_backoff: Duration,
     pub(super) health_interval: Option<Duration>,
@@ -178,13 +177,13 @@ impl KdsServer {
         mut inbound: Streaming<DeltaDiscoveryRequest>,
         tx: &mpsc::Sender<Result<DeltaDiscoveryResponse, Status>>,
     ) -> Result<(), Status> {
-        let mut changes = self.store.subscribe();
-        let mut publisher = Publisher::default();
+        let mut changes = self.store.changes();
+        let mut publisher = Publisher::new();
         let mut subscribed = BTreeSet::new();
         let mut shutdown = self.shutdown.clone();
         loop {
             tokio::select! {
-                () = shutdown.wait() => return Err(Status::unavailable("the global control plane is shutting down")),
+                () = shutdown.wait() => return Err(shutting_down()),
                 () = expiry(peer) => return Err(Status::unauthenticated("the zone token expired")),
                 () = tx.closed() => return Ok(()),
                 message = inbound.message() => {
@@ -192,31 +191,41 @@ impl KdsServer {
                     match delta::classify(&request) {
                         DeltaRequest::Subscribe(kind) if GLOBAL_TO_ZONE.contains(&kind) => {
                             subscribed.insert(kind);
-                            publisher.forget(kind);
+                            publisher.forget(&kind);
                             self.publish(peer, kind, &mut publisher, tx, true).await?;
                         }
                         DeltaRequest::Nack { kind, message } => {
                             tracing::warn!(zone = %peer.zone, %kind, %message, "config was previously rejected by other control plane. Applying backoff before resending it");
-                            tokio::time::sleep(self.nack_backoff).await;
-                            publisher.forget(kind);
+                            self.auth.metrics.kds_nack_received();
+                            // Shutdown, the zone leaving and the token expiring end the wait.
+                            tokio::select! {
+                                () = shutdown.wait() => return Err(shutting_down()),
+                                () = expiry(peer) => return Err(Status::unauthenticated("the zone token expired")),
+                                () = tx.closed() => return Ok(()),
+                                () = tokio::time::sleep(self.nack_backoff) => {}
+                            }
+                            publisher.forget(&kind);
                             self.publish(peer, kind, &mut publisher, tx, true).await?;
                         }
                         DeltaRequest::Ack(_) => {}
                         other => tracing::debug!(zone = %peer.zone, request = ?other, "ignoring a subscription to a type the global does not send"),
                     }
                 }
-                change = changes.recv() => {
-                    let kinds: Vec<ResourceType> = match &change {
-                        Ok(change) => affected(change, &subscribed),
-                        Err(RecvError::Lagged(_)) => subscribed.iter().copied().collect(),
-                        Err(RecvError::Closed) => return Ok(()),
-                    };
-                    if change.as_ref().map_or(true, is_secret_change) {
+                event = changes.recv() => {
+                    let Some(event) = event else { return Ok(()) };
+                    if is_secret_change(&event) {
                         self.auth.recheck(peer).await?;
                     }
-                    let lagged = change.is_err();
+                    let (kinds, fresh): (Vec<ResourceType>, bool) = match &event {
+                        Event::Changed(change) => {
+                            let written = change.resource_type();
+                            let affected = written.into_iter().flat_map(sync::global_outgoing_affected_by);
+                            (affected.filter(|k| subscribed.contains(k)).collect(), false)
+                        }
+                        Event::Resync => (subscribed.iter().copied().collect(), true),
+                    };
                     for kind in kinds {
-                        self.publish(peer, kind, &mut publisher, tx, lagged).await?;
+                        self.publish(peer, kind, &mut publisher, tx, fresh).await?;
                     }
                 }
             }
@@ -233,7 +242,7 @@ impl KdsServer {
         tx: &mpsc::Sender<Result<DeltaDiscoveryResponse, Status>>,
         fresh: bool,
     ) -> Result<(), Status> {
-        let snapshot = self.outgoing.snapshot(kind, fresh).await.map_err(|err| {
+        let snapshot = self.snapshots.get(kind, fresh).await.map_err(|err| {
             tracing::error!(error = %err, "could not read resources to sync");
             Status::internal("internal error")
         })?;
@@ -257,11 +266,11 @@ impl KdsServer {
                 return Ok(());
             }
         }
-        let mut changes = self.store.subscribe();
+        let mut changes = self.store.changes();
         let mut shutdown = self.shutdown.clone();
         loop {
             tokio::select! {
-                () = shutdown.wait() => return Err(Status::unavailable("the global control plane is shutting down")),
+                () = shutdown.wait() => return Err(shutting_down()),
                 () = expiry(peer) => return Err(Status::unauthenticated("the zone token expired")),
                 () = tx.closed() => return Ok(()),
                 message = inbound.message() => {
@@ -291,11 +300,10 @@ impl KdsServer {
                         return Ok(());
                     }
                 }
-                change = changes.recv() => {
-                    match change {
-                        Ok(change) if !is_secret_change(&change) => {}
-                        Err(RecvError::Closed) => return Ok(()),
-                        _ => self.auth.recheck(peer).await?,
+                event = changes.recv() => {
+                    let Some(event) = event else { return Ok(()) };
+                    if is_secret_change(&event) {
+                        self.auth.recheck(peer).await?;
                     }
                 }
             }
@@ -303,20 +311,13 @@ impl KdsServer {
     }
 }
 
-/// The subscribed types a change touches. Switching a `Zone` on or off changes which zone
-/// ingresses the other zones receive.
-fn affected(change: &Change, subscribed: &BTreeSet<ResourceType>) -> Vec<ResourceType> {
-    let kind = ResourceType::from_name(&change.key.kind);
-    let kind = match kind {
-        Some(ResourceType::Zone) => Some(ResourceType::ZoneIngress),
-        other => other,
-    };
-    kind.filter(|k| subscribed.contains(k)).into_iter().collect()
+/// Token keys and revocation lists are (Global)Secrets; a resync may have changed them too.
+fn is_secret_change(event: &Event) -> bool {
+    event.touches(ResourceType::Secret) || event.touches(ResourceType::GlobalSecret)
 }
 
-/// Token keys and revocation lists are (Global)Secrets.
-fn is_secret_change(change: &Change) -> bool {
-    matches!(change.key.kind.as_str(), "Secret" | "GlobalSecret")
+fn shutting_down() -> Status {
+    Status::unavailable("the global control plane is shutting down")
 }
 
 /// Resolves when the peer's token expires (never without a token).

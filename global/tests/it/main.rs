@@ -3,3 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod cert_reload;
+mod kds_shutdown;
+mod zones;

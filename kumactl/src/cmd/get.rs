@@ -59,7 +59,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Self::Resource(ty) => ty.name(),
-            Self::ZoneInsight => kuma_core::resources::insight::INSIGHT_KIND,
+            Self::ZoneInsight => kuma_core::resources::insight::ZONE_INSIGHT_KIND,
         }
     }
 

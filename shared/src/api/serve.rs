@@ -1,26 +1,26 @@
-//! Serving an axum router over TCP, with or without TLS, with timeouts and graceful shutdown.
+//! Serving an axum router on a [`Listener`], with timeouts and graceful shutdown.
 //!
-//! We run our own accept loop instead of `axum::serve` so that plain and TLS listeners share one
-//! code path, a slow TLS handshake never blocks the accept loop, and every connection gets a
-//! header-read timeout (Kuma's `*_READ_HEADER_TIMEOUT`).
+//! The listener does the accepting, the address checks and the TLS handshake (with a certificate
+//! that follows its files), so the API, diagnostics and MADS share that path with KDS and the DP
+//! server; this file serves HTTP/1.1 and HTTP/2 on the connections it hands over, with a
+//! header-read timeout per connection (Kuma's `*_READ_HEADER_TIMEOUT`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use futures::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use kuma_core::shutdown::Shutdown;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::net::Listener;
+
 /// How long in-flight requests get to finish once shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -37,73 +37,31 @@ pub struct ConnLimits {
 }
 
 /// Serves `router` on `listener` until `shutdown` fires, then drains open connections.
-/// With `tls`, every connection is a TLS connection; a failed handshake closes it quietly.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    router: Router,
-    limits: ConnLimits,
-    mut shutdown: Shutdown,
-) {
+pub async fn serve(listener: Listener, router: Router, limits: ConnLimits, shutdown: Shutdown) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.read_header_timeout);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = shutdown.wait() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(err) => {
-                    // Running out of file descriptors is the usual cause; back off briefly
-                    // rather than spin.
-                    tracing::warn!(%err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        let router = router.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
+    let name = listener.name();
+    // The stream ends when `shutdown` fires: the listener stops accepting.
+    let mut incoming = std::pin::pin!(listener.incoming(shutdown));
+    while let Some(Ok(conn)) = incoming.next().await {
+        let info = conn.info().clone();
+        // rustls only keeps a client certificate that verified against the client CA.
+        let client_cert = info.peer_certificates.is_some();
+        let service = connection_service(router.clone(), info.remote_addr, client_cert);
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(conn), service);
+        let watched = graceful.watch(connection.into_owned());
         tokio::spawn(async move {
-            match tls {
-                Some(acceptor) => {
-                    let stream =
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(err)) => {
-                                tracing::debug!(%peer, %err, "tls handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "tls handshake timed out");
-                                return;
-                            }
-                        };
-                    // rustls only keeps a client certificate that verified against the client CA.
-                    let client_cert = stream.get_ref().1.peer_certificates().is_some();
-                    let service = connection_service(router, peer, client_cert);
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(err) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(%peer, %err, "connection closed with an error");
-                    }
-                }
-                None => {
-                    let service = connection_service(router, peer, false);
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
-                    if let Err(err) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(%peer, %err, "connection closed with an error");
-                    }
-                }
+            if let Err(err) = watched.await {
+                tracing::debug!(listener = name, peer = %info.remote_addr, %err, "connection closed with an error");
             }
         });
     }
-    drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        tracing::warn!("connections still open after the drain timeout; closing them");
+        tracing::warn!(
+            listener = name,
+            "connections still open after the drain timeout; closing them"
+        );
     }
 }
 

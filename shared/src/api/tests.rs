@@ -1,4 +1,4 @@
-//! Router tests: requests go through `router(state).oneshot(..)` without a socket.
+//! Router tests: requests go through `router(state, routes).oneshot(..)` without a socket.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -105,7 +105,7 @@ pub(super) async fn call_with(
     }
     let mut req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
     req.extensions_mut().insert(ConnectInfo(peer));
-    let resp = router(state.clone()).oneshot(req).await.unwrap();
+    let resp = router(state.clone(), Router::new()).oneshot(req).await.unwrap();
     let status = resp.status();
     let etag = resp.headers().get(header::ETAG).map(|v| v.to_str().unwrap().to_owned());
     let bytes = to_bytes(resp.into_body(), usize::MAX).await.unwrap();
@@ -379,27 +379,4 @@ async fn unknown_paths_and_types_are_not_found() {
         let r = call(&s, LOCAL, Method::GET, path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
-}
-
-#[tokio::test]
-async fn zone_overview_joins_zones_and_insights() {
-    let s = state(Role::Global);
-    crate::zones::ensure_zone(s.store(), "zone-1").await.unwrap();
-    let sub = crate::zones::Subscription {
-        id: "s1".into(),
-        global_instance_id: "g".into(),
-        ..Default::default()
-    };
-    crate::zones::connected(s.store(), "zone-1", sub).await.unwrap();
-    let r = call(&s, REMOTE, Method::GET, "/zones/_overview", None).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["items"][0]["name"], "zone-1");
-    assert_eq!(r.body["items"][0]["zone"]["enabled"], true);
-    assert_eq!(r.body["items"][0]["zoneInsight"]["subscriptions"][0]["id"], "s1");
-    let r = call(&s, REMOTE, Method::GET, "/zone-insights/zone-1", None).await;
-    assert_eq!(r.body["type"], "ZoneInsight");
-    let r = call(&s, REMOTE, Method::GET, "/zones/zone-1", None).await;
-    assert_eq!(r.body["type"], "Zone");
-    let r = call(&s, REMOTE, Method::GET, "/zones/nope/_overview", None).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

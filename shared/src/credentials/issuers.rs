@@ -1,67 +1,50 @@
 //! Mesh CAs loaded for signing data plane certificates, kept per (mesh, backend).
 //!
 //! Parsing a CA (PEM, the chain, the private key) costs more than signing with it, so the DP
-//! server must not do it for every CSR. A loaded [`ca::Issuer`] is reused until a Secret or a
-//! Mesh is written through the store (the store's per-kind generations, bumped before the write
-//! returns), or the backend's settings differ from the ones it was loaded with. A provided CA
-//! read from files on disk is never cached: a file can change without any store write.
+//! server must not do it for every CSR. A loaded [`ca::Issuer`] is kept in a [`Derived`] cache
+//! until a Secret or a Mesh is written through the store (or the store resyncs), or the backend's
+//! settings differ from the ones it was loaded with. A provided CA read from files on disk is
+//! never reused: a file can change without any store write.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kuma_core::ca::{self, DataSource, Issuer, ProvidedConf};
 use kuma_core::resources::{CaBackend, CaType, ResourceType};
-use store::Store;
+use store::{Derived, Store};
 
 use super::Error;
 
 /// Loaded CAs by (mesh, backend name).
-#[derive(Default)]
 pub(super) struct Issuers {
-    cache: Mutex<HashMap<(String, String), Cached>>,
+    cache: Derived<(String, String), Loaded>,
 }
 
-struct Cached {
-    /// The Secret and Mesh generations it was loaded at.
-    generations: (u64, u64),
+/// A CA as loaded for one backend's settings.
+struct Loaded {
     backend: CaBackend,
     issuer: Arc<Issuer>,
+    /// No part of it came from a file, which can change without a store write.
+    cacheable: bool,
 }
 
 impl Issuers {
-    /// The CA of `backend` of `mesh`, loaded from the mesh's Secrets (builtin) or the backend's
-    /// data sources (provided), or the cached one when nothing it came from has changed.
-    pub(super) async fn get(
-        &self,
-        store: &Store,
-        mesh: &str,
-        backend: &CaBackend,
-    ) -> Result<Arc<Issuer>, Error> {
-        // Read before loading: a write while loading leaves an older generation in the cache,
-        // so the next call loads again.
-        let generations = (
-            store.generation(ResourceType::Secret.name()),
-            store.generation(ResourceType::Mesh.name()),
-        );
-        let key = (mesh.to_owned(), backend.name.clone());
-        if let Some(cached) = self.cache().get(&key)
-            && cached.generations == generations
-            && cached.backend == *backend
-        {
-            return Ok(cached.issuer.clone());
-        }
-        let (issuer, cacheable) = load(store, mesh, backend).await?;
-        let issuer = Arc::new(issuer);
-        if cacheable {
-            let cached = Cached { generations, backend: backend.clone(), issuer: issuer.clone() };
-            self.cache().insert(key, cached);
-        }
-        Ok(issuer)
+    pub(super) fn new(store: Store) -> Self {
+        Self { cache: Derived::new(store) }
     }
 
-    fn cache(&self) -> MutexGuard<'_, HashMap<(String, String), Cached>> {
-        // Each use is one lookup or insert, which cannot leave the map half-written.
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The CA of `backend` of `mesh`, loaded from the mesh's Secrets (builtin) or the backend's
+    /// data sources (provided), or the one loaded before when no Secret or Mesh was written
+    /// since, the backend's settings are the same and nothing of it came from a file.
+    pub(super) async fn get(&self, mesh: &str, backend: &CaBackend) -> Result<Arc<Issuer>, Error> {
+        const SOURCES: [ResourceType; 2] = [ResourceType::Secret, ResourceType::Mesh];
+        let key = (mesh.to_owned(), backend.name.clone());
+        let reuse = |loaded: &Loaded| loaded.cacheable && loaded.backend == *backend;
+        let build = || async {
+            let (issuer, cacheable) = load(self.cache.store(), mesh, backend).await?;
+            Ok::<_, Error>(Loaded { backend: backend.clone(), issuer: Arc::new(issuer), cacheable })
+        };
+        Ok(Arc::clone(&self.cache.get(&key, &SOURCES, reuse, build).await?.issuer))
     }
 }
 
@@ -138,7 +121,7 @@ mod tests {
     }
 
     async fn put_secret(store: &Store, name: &str, data: &[u8]) {
-        let key = Key::mesh_scoped("Secret", MESH, name);
+        let key = Key::resource(ResourceType::Secret, MESH, name);
         let spec = Spec::Secret(SecretSpec::from_bytes(data)).to_value();
         let version = store.get(&key).await.map(|r| r.version).ok();
         match version {
@@ -179,7 +162,7 @@ mod tests {
         assert_eq!(signed_by(&second), root.cert_pem);
         assert!(same(&second, &credentials.issuer(MESH, &ca_1).await.unwrap()));
 
-        let key = Key::global("Mesh", MESH);
+        let key = Key::resource(ResourceType::Mesh, "", MESH);
         store.create(key, serde_json::to_value(&mesh).unwrap(), BTreeMap::new()).await.unwrap();
         let third = credentials.issuer(MESH, &ca_1).await.unwrap();
         assert!(!same(&second, &third), "a Mesh write loads the CA again");

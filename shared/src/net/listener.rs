@@ -1,23 +1,25 @@
-//! A TCP listener that filters peers by address before TLS and hands finished connections to
-//! tonic.
+//! The one listener every server of the control plane binds (the API over HTTP and HTTPS,
+//! diagnostics, KDS, the DP server, MADS): built with [`Listener::builder`], it filters peers by
+//! address before TLS, holds each address to its limits, does the TLS handshake with a
+//! certificate that follows its files ([`ServerCert`]), and hands finished connections to tonic
+//! or to the HTTP server (`api::serve`).
 //!
 //! The accept loop checks the allowlist first: a refused peer's socket is reset at once, before
 //! anything is read from it, so it never sees a TLS byte (not even a certificate). Then the
 //! per-address limits (`shared::limits`): a peer over its connection rate or its open-connection
 //! cap is reset the same way, and an admitted connection holds its slot until it closes. Admitted
-//! peers get their handshake in a task of their own with a deadline, so a slow peer cannot stall the
-//! loop. This file must not know what is served: tonic does that with
+//! peers get their handshake in a task of their own with a deadline, so a slow peer cannot stall
+//! the loop. This file must not know what is served: tonic does that with
 //! `Server::builder().serve_with_incoming_shutdown(listener.incoming(shutdown), ...)`.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
 use kuma_core::shutdown::Shutdown;
-use kuma_core::tls::{ClientAuth, ReloadingCert, ServerTlsOptions, reloading_server_config};
+use kuma_core::tls::{ClientAuth, ServerTlsOptions, reloading_server_config};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -25,7 +27,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{Allowlist, Conn, Error};
+use super::{Allowlist, Conn, Error, ServerCert};
 use crate::audit::{AuditLog, Event};
 use crate::limits::{Limiter, Permit};
 use crate::metrics::Metrics;
@@ -53,19 +55,42 @@ const QUEUE: usize = 64;
 /// TLS settings of a listener.
 #[derive(Debug, Clone)]
 pub struct ServerTls {
-    /// The certificate presented; [`super::watch_cert_files`] can keep it fresh.
-    pub cert: Arc<ReloadingCert>,
+    /// The certificate presented, following its files.
+    pub cert: ServerCert,
     /// Versions and cipher suites.
     pub options: ServerTlsOptions,
     /// ALPN protocols offered: [`ALPN_H2`] or [`ALPN_H2_HTTP1`].
     pub alpn: &'static [&'static [u8]],
-    /// PEM roots for optional client certificates: a client that sends one must chain to them,
-    /// and services find the chain in [`super::ConnInfo`]. `None` asks for none (Kuma's KDS).
-    pub client_ca: Option<String>,
+    /// Whether clients are asked for certificates, and what they must chain to.
+    pub client_certs: ClientCerts,
+}
+
+/// Whether a listener asks clients for certificates. A certificate a client sends must chain to
+/// the PEM roots given; services find the chain in [`super::ConnInfo`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ClientCerts {
+    /// None is asked for (Kuma's KDS without a client CA, the DP server, MADS).
+    #[default]
+    None,
+    /// A client may send one.
+    Optional(String),
+    /// A client must send one (`KUMA_API_SERVER_HTTPS_REQUIRE_CLIENT_CERT`).
+    Required(String),
+}
+
+/// What a listener is made of, before it is bound; from [`Listener::builder`].
+#[derive(Debug)]
+pub struct ListenerBuilder {
+    name: &'static str,
+    addr: SocketAddr,
+    allowlist: Allowlist,
+    limiter: Limiter,
+    tls: Option<ServerTls>,
+    handshake_timeout: Duration,
 }
 
 /// A bound listener; [`incoming`](Self::incoming) starts accepting.
-pub struct TlsListener {
+pub struct Listener {
     listener: TcpListener,
     local_addr: SocketAddr,
     name: &'static str,
@@ -75,6 +100,8 @@ pub struct TlsListener {
     limiter: Limiter,
     metrics: Metrics,
     audit: AuditLog,
+    /// Keeps the certificate files watched while the listener lives.
+    _cert: Option<ServerCert>,
 }
 
 /// Rate limit of the log and audit lines about refused peers (the metric counts every one).
@@ -85,56 +112,91 @@ struct Refusals {
     suppressed: u64,
 }
 
-impl TlsListener {
-    /// Binds `addr` (port 0 picks a free port). Without `tls` the listener serves plaintext, as
-    /// KDS does with `KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED=false`. `name` labels metrics, logs
-    /// and audit lines (`kds`, `dp-server`).
-    pub async fn bind(
-        addr: SocketAddr,
-        name: &'static str,
-        allowlist: Allowlist,
-        tls: Option<ServerTls>,
-        metrics: Metrics,
-        audit: AuditLog,
-    ) -> Result<Self, Error> {
-        let acceptor = tls
-            .map(|tls| {
-                let client_auth = match &tls.client_ca {
-                    Some(pem) => ClientAuth::Optional(pem.as_bytes()),
-                    None => ClientAuth::None,
-                };
-                reloading_server_config(tls.cert, &tls.options, client_auth, tls.alpn)
-                    .map(TlsAcceptor::from)
-                    .map_err(|source| Error::Tls { listener: name, source: Box::new(source) })
-            })
-            .transpose()?;
-        let bind_err = |source| Error::Bind { addr, source };
-        let listener = listen(addr).map_err(bind_err)?;
-        let local_addr = listener.local_addr().map_err(bind_err)?;
-        Ok(Self {
-            listener,
-            local_addr,
-            name,
-            allowlist,
-            acceptor,
-            handshake_timeout: HANDSHAKE_TIMEOUT,
-            limiter: Limiter::off(),
-            metrics,
-            audit,
-        })
+impl ListenerBuilder {
+    /// Admits peers from these networks only (an empty list admits everyone, the default).
+    pub fn allowlist(mut self, allowlist: Allowlist) -> Self {
+        self.allowlist = allowlist;
+        self
+    }
+
+    /// Holds each source address to `limiter` (after the allowlist, before TLS); by default
+    /// every allowed peer is admitted.
+    pub fn limiter(mut self, limiter: Limiter) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// Serves TLS; without it the listener serves plaintext (the API's HTTP port, diagnostics
+    /// and MADS without TLS, KDS with `KUMA_MULTIZONE_GLOBAL_KDS_TLS_ENABLED=false`).
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Replaces [`HANDSHAKE_TIMEOUT`].
-    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
     }
 
-    /// Holds each source address to `limiter` (after the allowlist, before TLS); without this,
-    /// every allowed peer is admitted.
-    pub fn with_limiter(mut self, limiter: Limiter) -> Self {
-        self.limiter = limiter;
-        self
+    /// Builds the TLS configuration and binds the address (port 0 picks a free port). Refusals
+    /// and failed handshakes are counted in `metrics` and recorded in `audit`.
+    pub async fn bind(self, metrics: Metrics, audit: AuditLog) -> Result<Listener, Error> {
+        let name = self.name;
+        let (acceptor, cert) = match self.tls {
+            Some(tls) => {
+                let client_auth = match &tls.client_certs {
+                    ClientCerts::None => ClientAuth::None,
+                    ClientCerts::Optional(pem) => ClientAuth::Optional(pem.as_bytes()),
+                    ClientCerts::Required(pem) => ClientAuth::Required(pem.as_bytes()),
+                };
+                let config = reloading_server_config(
+                    tls.cert.current(),
+                    &tls.options,
+                    client_auth,
+                    tls.alpn,
+                )
+                .map_err(|source| Error::Tls { listener: name, source: Box::new(source) })?;
+                (Some(TlsAcceptor::from(config)), Some(tls.cert))
+            }
+            None => (None, None),
+        };
+        let addr = self.addr;
+        let bind_err = |source| Error::Bind { addr, source };
+        let listener = listen(addr).map_err(bind_err)?;
+        let local_addr = listener.local_addr().map_err(bind_err)?;
+        Ok(Listener {
+            listener,
+            local_addr,
+            name,
+            allowlist: self.allowlist,
+            acceptor,
+            handshake_timeout: self.handshake_timeout,
+            limiter: self.limiter,
+            metrics,
+            audit,
+            _cert: cert,
+        })
+    }
+}
+
+impl Listener {
+    /// A listener named `name` (it labels metrics, logs and audit lines: `kds`, `dp-server`,
+    /// `api-https`...) on `addr`: no allowlist, no limits, plaintext until configured.
+    pub fn builder(name: &'static str, addr: SocketAddr) -> ListenerBuilder {
+        ListenerBuilder {
+            name,
+            addr,
+            allowlist: Allowlist::default(),
+            limiter: Limiter::off(),
+            tls: None,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// The listener's name.
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     /// The bound address, with the port the system picked.
@@ -185,6 +247,8 @@ impl TlsListener {
                 drop(stream);
                 continue;
             };
+            // Only a latency tweak; a socket the peer already closed fails later anyway.
+            let _ = stream.set_nodelay(true);
             tokio::spawn(self.handshake(stream, peer, permit, tx.clone()));
         }
         tracing::debug!(listener = self.name, addr = %self.local_addr, "listener stopped");
@@ -225,9 +289,9 @@ impl TlsListener {
     }
 }
 
-impl fmt::Debug for TlsListener {
+impl fmt::Debug for Listener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsListener")
+        f.debug_struct("Listener")
             .field("name", &self.name)
             .field("local_addr", &self.local_addr)
             .field("allowlist", &self.allowlist)

@@ -2,14 +2,18 @@
 //!
 //! The watch is on the files' directories, not the files: tools replace certificates by renaming
 //! a new file over the old one (and Kubernetes by swapping a `..data` symlink), which a watch on
-//! the old inode would never see. Any change in a directory triggers a reload attempt; a pair
-//! that does not load (half written, or the key not yet replaced) is logged and the current
-//! certificate stays. This file must not decide where the files are; callers pass paths.
+//! the old inode would never see. A change of a file with the certificate's or the key's name, or
+//! of a Kubernetes `..` entry, triggers a reload attempt (other files of the directory, such as a
+//! database in the work dir, do not); a pair that does not load (half written, or the key not yet
+//! replaced) is logged and the current certificate stays. This file must not decide where the
+//! files are; callers pass paths.
 
 use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kuma_core::error::Chain;
 use kuma_core::tls::{ReloadingCert, load_pair};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
@@ -30,10 +34,14 @@ pub fn watch_cert_files(
     target: Arc<ReloadingCert>,
 ) -> Result<WatchHandle, Error> {
     let dirs: BTreeSet<PathBuf> = [&cert, &key].into_iter().map(|p| parent(p)).collect();
+    let names: Vec<OsString> =
+        [&cert, &key].into_iter().filter_map(|p| p.file_name()).map(OsStr::to_owned).collect();
     let mut reloader = Reloader { cert, key, target, last_cert_pem: None };
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<Event>| match event {
-            Ok(event) if is_change(&event.kind) => reloader.reload(),
+            Ok(event) if is_change(&event.kind) && concerns(&event.paths, &names) => {
+                reloader.reload();
+            }
             Ok(_) => {}
             Err(err) => tracing::warn!(%err, "certificate file watch failed"),
         })
@@ -63,7 +71,7 @@ impl Reloader {
                 tracing::warn!(
                     cert = %self.cert.display(),
                     key = %self.key.display(),
-                    err = %error_chain(&err),
+                    err = %Chain(&err),
                     "new certificate files do not load; keeping the current certificate"
                 );
                 return;
@@ -79,7 +87,7 @@ impl Reloader {
             }
             Err(err) => tracing::warn!(
                 cert = %self.cert.display(),
-                err = %error_chain(&err),
+                err = %Chain(&err),
                 "new certificate refused; keeping the current certificate"
             ),
         }
@@ -93,23 +101,21 @@ fn is_change(kind: &EventKind) -> bool {
     )
 }
 
+/// Whether an event on `paths` may have changed the files named `names`: one of them, or a
+/// Kubernetes `..data` swap. An event without paths counts.
+fn concerns(paths: &[PathBuf], names: &[OsString]) -> bool {
+    paths.is_empty()
+        || paths.iter().filter_map(|p| p.file_name()).any(|name| {
+            names.iter().any(|n| n == name) || name.as_encoded_bytes().starts_with(b"..")
+        })
+}
+
 /// The directory to watch for `path`; a bare file name lives in the working directory.
 fn parent(path: &Path) -> PathBuf {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -160,6 +166,17 @@ mod tests {
         reloader.reload();
         assert_ne!(leaf(&target), served_old);
         assert_eq!(leaf(&target), new.chain().unwrap()[0].to_vec());
+    }
+
+    #[test]
+    fn only_the_pair_and_kubernetes_swaps_trigger_a_reload() {
+        let names = [OsString::from("tls.crt"), OsString::from("tls.key")];
+        let at = |p: &str| vec![PathBuf::from(p)];
+        assert!(concerns(&at("/etc/kuma/tls.crt"), &names));
+        assert!(concerns(&at("/etc/kuma/tls.key"), &names));
+        assert!(concerns(&at("/etc/kuma/..data"), &names));
+        assert!(concerns(&[], &names), "an event that names no file");
+        assert!(!concerns(&at("/etc/kuma/kuma.db-wal"), &names));
     }
 
     #[test]

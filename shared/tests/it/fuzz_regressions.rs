@@ -11,8 +11,8 @@ use kuma_core::resources::{self, ResourceType};
 use kuma_core::tokens::{KeyKind, KeySet, SigningKey, Validator, ZoneClaims};
 use prost::Message;
 use proto::envoy::service::discovery::v3::DeltaDiscoveryResponse;
-use shared::delta::{Publisher, Subscriber, node};
-use shared::sync::{GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
+use shared::kds::delta::{Publisher, Subscriber, node};
+use shared::kds::sync::{GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
 use time::macros::datetime;
 
 /// `kds` crash: a `Zone` response (removing `zone-1.`) was accepted by a zone and by the global,

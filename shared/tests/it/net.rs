@@ -10,12 +10,10 @@ use std::time::Duration;
 
 use kuma_core::net::{ChannelSettings, ConnectError, connect};
 use kuma_core::shutdown::{self, Trigger};
-use kuma_core::tls::{
-    CertKind, CertPair, KeyType, ReloadingCert, ServerTlsOptions, generate_certificate,
-};
+use kuma_core::tls::{CertKind, CertPair, KeyType, ServerTlsOptions, generate_certificate};
 use shared::audit::AuditLog;
 use shared::metrics::Metrics;
-use shared::net::{ALPN_H2, Allowlist, ConnInfo, ServerTls, TlsListener, watch_cert_files};
+use shared::net::{ALPN_H2, Allowlist, ClientCerts, ConnInfo, Listener, ServerCert, ServerTls};
 use shared::testing::cp::eventually;
 use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
@@ -28,7 +26,7 @@ use tonic_health::pb::health_client::HealthClient;
 const LISTENER: &str = "kds";
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A health server behind a `TlsListener`; stops when dropped.
+/// A health server behind a `Listener`; stops when dropped.
 struct Server {
     addr: SocketAddr,
     /// What the service saw of each request's connection, from the request extensions.
@@ -52,13 +50,14 @@ impl Server {
         let audit = AuditLog::memory();
         let allowlist = Allowlist::new(allowlist.iter().map(|n| n.parse().unwrap()).collect());
         let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let mut listener =
-            TlsListener::bind(addr, LISTENER, allowlist, tls, metrics.clone(), audit.clone())
-                .await
-                .unwrap();
-        if let Some(timeout) = handshake_timeout {
-            listener = listener.with_handshake_timeout(timeout);
+        let mut builder = Listener::builder(LISTENER, addr).allowlist(allowlist);
+        if let Some(tls) = tls {
+            builder = builder.tls(tls);
         }
+        if let Some(timeout) = handshake_timeout {
+            builder = builder.handshake_timeout(timeout);
+        }
+        let listener = builder.bind(metrics.clone(), audit.clone()).await.unwrap();
         let addr = listener.local_addr();
         let (stop, shutdown) = shutdown::channel();
         let (_reporter, health) = tonic_health::server::health_reporter();
@@ -101,15 +100,9 @@ fn cert(kind: CertKind, hosts: &[&str]) -> (CertPair, String) {
     (pair, ca)
 }
 
-fn tls(pair: &CertPair) -> (ServerTls, Arc<ReloadingCert>) {
-    let cert = ReloadingCert::new(pair).unwrap();
-    let tls = ServerTls {
-        cert: cert.clone(),
-        options: ServerTlsOptions::default(),
-        alpn: ALPN_H2,
-        client_ca: None,
-    };
-    (tls, cert)
+fn tls(cert: ServerCert) -> ServerTls {
+    let options = ServerTlsOptions::default();
+    ServerTls { cert, options, alpn: ALPN_H2, client_certs: ClientCerts::None }
 }
 
 fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
@@ -136,7 +129,7 @@ async fn allowed_peer_gets_a_health_response_over_tls() {
     let (pair, ca) = server_cert();
     let dir = TempDir::new().unwrap();
     let ca_path = write(dir.path(), "ca.pem", &ca);
-    let (tls, _cert) = tls(&pair);
+    let tls = tls(ServerCert::fixed(&pair).unwrap());
     let server = Server::start(&["127.0.0.0/8"], Some(tls)).await;
 
     let by_name =
@@ -152,7 +145,7 @@ async fn peer_address_outside_the_allowlist_is_refused_and_the_address_not_the_p
     let (pair, ca) = server_cert();
     let dir = TempDir::new().unwrap();
     let ca_path = write(dir.path(), "ca.pem", &ca);
-    let (tls, _cert) = tls(&pair);
+    let tls = tls(ServerCert::fixed(&pair).unwrap());
     let server = Server::start(&["127.0.0.2/32"], Some(tls)).await;
     let mut client = settings(format!("grpcs://127.0.0.1:{}", server.addr.port()), Some(ca_path));
 
@@ -182,7 +175,7 @@ async fn peer_address_outside_the_allowlist_is_refused_and_the_address_not_the_p
 #[tokio::test]
 async fn refused_peer_is_closed_without_receiving_a_byte() {
     let (pair, _ca) = server_cert();
-    let (tls, _cert) = tls(&pair);
+    let tls = tls(ServerCert::fixed(&pair).unwrap());
     let server = Server::start(&["127.0.0.2/32"], Some(tls)).await;
 
     // The client sends nothing: a TLS server would wait for its ClientHello, the allowlist does not.
@@ -204,7 +197,7 @@ async fn client_with_the_wrong_root_ca_gets_untrusted_server_and_skip_verify_con
     let (_other_pair, other_ca) = server_cert();
     let dir = TempDir::new().unwrap();
     let wrong_ca = write(dir.path(), "other-ca.pem", &other_ca);
-    let (tls, _cert) = tls(&pair);
+    let tls = tls(ServerCert::fixed(&pair).unwrap());
     let server = Server::start(&[], Some(tls)).await;
     let address = format!("grpcs://127.0.0.1:{}", server.addr.port());
 
@@ -237,7 +230,7 @@ async fn plaintext_listener_serves_grpc() {
 #[tokio::test]
 async fn silent_peer_is_dropped_after_the_handshake_timeout() {
     let (pair, _ca) = server_cert();
-    let (tls, _cert) = tls(&pair);
+    let tls = tls(ServerCert::fixed(&pair).unwrap());
     let server = Server::start_with(&[], Some(tls), Some(Duration::from_millis(200))).await;
 
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
@@ -279,9 +272,8 @@ async fn replaced_certificate_files_are_served_without_a_restart() {
         write(&certs, "tls.key", secrecy::ExposeSecret::expose_secret(&old_pair.key_pem));
     let old_ca = write(dir.path(), "old-ca.pem", &old_ca);
     let new_ca = write(dir.path(), "new-ca.pem", &new_ca);
-    let (tls, cert) = tls(&old_pair);
-    let _watch = watch_cert_files(cert_path.clone(), key_path.clone(), cert).unwrap();
-    let server = Server::start(&[], Some(tls)).await;
+    let cert = ServerCert::from_files(&cert_path, &key_path).unwrap();
+    let server = Server::start(&[], Some(tls(cert))).await;
     let address = format!("grpcs://127.0.0.1:{}", server.addr.port());
     let trusts_old = settings(address.clone(), Some(old_ca));
     let trusts_new = settings(address, Some(new_ca));
@@ -311,8 +303,8 @@ async fn client_certificate_reaches_the_service_in_the_request_extensions() {
     let (zone, zone_ca) = cert(CertKind::Client, &["zone-1"]);
     let dir = TempDir::new().unwrap();
     let ca_path = write(dir.path(), "ca.pem", &ca);
-    let (mut tls, _cert) = tls(&pair);
-    tls.client_ca = Some(zone_ca);
+    let mut tls = tls(ServerCert::fixed(&pair).unwrap());
+    tls.client_certs = ClientCerts::Optional(zone_ca);
     let server = Server::start(&[], Some(tls)).await;
     let address = format!("grpcs://127.0.0.1:{}", server.addr.port());
 

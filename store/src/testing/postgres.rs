@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use kuma_core::error::Chain;
 use secrecy::SecretString;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
@@ -23,8 +24,8 @@ use crate::{ClientCert, PostgresConfig, PostgresTls, PostgresTlsMode};
 mod setup;
 
 use setup::{
-    Runner, append, bin_dir, chain, chown, free_port, hba, io, os_user_ids, roles_sql,
-    server_settings, write,
+    Runner, append, bin_dir, chown, free_port, hba, io, os_user_ids, roles_sql, server_settings,
+    write,
 };
 
 /// The password login, with its own database.
@@ -120,7 +121,7 @@ impl TestPostgres {
         }
         let started = match Self::start() {
             Ok(started) => Arc::new(started),
-            Err(e) => panic!("test PostgreSQL: {}", chain(&e)),
+            Err(e) => panic!("test PostgreSQL: {}", Chain(&e)),
         };
         *slot = Arc::downgrade(&started);
         Some(started)
@@ -312,7 +313,7 @@ impl Drop for TestPostgres {
             "stop".as_ref(),
         ];
         if let Err(e) = runner.run("pg_ctl", &args, None) {
-            eprintln!("test PostgreSQL did not stop: {}", chain(&e));
+            eprintln!("test PostgreSQL did not stop: {}", Chain(&e));
         }
     }
 }

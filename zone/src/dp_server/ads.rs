@@ -24,9 +24,9 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use envoy_types::pb::google::protobuf::{Struct, value};
+use kuma_core::resources::insight::rfc3339;
 use kuma_core::shutdown::Shutdown;
 use shared::net::ConnInfo;
-use shared::zones::rfc3339;
 use store::Store;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;

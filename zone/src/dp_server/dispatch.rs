@@ -6,18 +6,18 @@
 //! the broadcast itself, so every write woke every session: O(N²) wake-ups in a reconnect storm.
 //!
 //! Wake-ups never block the dispatcher: a session's pending reasons are bits that accumulate
-//! until it looks at them, so a slow session costs nothing but a bit set twice. When the
-//! dispatcher falls behind the broadcast, every session is told to recheck everything, as a
-//! lagging session did before. This module decides nothing about what a session does then.
+//! until it looks at them, so a slow session costs nothing but a bit set twice. On a resync of the
+//! change feed (the dispatcher fell behind, or the store asks for one), every session is told to
+//! recheck everything. This module decides nothing about what a session does then.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use kuma_core::resources::ResourceType;
 use kuma_core::shutdown::Shutdown;
-use store::{Change, ChangeKind, Store};
+use store::{Change, ChangeKind, Event, Store};
 use tokio::sync::Notify;
-use tokio::sync::broadcast::error::RecvError;
 
 /// The token must be checked again (its keys or revocations may have changed).
 const TOKEN: u8 = 1;
@@ -71,17 +71,14 @@ struct Signal {
 impl Dispatcher {
     /// Forwards the store's changes to the registered sessions until `shutdown` fires.
     pub(super) async fn run(self, store: Store, mut shutdown: Shutdown) {
-        let mut changes = store.subscribe();
+        let mut changes = store.changes();
         loop {
             tokio::select! {
                 () = shutdown.wait() => return,
-                change = changes.recv() => match change {
-                    Ok(change) => self.dispatch(&change),
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::debug!(missed, "DP server fell behind the store's changes");
-                        self.wake_all(ALL);
-                    }
-                    Err(RecvError::Closed) => return,
+                event = changes.recv() => match event {
+                    Some(Event::Changed(change)) => self.dispatch(&change),
+                    Some(Event::Resync) => self.wake_all(ALL),
+                    None => return,
                 },
             }
         }
@@ -113,17 +110,21 @@ impl Dispatcher {
     fn dispatch(&self, change: &Change) {
         let registry = self.registry();
         let key = &change.key;
-        match key.kind.as_str() {
-            "GlobalSecret" => registry.sessions.values().for_each(|e| e.signal.raise(TOKEN)),
-            "Secret" => {
+        match change.resource_type() {
+            Some(ResourceType::GlobalSecret) => {
+                registry.sessions.values().for_each(|e| e.signal.raise(TOKEN));
+            }
+            Some(ResourceType::Secret) => {
                 let in_mesh = registry.by_mesh.get(&key.mesh).into_iter().flatten();
                 registry.raise(in_mesh.chain(&registry.ingresses), TOKEN);
             }
-            "Dataplane" if change.kind != ChangeKind::Delete => {
+            Some(ResourceType::Dataplane) if change.kind != ChangeKind::Delete => {
                 let dp = (key.mesh.clone(), key.name.clone());
                 registry.raise(registry.by_dataplane.get(&dp).into_iter().flatten(), DATAPLANE);
             }
-            "Mesh" => registry.raise(registry.by_mesh.get(&key.name).into_iter().flatten(), MESH),
+            Some(ResourceType::Mesh) => {
+                registry.raise(registry.by_mesh.get(&key.name).into_iter().flatten(), MESH);
+            }
             _ => {}
         }
     }

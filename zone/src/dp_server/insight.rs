@@ -13,9 +13,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use kuma_core::resources::insight::{DATAPLANE_INSIGHT_KIND as KIND, rfc3339};
 use serde::{Deserialize, Serialize};
-use shared::api::dataplanes::INSIGHT_KIND as KIND;
-use shared::zones::rfc3339;
 use store::{Key, Store};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;

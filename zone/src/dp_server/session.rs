@@ -8,13 +8,14 @@
 use std::pin::Pin;
 use std::time::Duration;
 
+use kuma_core::error::Chain;
 use kuma_core::resources::CaBackend;
+use kuma_core::resources::insight::rfc3339;
 use kuma_core::shutdown::Shutdown;
 use proto::kumars::dp::v1 as pb;
 use proto::kumars::dp::v1::cp_message::Kind as CpKind;
 use proto::kumars::dp::v1::dp_message::Kind as DpKind;
 use shared::net::ConnInfo;
-use shared::zones::rfc3339;
 use store::Store;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -30,6 +31,10 @@ use super::issue;
 
 /// Messages buffered towards one proxy.
 pub(super) const STREAM_BUFFER: usize = 16;
+/// What a proxy is told when its certificate could not be issued for a reason of the control
+/// plane's (the detail goes to the log): stable, and free of internal names and paths.
+pub(super) const ISSUE_FAILED: &str =
+    "the control plane could not issue a certificate; it logged why, retry later";
 /// How long a proxy may take to send its Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -258,17 +263,18 @@ impl DpService {
         let started = std::time::Instant::now();
         let issued = match issue::issue(&self.auth.credentials, backend, &request).await {
             Ok(issued) => issued,
-            Err(issue::Error::Ca(err)) => {
-                tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %err, "refused a CSR");
-                return Err(Status::invalid_argument(error_chain(&err)));
+            Err(issue::Error::Ca(err)) if err.is_request_error() => {
+                tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %Chain(&err), "refused a CSR");
+                return Err(Status::invalid_argument(Chain(&err).to_string()));
             }
             Err(issue::Error::Identity(err)) => {
                 tracing::warn!(mesh = %dp.mesh, name = %dp.name, error = %err, "refused a CSR");
-                return Err(Status::invalid_argument(error_chain(&err)));
+                return Err(Status::invalid_argument(err.to_string()));
             }
             Err(err) => {
-                tracing::error!(mesh = %dp.mesh, name = %dp.name, error = %err, "could not issue a certificate");
-                return Err(Status::unavailable(error_chain(&err)));
+                // The detail (store, CA secrets, files) is for the operator, not the proxy.
+                tracing::error!(mesh = %dp.mesh, name = %dp.name, error = %Chain(&err), "could not issue a certificate");
+                return Err(Status::unavailable(ISSUE_FAILED));
             }
         };
         let metrics = &self.auth.metrics;
@@ -318,16 +324,4 @@ pub(super) async fn expiry(at: Option<OffsetDateTime>) {
         Some(at) => tokio::time::sleep(issue::until(at)).await,
         None => std::future::pending().await,
     }
-}
-
-/// An error and its causes, joined with `: `.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -17,11 +17,10 @@ use proto::kuma::mesh::v1alpha1::global_kds_service_client::GlobalKdsServiceClie
 use proto::kuma::mesh::v1alpha1::kds_sync_service_client::KdsSyncServiceClient;
 use secrecy::{ExposeSecret, SecretString};
 use shared::config::{CpConfig, CpToken};
-use shared::delta::{self, Publisher, Request as DeltaRequest, Subscriber};
-use shared::sync::{self, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
-use shared::zones::KdsStatus;
-use store::Store;
-use tokio::sync::broadcast::error::RecvError;
+use shared::kds::delta::{self, Publisher, Request as DeltaRequest, Subscriber};
+use shared::kds::status::KdsStatus;
+use shared::kds::sync::{self, GLOBAL_TO_ZONE, ZONE_TO_GLOBAL};
+use store::{Event, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codec::CompressionEncoding;
@@ -163,9 +162,9 @@ impl KdsClient {
         self.status.set("connected", &self.address, None);
         tracing::info!(global = %self.address, zone = %self.zone, "connected to the global control plane");
 
-        let mut publisher = Publisher::default();
+        let mut publisher = Publisher::new();
         let mut subscribed = BTreeSet::new();
-        let mut changes = self.store.subscribe();
+        let mut changes = self.store.changes();
         let mut ping = tokio::time::interval(DEFAULT_PING);
         loop {
             tokio::select! {
@@ -179,23 +178,24 @@ impl KdsClient {
                     match delta::classify(&request) {
                         DeltaRequest::Subscribe(kind) if ZONE_TO_GLOBAL.contains(&kind) => {
                             subscribed.insert(kind);
-                            publisher.forget(kind);
+                            publisher.forget(&kind);
                             self.publish(kind, &mut publisher, &responses).await?;
                         }
                         DeltaRequest::Nack { kind, message } => {
                             tracing::warn!(%kind, %message, "the global rejected our resources; resending after backoff");
+                            // The session runs inside a select on shutdown, which drops this wait.
                             tokio::time::sleep(self.base_backoff).await;
-                            publisher.forget(kind);
+                            publisher.forget(&kind);
                             self.publish(kind, &mut publisher, &responses).await?;
                         }
                         _ => {}
                     }
                 }
-                change = changes.recv() => {
-                    let kinds: Vec<ResourceType> = match change {
-                        Ok(change) => ResourceType::from_name(&change.key.kind).filter(|k| subscribed.contains(k)).into_iter().collect(),
-                        Err(RecvError::Lagged(_)) => subscribed.iter().copied().collect(),
-                        Err(RecvError::Closed) => return Ok(()),
+                event = changes.recv() => {
+                    let kinds: Vec<ResourceType> = match event {
+                        Some(Event::Changed(change)) => change.resource_type().filter(|k| subscribed.contains(k)).into_iter().collect(),
+                        Some(Event::Resync) => subscribed.iter().copied().collect(),
+                        None => return Ok(()),
                     };
                     for kind in kinds {
                         self.publish(kind, &mut publisher, &responses).await?;

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use kuma_core::resources::{MeshSpec, ResourceType, Spec, TrafficPermissionSpec};
 use kuma_core::shutdown::Shutdown;
-use store::{self, Change, ChangeKind, Key, Record, Store};
-use tokio::sync::broadcast::error::RecvError;
+use store::{self, Change, ChangeKind, Event, Key, Record, Store};
 use tokio::sync::{Mutex, watch};
 
 use super::view::{Dataplane, MeshView, Policy};
@@ -57,45 +56,42 @@ impl Views {
 
     /// Follows the store's changes until `shutdown` fires.
     pub async fn run(self, mut shutdown: Shutdown) {
-        let mut changes = self.store.subscribe();
+        let mut changes = self.store.changes();
         loop {
             let first = tokio::select! {
                 () = shutdown.wait() => return,
-                change = changes.recv() => change,
+                event = changes.recv() => event,
             };
             let mut dirty: HashMap<String, Dirty> = HashMap::new();
-            let mut lagged = false;
-            let mut next = Some(first);
-            while let Some(change) = next.take() {
-                match change {
-                    Ok(change) => note(&mut dirty, &change),
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::debug!(missed, "the xDS views fell behind the store's changes");
-                        lagged = true;
+            let mut resync = false;
+            let mut next = first;
+            loop {
+                match next {
+                    Some(Event::Changed(change)) => note(&mut dirty, &change),
+                    Some(Event::Resync) => {
+                        tracing::debug!("the xDS views read every mesh again");
+                        resync = true;
                     }
-                    Err(RecvError::Closed) => return,
+                    None => return,
                 }
                 // Everything already queued goes into this round.
-                next = match changes.try_recv() {
-                    Ok(change) => Some(Ok(change)),
-                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
-                        Some(Err(RecvError::Lagged(n)))
-                    }
-                    Err(_) => None,
-                };
+                match changes.try_recv() {
+                    Some(event) => next = Some(event),
+                    None => break,
+                }
             }
-            self.update(dirty, lagged).await;
+            self.update(dirty, resync).await;
         }
     }
 
-    async fn update(&self, mut dirty: HashMap<String, Dirty>, lagged: bool) {
+    async fn update(&self, mut dirty: HashMap<String, Dirty>, resync: bool) {
         let mut meshes = self.meshes.lock().await;
         meshes.retain(|_, tx| tx.receiver_count() > 0);
         let names: Vec<String> = meshes.keys().cloned().collect();
         for mesh in names {
             let change = match dirty.remove(&mesh) {
-                Some(change) if !lagged => change,
-                None if !lagged => continue,
+                Some(change) if !resync => change,
+                None if !resync => continue,
                 _ => Dirty {
                     mesh: true,
                     all: true,

@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use kuma_core::ca;
 use kuma_core::net::ChannelSettings;
+use kuma_core::resources::ResourceType;
 use proto::kumars::dp::v1 as pb;
 use proto::kumars::dp::v1::cp_message::Kind;
 use proto::kumars::dp::v1::dataplane_service_client::DataplaneServiceClient;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::testing::cp::{eventually, http_client};
+use store::Key;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -144,12 +147,16 @@ impl Session {
         Ok(message?.expect("the stream is open").kind.unwrap())
     }
 
-    pub(super) async fn csr(&mut self) -> pb::Identity {
+    async fn send_csr(&mut self) {
         let key = rcgen::KeyPair::generate().unwrap();
         let csr = rcgen::CertificateParams::default().serialize_request(&key).unwrap();
         let csr_der = csr.der().to_vec();
         let message = pb::dp_message::Kind::Csr(pb::CertificateRequest { csr_der });
         self.tx.send(pb::DpMessage { kind: Some(message) }).await.unwrap();
+    }
+
+    pub(super) async fn csr(&mut self) -> pb::Identity {
+        self.send_csr().await;
         match self.next().await.unwrap() {
             Kind::Identity(identity) => identity,
             other => panic!("expected an Identity, got {other:?}"),
@@ -207,6 +214,28 @@ async fn a_valid_token_gets_an_identity_for_a_csr() {
         metrics.contains("kuma_dp_certificate_soonest_expiry_timestamp_seconds 0").then_some(())
     })
     .await;
+    zone.stop().await;
+}
+
+#[tokio::test]
+async fn a_ca_that_does_not_load_is_reported_to_the_proxy_without_its_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = Zone::start(dir.path()).await;
+    zone.mesh_with_web("default", "1h").await;
+    let token = zone.token(json!({"name": "web-01", "mesh": "default"})).await;
+    let mut session = Session::open(&zone, &token, "default", "").await.unwrap();
+    assert!(matches!(session.next().await.unwrap(), Kind::Rotate(_)));
+    // The CA's key leaves the store (a mistaken delete, a broken sync): the CA no longer loads.
+    let key_name = ca::builtin_key_secret_name("default", "ca-1");
+    zone.store.delete(&Key::resource(ResourceType::Secret, "default", &key_name)).await.unwrap();
+    session.send_csr().await;
+    let status = session.next().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(
+        status.message(),
+        "the control plane could not issue a certificate; it logged why, retry later"
+    );
+    assert!(!status.message().contains(&key_name), "{}", status.message());
     zone.stop().await;
 }
 

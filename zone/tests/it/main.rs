@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod cert_reload;
 mod dp_server;
 mod envoy;
 mod limits;

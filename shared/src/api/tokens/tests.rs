@@ -28,7 +28,7 @@ async fn issue(
         .body(Body::from(body.to_string()))
         .unwrap();
     req.extensions_mut().insert(ConnectInfo(peer));
-    let resp = crate::api::router(state.clone()).oneshot(req).await.unwrap();
+    let resp = crate::api::router(state.clone(), axum::Router::new()).oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = to_bytes(resp.into_body(), usize::MAX).await.unwrap();
     (status, String::from_utf8(bytes.to_vec()).unwrap())

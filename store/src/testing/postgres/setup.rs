@@ -168,14 +168,3 @@ pub(super) fn io(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> Error
     let path = path.as_ref().to_path_buf();
     move |source| Error::Io { path, source }
 }
-
-/// The error and its causes on one line, for panics and logs.
-pub(super) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
-}

@@ -4,7 +4,7 @@
 //! never reach the control plane. A proxy without an ADS stream here is not found.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Json;
 use axum::routing::get;
 use serde_json::Value;
@@ -13,13 +13,15 @@ use shared::api::ApiError;
 use super::Snapshots;
 use crate::xds::{Snapshot, Versions, XdsType, config_dump};
 
-/// The route, over the DP server's snapshots.
-pub fn routes(snapshots: Snapshots) -> Router {
-    Router::new().route("/meshes/{mesh}/dataplanes/{name}/xds", get(dump)).with_state(snapshots)
+/// The route, over the DP server's snapshots (any router state: the snapshots go with the
+/// handler).
+pub fn routes<S: Clone + Send + Sync + 'static>(snapshots: Snapshots) -> Router<S> {
+    let handler = move |path: Path<(String, String)>| dump(snapshots.clone(), path);
+    Router::new().route("/meshes/{mesh}/dataplanes/{name}/xds", get(handler))
 }
 
 async fn dump(
-    State(snapshots): State<Snapshots>,
+    snapshots: Snapshots,
     Path((mesh, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let snapshot = snapshots

@@ -206,3 +206,16 @@ async fn global_stamps_zone_items_and_one_zone_cannot_touch_anothers() {
         .unwrap();
     assert_eq!(applied.deleted, 1);
 }
+
+#[test]
+fn a_write_affects_the_outgoing_types_read_from_it() {
+    let affected = |kind| global_outgoing_affected_by(kind).collect::<Vec<_>>();
+    assert_eq!(affected(ResourceType::Zone), [ResourceType::ZoneIngress]);
+    assert_eq!(affected(ResourceType::ZoneIngress), [ResourceType::ZoneIngress]);
+    assert_eq!(affected(ResourceType::Mesh), [ResourceType::Mesh]);
+    assert!(affected(ResourceType::Dataplane).is_empty(), "zones never receive dataplanes");
+    assert_eq!(
+        global_outgoing_sources(ResourceType::ZoneIngress),
+        [ResourceType::ZoneIngress, ResourceType::Zone]
+    );
+}

@@ -1,32 +1,30 @@
 //! What the global sends zones, computed once and shared by every zone's stream. Per resource
-//! type, the records are listed, chosen and mapped (`shared::sync::global_outgoing_all`) and
-//! encoded into KDS resources once per store generation of the kinds they are read from. A
-//! change then costs one listing and encoding for all zones together, and each zone's stream
-//! only compares versions to find what its zone lacks.
+//! type, the records are listed, chosen and mapped ([`sync::global_outgoing_all`]) and encoded
+//! into KDS resources once per store generation of the kinds they are read from
+//! ([`sync::global_outgoing_sources`]), in a [`Derived`] cache. A change then costs one listing
+//! and encoding for all zones together, and each zone's stream only compares versions to find
+//! what its zone lacks.
 //!
-//! What goes where is `shared::sync`'s decision; this module only remembers the answer.
+//! What goes where is `sync`'s decision; this module only remembers the answer.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use kuma_core::resources::ResourceType;
 use proto::envoy::service::discovery::v3::Resource as DeltaResource;
-use shared::kds::delta_resource;
-use shared::sync::{self, GLOBAL_TO_ZONE};
-use store::{self, Store};
-use tokio::sync::Mutex;
+use store::{self, Derived, Store};
+
+use super::delta_resource;
+use super::sync::{self, GLOBAL_TO_ZONE};
 
 /// The shared cache of every type the global sends; cheap to clone.
 #[derive(Clone)]
-pub(super) struct Outgoing {
-    store: Store,
-    kinds: Arc<HashMap<ResourceType, Mutex<Option<Arc<Snapshot>>>>>,
+pub struct Snapshots {
+    cache: Derived<ResourceType, Snapshot>,
 }
 
-/// One type's outgoing resources, encoded, as of the generations they were computed from.
+/// One type's outgoing resources, encoded.
 #[derive(Default)]
-pub(super) struct Snapshot {
-    generations: Vec<u64>,
+pub struct Snapshot {
     items: Vec<Item>,
 }
 
@@ -36,54 +34,50 @@ struct Item {
     resource: DeltaResource,
 }
 
-impl Outgoing {
-    pub(super) fn new(store: Store) -> Self {
-        let kinds = GLOBAL_TO_ZONE.iter().map(|kind| (*kind, Mutex::default())).collect();
-        Self { store, kinds: Arc::new(kinds) }
+impl Snapshots {
+    /// An empty cache over `store`.
+    pub fn new(store: Store) -> Self {
+        Self { cache: Derived::new(store) }
     }
 
     /// The outgoing resources of `kind` (none for a type the global does not send). They are
-    /// computed again when a kind they are read from was written since, or when `fresh` asks
-    /// for it (a zone subscribing or refusing, or a change feed that lagged); concurrent callers
+    /// computed again when a kind they are read from was written since, or when `fresh` asks for
+    /// it (a zone subscribing or refusing, or a resync of the change feed); concurrent callers
     /// wait for one computation and share it.
-    pub(super) async fn snapshot(
+    pub async fn get(
         &self,
         kind: ResourceType,
         fresh: bool,
     ) -> Result<Arc<Snapshot>, store::Error> {
-        let Some(slot) = self.kinds.get(&kind) else {
+        if !GLOBAL_TO_ZONE.contains(&kind) {
             return Ok(Arc::default());
-        };
-        let mut slot = slot.lock().await;
-        // Read before listing: a write landing during the listing makes the snapshot look older
-        // than it is (computed again next time), never newer.
-        let generations: Vec<u64> = sync::global_outgoing_sources(kind)
-            .iter()
-            .map(|source| self.store.generation(source.name()))
-            .collect();
-        if let Some(current) = slot.as_ref().filter(|s| !fresh && s.generations == generations) {
-            return Ok(Arc::clone(current));
         }
-        let items = sync::global_outgoing_all(&self.store, kind)
-            .await?
-            .into_iter()
-            .map(|out| Item {
-                resource: delta_resource(&out.resource),
-                origin_zone: out.origin_zone,
-            })
-            .collect();
-        let snapshot = Arc::new(Snapshot { generations, items });
-        *slot = Some(Arc::clone(&snapshot));
-        Ok(snapshot)
+        let sources = sync::global_outgoing_sources(kind);
+        self.cache
+            .get(
+                &kind,
+                &sources,
+                |_| !fresh,
+                || async {
+                    let store = self.cache.store();
+                    let items = sync::global_outgoing_all(store, kind)
+                        .await?
+                        .into_iter()
+                        .map(|out| Item {
+                            resource: delta_resource(&out.resource),
+                            origin_zone: out.origin_zone,
+                        })
+                        .collect();
+                    Ok(Snapshot { items })
+                },
+            )
+            .await
     }
 }
 
 impl Snapshot {
     /// The encoded resources `zone` receives.
-    pub(super) fn for_zone<'a>(
-        &'a self,
-        zone: &'a str,
-    ) -> impl Iterator<Item = &'a DeltaResource> + 'a {
+    pub fn for_zone<'a>(&'a self, zone: &'a str) -> impl Iterator<Item = &'a DeltaResource> + 'a {
         let others = move |item: &&Item| item.origin_zone.as_deref() != Some(zone);
         self.items.iter().filter(others).map(|item| &item.resource)
     }
@@ -94,10 +88,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use serde_json::{Value, json};
-    use shared::sync::{ORIGIN_LABEL, ZONE_LABEL};
     use store::Key;
 
     use super::*;
+    use crate::kds::sync::{ORIGIN_LABEL, ZONE_LABEL};
 
     fn permission(service: &str) -> Value {
         json!({"sources": [{"match": {"kuma.io/service": "*"}}],
@@ -117,11 +111,11 @@ mod tests {
         let store = Store::memory();
         let tp = |name: &str| Key::mesh_scoped("TrafficPermission", "default", name);
         store.create(tp("a"), permission("a"), BTreeMap::new()).await.unwrap();
-        let outgoing = Outgoing::new(store.clone());
+        let outgoing = Snapshots::new(store.clone());
         let kind = ResourceType::TrafficPermission;
 
-        let first = outgoing.snapshot(kind, false).await.unwrap();
-        let again = outgoing.snapshot(kind, false).await.unwrap();
+        let first = outgoing.get(kind, false).await.unwrap();
+        let again = outgoing.get(kind, false).await.unwrap();
         assert!(Arc::ptr_eq(&first, &again), "nothing was written: the same snapshot");
         let expected = sync::global_outgoing(&store, kind, "zone-1").await.unwrap();
         let encoded: Vec<DeltaResource> = expected.iter().map(delta_resource).collect();
@@ -129,13 +123,13 @@ mod tests {
 
         // Another kind's write leaves it alone; one of its own kind replaces it.
         store.create(Key::global("Mesh", "other"), json!({}), BTreeMap::new()).await.unwrap();
-        assert!(Arc::ptr_eq(&first, &outgoing.snapshot(kind, false).await.unwrap()));
+        assert!(Arc::ptr_eq(&first, &outgoing.get(kind, false).await.unwrap()));
         store.create(tp("b"), permission("b"), BTreeMap::new()).await.unwrap();
-        let second = outgoing.snapshot(kind, false).await.unwrap();
+        let second = outgoing.get(kind, false).await.unwrap();
         assert_eq!(second.for_zone("zone-1").count(), 2);
-        assert!(!Arc::ptr_eq(&second, &outgoing.snapshot(kind, true).await.unwrap()), "fresh");
+        assert!(!Arc::ptr_eq(&second, &outgoing.get(kind, true).await.unwrap()), "fresh");
         // A type the global does not send has nothing.
-        let none = outgoing.snapshot(ResourceType::Dataplane, false).await.unwrap();
+        let none = outgoing.get(ResourceType::Dataplane, false).await.unwrap();
         assert_eq!(none.for_zone("zone-1").count(), 0);
     }
 
@@ -150,10 +144,10 @@ mod tests {
             let key = Key::global("ZoneIngress", &format!("ingress-{zone}"));
             store.create(key, ingress(zone), labels).await.unwrap();
         }
-        let outgoing = Outgoing::new(store.clone());
+        let outgoing = Snapshots::new(store.clone());
         let kind = ResourceType::ZoneIngress;
 
-        let snapshot = outgoing.snapshot(kind, false).await.unwrap();
+        let snapshot = outgoing.get(kind, false).await.unwrap();
         let to_zone_1 = names(snapshot.for_zone("zone-1"));
         assert_eq!(to_zone_1.len(), 1);
         assert!(to_zone_1[0].starts_with("ingress-zone-2-"), "{to_zone_1:?}");
@@ -162,7 +156,7 @@ mod tests {
         // Switching zone-2 off is a write of another kind that this type reads.
         let zone_2 = Key::global("Zone", "zone-2");
         store.create(zone_2, json!({"enabled": false}), BTreeMap::new()).await.unwrap();
-        let snapshot = outgoing.snapshot(kind, false).await.unwrap();
+        let snapshot = outgoing.get(kind, false).await.unwrap();
         assert_eq!(snapshot.for_zone("zone-1").count(), 0);
         assert_eq!(names(snapshot.for_zone("zone-2")).len(), 1);
     }

@@ -1,6 +1,7 @@
 //! `GET /meshes/{mesh}/dataplanes/_overview` and `/meshes/{mesh}/dataplanes/{name}/_overview`:
 //! each Dataplane with the `DataplaneInsight` the zone's DP server keeps (sessions and the last
-//! certificate). Read-only; the insight records are written by the DP server alone.
+//! certificate). Read-only; the insight records are written by the DP server alone. Only a zone
+//! serves these routes (added to the runtime's API through its extension point).
 //!
 //! The static `_overview` segment wins over `/meshes/{mesh}/{plural}/{name}` in the router, so a
 //! Dataplane cannot be read under the name `_overview` (Kuma has the same overlap).
@@ -10,18 +11,14 @@ use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::get;
 use kuma_core::resources::ResourceType;
+use kuma_core::resources::insight::{DATAPLANE_INSIGHT_KIND, rfc3339};
 use serde_json::{Value, json};
 use store::{self, Key, Record};
 
-use super::ApiState;
-use super::error::ApiError;
-use crate::zones::rfc3339;
+use shared::api::{ApiError, ApiState};
 
-/// The store kind of the insights the DP server writes.
-/// The store kind of dataplane insights (written by the zone's DP server).
-pub const INSIGHT_KIND: &str = "DataplaneInsight";
-
-pub(super) fn routes() -> Router<ApiState> {
+/// The dataplane overview routes.
+pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/meshes/{mesh}/dataplanes/_overview", get(list_overviews))
         .route("/meshes/{mesh}/dataplanes/{name}/_overview", get(get_overview))
@@ -50,7 +47,7 @@ async fn get_overview(
 }
 
 async fn overview(state: &ApiState, dataplane: Record) -> Result<Value, ApiError> {
-    let key = Key::mesh_scoped(INSIGHT_KIND, &dataplane.key.mesh, &dataplane.key.name);
+    let key = Key::mesh_scoped(DATAPLANE_INSIGHT_KIND, &dataplane.key.mesh, &dataplane.key.name);
     let insight = match state.store().get(&key).await {
         Ok(record) => record.spec,
         Err(store::Error::NotFound { .. }) => json!({}),

@@ -46,7 +46,7 @@ pub async fn global_outgoing(
 }
 
 /// [`global_outgoing`] for every zone at once: each resource with the zone it must not go back
-/// to. Computed from the records of the kinds [`global_outgoing_sources`] names only.
+/// to. Computed from the records of the kinds [`super::global_outgoing_sources`] names only.
 pub async fn global_outgoing_all(
     store: &Store,
     kind: ResourceType,
@@ -85,16 +85,6 @@ pub async fn global_outgoing_all(
         items.push(Outgoing { resource: item, origin_zone });
     }
     Ok(items)
-}
-
-/// The kinds whose records decide what [`global_outgoing_all`] returns for `kind`: the kind
-/// itself, and `Zone` (which zones are disabled) for the types zones share.
-pub fn global_outgoing_sources(kind: ResourceType) -> Vec<ResourceType> {
-    let mut sources = vec![kind];
-    if ACROSS_ZONES.contains(&kind) {
-        sources.push(ResourceType::Zone);
-    }
-    sources
 }
 
 /// What `zone` sends the global for `kind`: the resources created on this zone (not those the

@@ -16,7 +16,7 @@ fn mesh(name: &str, labels: &[(&str, &str)]) -> Resource {
 
 #[test]
 fn publisher_sends_full_state_then_only_differences() {
-    let mut publisher = Publisher::default();
+    let mut publisher = Publisher::new();
     let first = publisher.update(ResourceType::Mesh, &[]).expect("an answer even when empty");
     assert!(first.resources.is_empty());
     assert_eq!(first.type_url, "Mesh");
@@ -37,7 +37,7 @@ fn publisher_sends_full_state_then_only_differences() {
     assert_eq!(resp.removed_resources, ["a."]);
     assert_ne!(resp.nonce, first.nonce);
 
-    publisher.forget(ResourceType::Mesh);
+    publisher.forget(&ResourceType::Mesh);
     let resp = publisher.update(ResourceType::Mesh, &[a]).unwrap();
     assert_eq!(resp.resources.len(), 1);
     assert!(resp.removed_resources.is_empty(), "after forget the peer gets a plain full state");
@@ -45,7 +45,7 @@ fn publisher_sends_full_state_then_only_differences() {
 
 #[test]
 fn subscriber_round_trip_with_the_publisher() {
-    let mut publisher = Publisher::default();
+    let mut publisher = Publisher::new();
     let mut subscriber = Subscriber::new(node("zone-1"));
     let req = subscriber.subscribe(ResourceType::Mesh);
     assert_eq!(classify(&req), Request::Subscribe(ResourceType::Mesh));
@@ -63,7 +63,7 @@ fn subscriber_round_trip_with_the_publisher() {
 
 #[test]
 fn a_bad_resource_rejects_the_whole_response_with_a_nack() {
-    let mut publisher = Publisher::default();
+    let mut publisher = Publisher::new();
     let mut subscriber = Subscriber::new(node("z"));
     subscriber.subscribe(ResourceType::Mesh);
     let mut resp =
@@ -86,7 +86,7 @@ fn a_bad_resource_rejects_the_whole_response_with_a_nack() {
 
 #[test]
 fn a_type_never_subscribed_to_is_nacked_without_resubscribing() {
-    let mut publisher = Publisher::default();
+    let mut publisher = Publisher::new();
     let mut subscriber = Subscriber::new(node("global"));
     subscriber.subscribe(ResourceType::Dataplane);
     let resp = publisher.update(ResourceType::Mesh, &[mesh("default", &[])]).unwrap();

@@ -1,5 +1,6 @@
 //! `GET /zone-insights[/{name}]` and `GET /zones/_overview`, `/zones/{name}/_overview`: the zones
-//! registry the global keeps (empty on a zone control plane).
+//! registry the global keeps. Only the global serves these routes (added to the runtime's API
+//! through its extension point).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -9,11 +10,12 @@ use kuma_core::resources::ResourceType;
 use serde_json::{Map, Value, json};
 use store::{self, Key, Record};
 
-use super::ApiState;
-use super::error::ApiError;
-use crate::zones::{self, ZoneInsight};
+use shared::api::{ApiError, ApiState};
 
-pub(super) fn routes() -> Router<ApiState> {
+use super::{ZONE_INSIGHT_KIND, ZoneInsight, rfc3339};
+
+/// The routes of the zones registry.
+pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/zone-insights", get(list_insights))
         .route("/zone-insights/{name}", get(get_insight))
@@ -23,7 +25,7 @@ pub(super) fn routes() -> Router<ApiState> {
 }
 
 async fn list_insights(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let records = state.store().list(zones::INSIGHT_KIND, None).await?;
+    let records = state.store().list(ZONE_INSIGHT_KIND, None).await?;
     let items: Vec<Value> = records.iter().map(insight_json).collect();
     Ok(Json(json!({ "total": items.len(), "items": items, "next": null })))
 }
@@ -32,7 +34,7 @@ async fn get_insight(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = state.store().get(&Key::global(zones::INSIGHT_KIND, &name)).await?;
+    let record = state.store().get(&Key::global(ZONE_INSIGHT_KIND, &name)).await?;
     Ok(Json(insight_json(&record)))
 }
 
@@ -53,7 +55,7 @@ async fn get_overview(
 }
 
 async fn overview(state: &ApiState, zone: Record) -> Result<Value, ApiError> {
-    let insight = match state.store().get(&Key::global(zones::INSIGHT_KIND, &zone.key.name)).await {
+    let insight = match state.store().get(&Key::global(ZONE_INSIGHT_KIND, &zone.key.name)).await {
         Ok(record) => record.spec,
         Err(store::Error::NotFound { .. }) => json!({}),
         Err(err) => return Err(err.into()),
@@ -61,8 +63,8 @@ async fn overview(state: &ApiState, zone: Record) -> Result<Value, ApiError> {
     Ok(json!({
         "type": "ZoneOverview",
         "name": zone.key.name,
-        "creationTime": zones::rfc3339(zone.creation_time),
-        "modificationTime": zones::rfc3339(zone.modification_time),
+        "creationTime": rfc3339(zone.creation_time),
+        "modificationTime": rfc3339(zone.modification_time),
         "zone": zone.spec,
         "zoneInsight": insight,
     }))
@@ -73,8 +75,8 @@ fn insight_json(record: &Record) -> Value {
     let mut out = Map::new();
     out.insert("type".into(), json!("ZoneInsight"));
     out.insert("name".into(), json!(record.key.name));
-    out.insert("creationTime".into(), json!(zones::rfc3339(record.creation_time)));
-    out.insert("modificationTime".into(), json!(zones::rfc3339(record.modification_time)));
+    out.insert("creationTime".into(), json!(rfc3339(record.creation_time)));
+    out.insert("modificationTime".into(), json!(rfc3339(record.modification_time)));
     if let Ok(Value::Object(fields)) = serde_json::to_value(insight) {
         out.extend(fields);
     }

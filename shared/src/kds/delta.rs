@@ -1,23 +1,27 @@
 //! The delta xDS exchange KDS runs in both directions: the [`Publisher`] half (answers
 //! subscriptions and pushes changes) and the [`Subscriber`] half (subscribes, decodes, ACKs or
 //! NACKs). The global publishes on `GlobalToZoneSync` and subscribes on `ZoneToGlobalSync`; a zone
-//! does the opposite. Kuma's wire rules: type URLs are Kuma type names, resources are
-//! `KumaResource`s named `<name>.<mesh>` with content-hash versions, a subscription is answered at
-//! once (even when empty), and the first answer of a stream is the peer's full state.
+//! does the opposite. Kuma's wire rules: type URLs are Kuma type names
+//! ([`ResourceType::name`]), resources are `KumaResource`s named `<name>.<mesh>` with
+//! content-hash versions, a subscription is answered at once (even when empty), and the first
+//! answer of a stream is the peer's full state.
 //!
-//! This module only builds and reads messages; streams, stores and authentication are the
-//! caller's.
+//! The publisher itself is generic over the resources it carries (a name, a version, a payload),
+//! so that an xDS server to Envoy tracks what each proxy holds the same way. This module only
+//! builds and reads messages; streams, stores and authentication are the caller's.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 
 use kuma_core::resources::{Resource, ResourceType};
 use proto::envoy::config::core::v3::Node;
-use proto::envoy::service::discovery::v3::{
-    self as discovery, DeltaDiscoveryRequest, DeltaDiscoveryResponse,
-};
+use proto::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DeltaDiscoveryResponse};
 use proto::google::rpc::Status as RpcStatus;
 
-use crate::kds::{self, delta_resource};
+use crate::kds;
+
+mod publisher;
+
+pub use publisher::{Item, Publisher, Update, Versioned};
 
 /// gRPC `INVALID_ARGUMENT`, the code of a NACK's `error_detail`.
 const INVALID_ARGUMENT: i32 = 3;
@@ -45,79 +49,13 @@ pub enum Request {
 
 /// Reads a request of the subscribing peer.
 pub fn classify(req: &DeltaDiscoveryRequest) -> Request {
-    let Some(kind) = kds::Type::from_type_url(&req.type_url).and_then(kds::Type::resource_type)
-    else {
+    let Some(kind) = ResourceType::from_name(&req.type_url) else {
         return Request::Unknown { type_url: req.type_url.clone() };
     };
     match &req.error_detail {
         Some(status) => Request::Nack { kind, message: status.message.clone() },
         None if req.response_nonce.is_empty() => Request::Subscribe(kind),
         None => Request::Ack(kind),
-    }
-}
-
-/// The publishing half: remembers, per type, which versions the peer holds.
-#[derive(Debug, Default)]
-pub struct Publisher {
-    sent: HashMap<ResourceType, BTreeMap<String, String>>,
-    nonce: u64,
-}
-
-impl Publisher {
-    /// Forgets what the peer holds of `kind`, so the next [`update`](Self::update) is a full
-    /// state (after a subscription or a NACK).
-    pub fn forget(&mut self, kind: ResourceType) {
-        self.sent.remove(&kind);
-    }
-
-    /// The response that brings the peer from what it holds to `items`; `None` when nothing
-    /// changed. The first response of a type is always produced, even when empty.
-    pub fn update(
-        &mut self,
-        kind: ResourceType,
-        items: &[Resource],
-    ) -> Option<DeltaDiscoveryResponse> {
-        let encoded: Vec<discovery::Resource> = items.iter().map(delta_resource).collect();
-        self.update_encoded(kind, &encoded)
-    }
-
-    /// [`update`](Self::update) from resources already encoded with
-    /// [`delta_resource`], so that one encoding serves many peers. Only
-    /// the resources whose version the peer does not hold are copied into the response.
-    pub fn update_encoded<'a>(
-        &mut self,
-        kind: ResourceType,
-        items: impl IntoIterator<Item = &'a discovery::Resource>,
-    ) -> Option<DeltaDiscoveryResponse> {
-        let first = !self.sent.contains_key(&kind);
-        let held = self.sent.entry(kind).or_default();
-        let mut present = HashSet::new();
-        let mut resources = Vec::new();
-        for item in items {
-            present.insert(item.name.as_str());
-            if held.get(&item.name) != Some(&item.version) {
-                resources.push(item.clone());
-            }
-        }
-        let removed: Vec<String> =
-            held.keys().filter(|name| !present.contains(name.as_str())).cloned().collect();
-        for name in &removed {
-            held.remove(name);
-        }
-        for resource in &resources {
-            held.insert(resource.name.clone(), resource.version.clone());
-        }
-        if !first && resources.is_empty() && removed.is_empty() {
-            return None;
-        }
-        self.nonce += 1;
-        Some(DeltaDiscoveryResponse {
-            type_url: kds::Type::from(kind).type_url().to_owned(),
-            resources,
-            removed_resources: removed,
-            nonce: self.nonce.to_string(),
-            ..DeltaDiscoveryResponse::default()
-        })
     }
 }
 
@@ -168,7 +106,7 @@ impl Subscriber {
         self.awaiting_full_state.insert(kind);
         DeltaDiscoveryRequest {
             node: Some(self.node.clone()),
-            type_url: kds::Type::from(kind).type_url().to_owned(),
+            type_url: kind.name().to_owned(),
             resource_names_subscribe: vec!["*".to_owned()],
             ..DeltaDiscoveryRequest::default()
         }
@@ -183,9 +121,7 @@ impl Subscriber {
             nonce: resp.nonce.clone(),
             message,
         };
-        let Some(kind) =
-            kds::Type::from_type_url(&resp.type_url).and_then(kds::Type::resource_type)
-        else {
+        let Some(kind) = ResourceType::from_name(&resp.type_url) else {
             return Err(reject(format!("unknown resource type {:?}", resp.type_url)));
         };
         if !self.subscribed.contains(&kind) {
@@ -217,7 +153,7 @@ impl Subscriber {
     pub fn ack(&self, kind: ResourceType, nonce: &str) -> DeltaDiscoveryRequest {
         DeltaDiscoveryRequest {
             node: Some(self.node.clone()),
-            type_url: kds::Type::from(kind).type_url().to_owned(),
+            type_url: kind.name().to_owned(),
             response_nonce: nonce.to_owned(),
             ..DeltaDiscoveryRequest::default()
         }
@@ -226,7 +162,7 @@ impl Subscriber {
     /// Refuses a response: Kuma's NACK also re-subscribes to everything of the type, unless this
     /// side never subscribed to it.
     pub fn nack(&self, rejected: &Rejected) -> DeltaDiscoveryRequest {
-        let kind = kds::Type::from_type_url(&rejected.type_url).and_then(kds::Type::resource_type);
+        let kind = ResourceType::from_name(&rejected.type_url);
         let resubscribe = kind.is_some_and(|kind| self.subscribed.contains(&kind));
         DeltaDiscoveryRequest {
             node: Some(self.node.clone()),
