@@ -60,6 +60,10 @@ pub const LISTENER_PORTS: [&str; 6] = [
 
 const MODE: Setting = Setting { env: "KUMA_MODE", yaml: "mode" };
 const ENVIRONMENT: Setting = Setting { env: "KUMA_ENVIRONMENT", yaml: "environment" };
+const CREATE_MESH_ROUTING_RESOURCES: Setting = Setting {
+    env: "KUMA_DEFAULTS_CREATE_MESH_ROUTING_RESOURCES",
+    yaml: "defaults.createMeshRoutingResources",
+};
 /// Read only to default the work directory to `$HOME/.kuma`.
 const HOME: &str = "HOME";
 
@@ -90,12 +94,23 @@ pub struct CpConfig {
     pub monitoring_assignment_server: Mads,
     /// `access.*`.
     pub access: Access,
+    /// `defaults.*`: what is created with a new mesh.
+    pub defaults: Defaults,
     /// Keys of the file that are Kuma 2.14 settings we do not implement, sorted: accepted and
     /// otherwise ignored, for one warning at startup.
     pub ignored_keys: Vec<String>,
     /// `KUMA_*` environment variables that name Kuma settings we do not implement (or YAML-only
     /// ones), sorted: ignored, for one warning at startup.
     pub ignored_env: Vec<String>,
+}
+
+/// `defaults.*`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaults {
+    /// `KUMA_DEFAULTS_CREATE_MESH_ROUTING_RESOURCES` (false, as in Kuma 2.14): give each new mesh
+    /// the TrafficPermission `allow-all-<mesh>`. Without it, a mesh with mTLS denies all traffic
+    /// until a permission allows it.
+    pub create_mesh_routing_resources: bool,
 }
 
 /// Which control plane this process is.
@@ -156,6 +171,13 @@ pub fn load(source: &impl Source, file: Option<&Path>) -> Result<CpConfig, Error
     let multizone = Multizone::load(&loader, &general.tls)?;
     let monitoring_assignment_server = Mads::load(&loader, &general.tls)?;
     let access = Access::load(&loader)?;
+    let defaults = Defaults {
+        create_mesh_routing_resources: loader.or(
+            &CREATE_MESH_ROUTING_RESOURCES,
+            false,
+            parse::boolean,
+        )?,
+    };
     let ignored = loader.finish()?;
     Ok(CpConfig {
         mode,
@@ -168,6 +190,7 @@ pub fn load(source: &impl Source, file: Option<&Path>) -> Result<CpConfig, Error
         multizone,
         monitoring_assignment_server,
         access,
+        defaults,
         ignored_keys: ignored.keys,
         ignored_env: ignored.env,
     })
@@ -196,6 +219,13 @@ impl CpConfig {
             "multizone": self.multizone.to_json(),
             "monitoringAssignmentServer": self.monitoring_assignment_server.to_json(),
             "access": self.access.to_json(),
+            "defaults": {
+                "createMeshRoutingResources": self.defaults.create_mesh_routing_resources,
+            },
+            "xdsServer": {
+                "dataplaneStatusFlushInterval":
+                    parse::format_duration(self.dp_server.xds_status_flush_interval),
+            },
         })
     }
 }

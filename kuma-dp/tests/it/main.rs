@@ -5,5 +5,6 @@
 
 mod envoy;
 mod helpers;
+mod mesh;
 mod run;
 mod sds;

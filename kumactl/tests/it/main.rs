@@ -13,3 +13,4 @@ mod inspect;
 mod offline;
 mod tokens;
 mod tokens_online;
+mod xds;

@@ -5,9 +5,11 @@
 mod app;
 mod cert_reload;
 mod dp_server;
+mod envoy;
 mod limits;
 mod mads;
 mod multizone;
 mod python_zone;
 mod tls_scan;
+mod xds;
 mod zone_cidrs;
