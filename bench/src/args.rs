@@ -6,14 +6,14 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::report::{self, Figure, Machine};
-use crate::{crypto, dps, kds, startup};
+use crate::{crypto, dps, kds, startup, xds};
 
 /// Measures the control plane against the cryptography it is built on; prints a table and writes
 /// BENCHMARKS.md.
 #[derive(Debug, Parser)]
 #[command(name = "kuma-bench")]
 pub struct Args {
-    /// Figures to run (1–7); all when not given.
+    /// Figures to run (1–10); all when not given.
     #[arg(long = "only", value_delimiter = ',')]
     pub only: Vec<u8>,
     /// Where to write the report; `-` writes nothing.
@@ -43,7 +43,13 @@ pub struct Args {
     /// Starts measured for figure 6 (the median is reported).
     #[arg(long, default_value_t = 7)]
     pub starts: usize,
-    /// The `kuma-cp` binary for figures 5–7; by default the one beside this binary.
+    /// Simulated ADS clients for figures 9 and 10.
+    #[arg(long, default_value_t = 1000)]
+    pub ads_clients: usize,
+    /// TrafficPermission changes timed in figure 9.
+    #[arg(long, default_value_t = 10)]
+    pub ads_changes: usize,
+    /// The `kuma-cp` binary for figures 5–7, 9 and 10; by default the one beside this binary.
     #[arg(long)]
     pub kuma_cp: Option<PathBuf>,
 }
@@ -134,6 +140,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             memory: args.wants(5),
         };
         show(dps::run(&args.kuma_cp()?, plan).await?, &mut figures);
+    }
+    if args.wants(8) {
+        show(xds::generation(1000, 5000, time), &mut figures);
+    }
+    if args.wants(9) || args.wants(10) {
+        show(xds::ads(&args.kuma_cp()?, args.ads_clients, args.ads_changes).await?, &mut figures);
     }
     if args.write.as_os_str() != "-" {
         report::write(&args.write, &figures, &machine, &args.command())?;

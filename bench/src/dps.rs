@@ -269,7 +269,7 @@ async fn count_until(
 }
 
 /// The mesh's dataplane token signing key, read from the zone's API as its local admin.
-async fn signing_key(api: &str) -> anyhow::Result<SigningKey> {
+pub(crate) async fn signing_key(api: &str) -> anyhow::Result<SigningKey> {
     let name = tokens::KeyKind::Dataplane { mesh: MESH.to_owned() }.name(1);
     let url = format!("{api}/meshes/{MESH}/secrets/{name}");
     let secret: Value = http_client().get(&url).send().await?.error_for_status()?.json().await?;

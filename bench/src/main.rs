@@ -8,6 +8,7 @@ mod kds;
 mod process;
 mod report;
 mod startup;
+mod xds;
 
 use clap::Parser;
 

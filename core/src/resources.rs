@@ -16,6 +16,7 @@ mod duration;
 pub mod insight;
 mod kind;
 mod mesh;
+mod mesh_traffic_permission;
 pub mod protojson;
 mod secret;
 pub mod strict;
@@ -31,6 +32,10 @@ pub use dataplane::{
 pub use duration::{DurationError, KumaDuration};
 pub use kind::{Origin, ResourceType, Scope};
 pub use mesh::{CaBackend, CaType, DpCert, MeshSpec, Mode, Mtls, Rotation};
+pub use mesh_traffic_permission::{
+    Action, Conf, FromItem, MeshTrafficPermission, MeshTrafficPermissionSpec, TargetRef,
+    TargetRefKind,
+};
 pub use secret::SecretSpec;
 pub use traffic_permission::{Selector, TrafficPermissionSpec};
 pub use validation::{SERVICE_TAG, ValidationError, Violation};
@@ -79,6 +84,8 @@ pub enum Spec {
     TrafficPermission(TrafficPermissionSpec),
     /// `ZoneIngress`.
     ZoneIngress(ZoneIngressSpec),
+    /// `MeshTrafficPermission`.
+    MeshTrafficPermission(MeshTrafficPermissionSpec),
 }
 
 impl Resource {
@@ -99,6 +106,7 @@ impl Spec {
             Self::Dataplane(_) => ResourceType::Dataplane,
             Self::TrafficPermission(_) => ResourceType::TrafficPermission,
             Self::ZoneIngress(_) => ResourceType::ZoneIngress,
+            Self::MeshTrafficPermission(_) => ResourceType::MeshTrafficPermission,
         }
     }
 
@@ -111,6 +119,7 @@ impl Spec {
             Self::Dataplane(s) => to_value(s),
             Self::TrafficPermission(s) => to_value(s),
             Self::ZoneIngress(s) => to_value(s),
+            Self::MeshTrafficPermission(s) => to_value(s),
         }
     }
 
@@ -127,6 +136,7 @@ impl Spec {
             ResourceType::Dataplane => Self::Dataplane(parse(value)?),
             ResourceType::TrafficPermission => Self::TrafficPermission(parse(value)?),
             ResourceType::ZoneIngress => Self::ZoneIngress(parse(value)?),
+            ResourceType::MeshTrafficPermission => Self::MeshTrafficPermission(parse(value)?),
         };
         spec.validate().into_result()?;
         Ok(spec)
@@ -141,6 +151,7 @@ impl Spec {
             Self::Dataplane(s) => s.validate(),
             Self::TrafficPermission(s) => s.validate(),
             Self::ZoneIngress(s) => s.validate(),
+            Self::MeshTrafficPermission(s) => s.validate(),
         }
     }
 }

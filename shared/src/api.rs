@@ -104,6 +104,8 @@ pub struct ApiConfig {
     pub issuers: Issuers,
     /// `KUMA_API_SERVER_READ_ONLY`: refuse every write.
     pub read_only: bool,
+    /// `KUMA_DEFAULTS_CREATE_MESH_ROUTING_RESOURCES`: a new mesh gets `allow-all-<mesh>`.
+    pub create_mesh_routing_resources: bool,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Time allowed for one request, body included.

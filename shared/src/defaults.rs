@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use kuma_core::resources::{MeshSpec, ResourceType, Spec};
+use kuma_core::resources::{MeshSpec, ResourceType, SERVICE_TAG, Spec};
 use serde_json::json;
 use store::{Key, Store, Write};
 use time::OffsetDateTime;
@@ -59,7 +59,7 @@ pub async fn apply(
         Outcome::AlreadyApplied
     } else {
         let record = json!({ "config": json!({ "defaultMesh": true }).to_string() });
-        let writes = vec![
+        let mut writes = vec![
             Write::Create { key: marker.clone(), spec: record.clone(), labels: BTreeMap::new() },
             Write::Create {
                 key: mesh.clone(),
@@ -67,6 +67,16 @@ pub async fn apply(
                 labels: BTreeMap::new(),
             },
         ];
+        if settings.create_mesh_routing_resources {
+            // As a mesh created through the API gets it with this setting.
+            let name = format!("allow-all-{DEFAULT_MESH}");
+            let all = json!([{ "match": { SERVICE_TAG: "*" } }]);
+            writes.push(Write::Create {
+                key: Key::mesh_scoped(ResourceType::TrafficPermission.name(), DEFAULT_MESH, &name),
+                spec: json!({ "sources": all, "destinations": all }),
+                labels: BTreeMap::new(),
+            });
+        }
         match store.write_all(writes).await {
             Ok(_) => Outcome::Created,
             // Another instance got there first, or the operator made a `default` Mesh before
@@ -116,7 +126,8 @@ mod tests {
         secrets.iter().filter(|r| r.key.name.starts_with("dataplane-token-signing-key-")).count()
     }
 
-    const ON: Defaults = Defaults { skip_mesh_creation: false };
+    const ON: Defaults =
+        Defaults { skip_mesh_creation: false, create_mesh_routing_resources: false };
 
     #[tokio::test]
     async fn the_default_mesh_is_created_once_and_stays_deleted() {
@@ -131,6 +142,22 @@ mod tests {
         let again = apply(&store, &creds, Role::Zone, ON, now).await.unwrap();
         assert_eq!(again, Outcome::AlreadyApplied);
         assert!(meshes(&store).await.is_empty(), "a deleted default mesh came back");
+    }
+
+    #[tokio::test]
+    async fn with_routing_resources_the_default_mesh_gets_allow_all() {
+        let store = Store::memory();
+        let creds = credentials(&store);
+        let routing = Defaults { create_mesh_routing_resources: true, ..ON };
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(
+            apply(&store, &creds, Role::Zone, routing, now).await.unwrap(),
+            Outcome::Created
+        );
+        let tps = store.list("TrafficPermission", Some(DEFAULT_MESH)).await.unwrap();
+        assert_eq!(tps.len(), 1);
+        assert_eq!(tps[0].key.name, "allow-all-default");
+        assert_eq!(tps[0].spec["sources"][0]["match"]["kuma.io/service"], "*");
     }
 
     #[tokio::test]
@@ -170,7 +197,7 @@ mod tests {
         let store = Store::memory();
         let creds = credentials(&store);
         let now = OffsetDateTime::now_utc();
-        let skip = Defaults { skip_mesh_creation: true };
+        let skip = Defaults { skip_mesh_creation: true, ..ON };
         assert_eq!(apply(&store, &creds, Role::Zone, skip, now).await.unwrap(), Outcome::Skipped);
         let federated = apply(&store, &creds, Role::FederatedZone, ON, now).await.unwrap();
         assert_eq!(federated, Outcome::FederatedZone);

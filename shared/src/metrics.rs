@@ -46,6 +46,13 @@ pub struct RateLimited {
     pub reason: &'static str,
 }
 
+/// Labels of an xDS counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct XdsLabels {
+    /// `cds`, `eds` or `lds`.
+    pub r#type: &'static str,
+}
+
 /// The counters and gauges of this process.
 #[derive(Clone)]
 pub struct Metrics {
@@ -65,6 +72,11 @@ struct Inner {
     dp_certificate_soonest_expiry: Gauge,
     kds_global_connected: Gauge,
     kds_zone_streams: Gauge,
+    xds_sent: Family<XdsLabels, Counter>,
+    xds_acked: Family<XdsLabels, Counter>,
+    xds_rejected: Family<XdsLabels, Counter>,
+    xds_generation_seconds: Histogram,
+    xds_streams: Gauge,
     kds_nacks_received: Counter,
     /// The expiry (unix seconds) of the certificate each connected proxy session holds.
     dp_certificate_expiries: Mutex<Expiries>,
@@ -150,6 +162,37 @@ impl Metrics {
             "On the global: authenticated KDS streams from zones that are open now",
             kds_zone_streams.clone(),
         );
+        let xds_sent = Family::<XdsLabels, Counter>::default();
+        registry.register(
+            "xds_responses_sent",
+            "xDS responses (configuration pushes) sent to data plane proxies, by type",
+            xds_sent.clone(),
+        );
+        let xds_acked = Family::<XdsLabels, Counter>::default();
+        registry.register(
+            "xds_responses_acknowledged",
+            "xDS responses data plane proxies accepted, by type",
+            xds_acked.clone(),
+        );
+        let xds_rejected = Family::<XdsLabels, Counter>::default();
+        registry.register(
+            "xds_responses_rejected",
+            "xDS responses data plane proxies rejected (NACKed), by type",
+            xds_rejected.clone(),
+        );
+        let xds_generation_seconds =
+            Histogram::new([0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05]);
+        registry.register(
+            "xds_generation_seconds",
+            "Time to generate one data plane proxy's configuration",
+            xds_generation_seconds.clone(),
+        );
+        let xds_streams = Gauge::default();
+        registry.register(
+            "xds_streams",
+            "Authenticated ADS streams of data plane proxies open now",
+            xds_streams.clone(),
+        );
         let kds_nacks_received = Counter::default();
         registry.register(
             "kds_nacks_received",
@@ -170,6 +213,11 @@ impl Metrics {
                 dp_certificate_soonest_expiry,
                 kds_global_connected,
                 kds_zone_streams,
+                xds_sent,
+                xds_acked,
+                xds_rejected,
+                xds_generation_seconds,
+                xds_streams,
                 kds_nacks_received,
                 dp_certificate_expiries: Mutex::default(),
             }),
@@ -283,6 +331,46 @@ impl Metrics {
     /// How many data plane proxies are connected now.
     pub fn dps_connected(&self) -> i64 {
         self.inner.dps_connected.get()
+    }
+
+    /// Counts one xDS response of `ty` (`cds`, `eds`, `lds`) sent.
+    pub fn xds_sent(&self, ty: &'static str) {
+        self.inner.xds_sent.get_or_create(&XdsLabels { r#type: ty }).inc();
+    }
+
+    /// Counts one xDS response of `ty` a proxy accepted.
+    pub fn xds_acked(&self, ty: &'static str) {
+        self.inner.xds_acked.get_or_create(&XdsLabels { r#type: ty }).inc();
+    }
+
+    /// Counts one xDS response of `ty` a proxy rejected.
+    pub fn xds_rejected(&self, ty: &'static str) {
+        self.inner.xds_rejected.get_or_create(&XdsLabels { r#type: ty }).inc();
+    }
+
+    /// How many xDS responses of `ty` were sent, accepted and rejected so far.
+    pub fn xds_responses(&self, ty: &'static str) -> (u64, u64, u64) {
+        let labels = XdsLabels { r#type: ty };
+        (
+            self.inner.xds_sent.get_or_create(&labels).get(),
+            self.inner.xds_acked.get_or_create(&labels).get(),
+            self.inner.xds_rejected.get_or_create(&labels).get(),
+        )
+    }
+
+    /// Records how long generating one proxy's configuration took.
+    pub fn xds_generation_time(&self, took: std::time::Duration) {
+        self.inner.xds_generation_seconds.observe(took.as_secs_f64());
+    }
+
+    /// One more (`+1`) or one fewer (`-1`) open ADS stream.
+    pub fn xds_stream(&self, delta: i64) {
+        self.inner.xds_streams.inc_by(delta);
+    }
+
+    /// How many ADS streams are open now.
+    pub fn xds_streams(&self) -> i64 {
+        self.inner.xds_streams.get()
     }
 
     /// The Prometheus text exposition of every metric.

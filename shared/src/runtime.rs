@@ -230,6 +230,7 @@ impl Runtime {
                     zone: config.dp_server.zone_token.enable_issuer,
                 },
                 read_only: api_server.read_only,
+                create_mesh_routing_resources: config.defaults.create_mesh_routing_resources,
                 max_body_bytes: api_server.max_body_bytes,
                 request_timeout: api_server.read_timeout + api_server.write_timeout,
                 tokens_rate_limit: api_server.tokens_rate_limit,

@@ -37,6 +37,7 @@ impl App {
         let status = runtime.services().kds_status.clone();
         let kds = KdsClient::new(runtime.config(), runtime.store().clone(), status)?;
         let dp_server = DpServer::bind(&runtime).await?;
+        runtime.add_routes(dp_server.api_routes());
         let mads = Mads::bind(&runtime).await?;
         let (store, instance_id) = (runtime.store().clone(), runtime.instance_id().to_owned());
 

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
 use kuma_core::shutdown::Shutdown;
 use proto::kumars::dp::v1::dataplane_service_server::DataplaneServiceServer;
 use shared::config::{DpProxyAuthn, ZoneProxyAuthn};
@@ -17,6 +18,9 @@ use shared::net::{self, ClientCerts, Listener, ServerTls};
 use shared::runtime::{Runtime, tls_options};
 use store::Store;
 
+use crate::xds::Views;
+
+mod ads;
 mod auth;
 mod dataplane;
 mod dispatch;
@@ -25,6 +29,7 @@ mod insight;
 mod issue;
 mod session;
 
+use ads::{AdsService, Snapshots};
 use auth::Authenticator;
 use dispatch::Dispatcher;
 use session::DpService;
@@ -37,6 +42,10 @@ pub struct DpServer {
     listener: Listener,
     auth: Authenticator,
     max_msg_size: usize,
+    /// How often ADS counters reach the DataplaneInsight.
+    status_flush: Duration,
+    /// The latest xDS snapshot of each proxy with an ADS stream.
+    snapshots: Snapshots,
 }
 
 impl DpServer {
@@ -91,12 +100,23 @@ impl DpServer {
             audit: services.audit.clone(),
         };
         let max_msg_size = usize::try_from(config.max_msg_size).unwrap_or(usize::MAX);
-        Ok(Self { listener, auth, max_msg_size })
+        Ok(Self {
+            listener,
+            auth,
+            max_msg_size,
+            status_flush: config.xds_status_flush_interval,
+            snapshots: Snapshots::default(),
+        })
     }
 
     /// Where the DP server listens.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr()
+    }
+
+    /// The REST routes of the DP server (`GET /meshes/{mesh}/dataplanes/{name}/xds`).
+    pub fn api_routes<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        ads::routes(self.snapshots.clone())
     }
 
     /// Serves until `shutdown` fires.
@@ -109,6 +129,19 @@ impl DpServer {
         let dispatcher = Dispatcher::default();
         tokio::spawn(dispatcher.clone().run(store.clone(), shutdown.clone()));
         let insights = insight::Writer::spawn(store.clone());
+        let views = Views::new(store.clone());
+        tokio::spawn(views.clone().run(shutdown.clone()));
+        let ads = AdsService {
+            store: store.clone(),
+            auth: self.auth.clone(),
+            views,
+            dispatcher: dispatcher.clone(),
+            insights: insights.clone(),
+            instance_id: instance_id.clone(),
+            shutdown: shutdown.clone(),
+            snapshots: self.snapshots,
+            status_flush: self.status_flush,
+        };
         let service = DpService {
             store,
             auth: self.auth,
@@ -123,6 +156,11 @@ impl DpServer {
             .http2_keepalive_timeout(Some(KEEPALIVE))
             .add_service(
                 DataplaneServiceServer::new(service)
+                    .max_decoding_message_size(self.max_msg_size)
+                    .max_encoding_message_size(self.max_msg_size),
+            )
+            .add_service(
+                AggregatedDiscoveryServiceServer::new(ads)
                     .max_decoding_message_size(self.max_msg_size)
                     .max_encoding_message_size(self.max_msg_size),
             )

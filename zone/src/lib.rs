@@ -10,5 +10,6 @@ mod dataplanes;
 mod dp_server;
 mod kds;
 mod mads;
+pub mod xds;
 
 pub use app::App;

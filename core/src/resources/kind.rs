@@ -37,11 +37,13 @@ pub enum ResourceType {
     TrafficPermission,
     /// `ZoneIngress`.
     ZoneIngress,
+    /// `MeshTrafficPermission`.
+    MeshTrafficPermission,
 }
 
 impl ResourceType {
     /// Every type, in the order `GET /_resources` and kumactl list them.
-    pub const ALL: [ResourceType; 7] = [
+    pub const ALL: [ResourceType; 8] = [
         Self::Mesh,
         Self::Secret,
         Self::GlobalSecret,
@@ -49,6 +51,7 @@ impl ResourceType {
         Self::Dataplane,
         Self::TrafficPermission,
         Self::ZoneIngress,
+        Self::MeshTrafficPermission,
     ];
 
     /// The `type` field of the resource, e.g. `TrafficPermission`.
@@ -61,6 +64,7 @@ impl ResourceType {
             Self::Dataplane => "Dataplane",
             Self::TrafficPermission => "TrafficPermission",
             Self::ZoneIngress => "ZoneIngress",
+            Self::MeshTrafficPermission => "MeshTrafficPermission",
         }
     }
 
@@ -79,6 +83,7 @@ impl ResourceType {
             Self::Dataplane => "dataplanes",
             Self::TrafficPermission => "traffic-permissions",
             Self::ZoneIngress => "zoneingresses",
+            Self::MeshTrafficPermission => "meshtrafficpermissions",
         }
     }
 
@@ -100,6 +105,7 @@ impl ResourceType {
             Self::Dataplane => "dataplane",
             Self::TrafficPermission => "traffic-permission",
             Self::ZoneIngress => "zone-ingress",
+            Self::MeshTrafficPermission => "meshtrafficpermission",
         }
     }
 
@@ -107,7 +113,10 @@ impl ResourceType {
     pub fn scope(self) -> Scope {
         match self {
             Self::Mesh | Self::GlobalSecret | Self::Zone | Self::ZoneIngress => Scope::Global,
-            Self::Secret | Self::Dataplane | Self::TrafficPermission => Scope::Mesh,
+            Self::Secret
+            | Self::Dataplane
+            | Self::TrafficPermission
+            | Self::MeshTrafficPermission => Scope::Mesh,
         }
     }
 

@@ -226,8 +226,8 @@ fn mesh_is_required_for_mesh_scoped_and_forbidden_for_global_scoped() {
 #[test]
 fn unknown_or_missing_type_is_an_error_on_type() {
     assert_eq!(
-        violations(json!({"type": "MeshTrafficPermission", "name": "x"})),
-        [r#"type: unknown resource type "MeshTrafficPermission""#]
+        violations(json!({"type": "MeshTimeout", "name": "x"})),
+        [r#"type: unknown resource type "MeshTimeout""#]
     );
     assert_eq!(violations(json!({"name": "x"})), ["type: cannot be empty"]);
     assert_eq!(violations(json!("Mesh")), ["resource has to be an object"]);

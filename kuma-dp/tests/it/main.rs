@@ -6,5 +6,6 @@
 mod envoy;
 mod fatal;
 mod helpers;
+mod mesh;
 mod run;
 mod sds;

@@ -3,6 +3,8 @@
 //! `kumactl inspect dataplanes [-m MESH]`: `GET /meshes/{mesh}/dataplanes/_overview`;
 //! `kumactl inspect meshes`: `GET /meshes` and `/mesh-insights`; `kumactl inspect services
 //! [-m MESH]`: `GET /meshes/{mesh}/service-insights`.
+//! `kumactl inspect dataplane NAME [-m MESH] --type=config-dump`: the Envoy configuration the
+//! zone control plane sends that proxy, `GET /meshes/{mesh}/dataplanes/{name}/xds`.
 //!
 //! This module picks the endpoint and reports a missing zone; the columns are `output`'s.
 
@@ -58,6 +60,25 @@ enum What {
         #[arg(short, long, default_value = "default")]
         mesh: String,
     },
+    /// Inspect one Dataplane's Envoy configuration as the zone control plane sends it (Envoy's
+    /// config dump shape; run against the zone the proxy is connected to).
+    Dataplane {
+        /// Name of the Dataplane.
+        name: String,
+        /// Its mesh.
+        #[arg(short, long, default_value = "default")]
+        mesh: String,
+        /// What to show; only `config-dump` is served by this control plane.
+        #[arg(long = "type", value_enum, default_value_t = InspectType::ConfigDump)]
+        kind: InspectType,
+    },
+}
+
+/// What `inspect dataplane` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum InspectType {
+    /// The listeners, clusters and endpoints sent to the proxy.
+    ConfigDump,
 }
 
 pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::Result<()> {
@@ -78,6 +99,9 @@ pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::R
                 Err(e) if is_not_found(&e) => bail!("there is no Mesh with name {mesh:?}"),
                 other => other?,
             }
+        }
+        What::Dataplane { name, mesh, kind } => {
+            return config_dump(client, mesh, name, *kind, out).await;
         }
     };
     let now = OffsetDateTime::now_utc();
@@ -100,6 +124,28 @@ pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::R
 
 fn is_not_found(err: &anyhow::Error) -> bool {
     matches!(err.downcast_ref::<client::Error>(), Some(client::Error::Api(e)) if e.status == 404)
+}
+
+/// Prints what the zone sends proxy `mesh`/`name` (Kuma prints the config dump as JSON).
+async fn config_dump(
+    client: &Client,
+    mesh: &str,
+    name: &str,
+    kind: InspectType,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let InspectType::ConfigDump = kind;
+    let path = format!("/meshes/{mesh}/dataplanes/{name}/xds");
+    let dump = match client.get(&path).await {
+        Ok(dump) => dump,
+        Err(crate::client::Error::Api(e)) if e.status == 404 => anyhow::bail!(
+            "Dataplane {name:?} of mesh {mesh:?} has no Envoy connected to this control plane over \
+             ADS (inspect it on the zone control plane its proxy is connected to)"
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    writeln!(out, "{}", serde_json::to_string_pretty(&dump)?)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -125,6 +171,20 @@ mod tests {
         let args = parse(&["zone", "zone-1", "--output", "json"]);
         assert_eq!(args.output, Format::Json);
         assert!(matches!(args.what, What::Zone { name } if name == "zone-1"));
+    }
+
+    #[test]
+    fn inspect_dataplane_takes_kumas_flags() {
+        let args = parse(&["dataplane", "web", "-m", "demo", "--type=config-dump"]);
+        assert!(matches!(
+            args.what,
+            What::Dataplane { name, mesh, kind: InspectType::ConfigDump } if name == "web" && mesh == "demo"
+        ));
+        let args = parse(&["dataplane", "web"]);
+        assert!(matches!(args.what, What::Dataplane { mesh, .. } if mesh == "default"));
+        let err = Cli::try_parse_from(["kumactl", "inspect", "dataplane", "web", "--type=stats"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
     }
 
     #[test]

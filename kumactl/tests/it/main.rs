@@ -15,3 +15,4 @@ mod operator;
 mod readme;
 mod tokens;
 mod tokens_online;
+mod xds;

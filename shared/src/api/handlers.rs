@@ -12,7 +12,7 @@ use kuma_core::resources::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{self, Key, Record};
+use store::{self, Key, Record, Store};
 
 use super::auth::User;
 use super::error::ApiError;
@@ -300,6 +300,9 @@ async fn write(
     if let Spec::Mesh(mesh) = &resource.spec {
         let now = time::OffsetDateTime::now_utc();
         state.credentials().ensure_mesh(&target.name, mesh, now).await.map_err(internal)?;
+        if status == StatusCode::CREATED && state.config().create_mesh_routing_resources {
+            create_allow_all(state.store(), &target.name).await?;
+        }
     }
     let etag = etag(record.version);
     let body = resources::encode(&to_resource(target.ty, record)?);
@@ -331,6 +334,20 @@ async fn remove(
 }
 
 // --- helpers ---
+
+/// `allow-all-<mesh>`: every service may reach every service (Kuma's default routing resource,
+/// created only with `KUMA_DEFAULTS_CREATE_MESH_ROUTING_RESOURCES=true`). One that exists already
+/// is left as it is.
+async fn create_allow_all(store: &Store, mesh: &str) -> Result<(), ApiError> {
+    let name = format!("allow-all-{mesh}");
+    let key = Key::mesh_scoped(ResourceType::TrafficPermission.name(), mesh, &name);
+    let all = json!([{ "match": { resources::SERVICE_TAG: "*" } }]);
+    let spec = json!({ "sources": all, "destinations": all });
+    match store.create(key, spec, Default::default()).await {
+        Ok(_) | Err(store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
 
 fn internal(err: crate::credentials::Error) -> ApiError {
     ApiError::Internal(Box::new(err))

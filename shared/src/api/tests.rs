@@ -24,7 +24,11 @@ pub(super) fn state(role: Role) -> ApiState {
 }
 
 pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
-    let config = ApiConfig {
+    state_from(config(role, localhost_is_admin))
+}
+
+fn config(role: Role, localhost_is_admin: bool) -> ApiConfig {
+    ApiConfig {
         role,
         auth: AuthSettings { localhost_is_admin, anonymous_can_write: false },
         access: crate::config::Access {
@@ -35,6 +39,7 @@ pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
         },
         issuers: Issuers { user: true, dataplane: true, zone: true },
         read_only: false,
+        create_mesh_routing_resources: false,
         max_body_bytes: 4096,
         request_timeout: Duration::from_secs(5),
         tokens_rate_limit: crate::config::RateLimit::OFF,
@@ -49,7 +54,10 @@ pub(super) fn state_with(role: Role, localhost_is_admin: bool) -> ApiState {
             cluster_id: "c".into(),
             gui: "no gui".into(),
         },
-    };
+    }
+}
+
+fn state_from(config: ApiConfig) -> ApiState {
     let store = Store::memory();
     let audit = AuditLog::memory();
     let credentials = Credentials::new(store.clone(), Default::default(), audit.clone());
@@ -131,6 +139,34 @@ fn dataplane(mesh: &str, name: &str) -> Value {
             "inbound": [{"port": 8080, "servicePort": 80, "tags": {"kuma.io/service": "web"}}]
         }
     })
+}
+
+#[tokio::test]
+async fn a_new_mesh_gets_allow_all_only_when_routing_resources_are_asked_for() {
+    for create in [false, true] {
+        let s = state_from(ApiConfig {
+            create_mesh_routing_resources: create,
+            ..config(Role::Zone, true)
+        });
+        let r = call(&s, LOCAL, Method::PUT, "/meshes/demo", Some(mesh("demo"))).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let path = "/meshes/demo/traffic-permissions/allow-all-demo";
+        let r = call(&s, LOCAL, Method::GET, path, None).await;
+        if !create {
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "Kuma 2.14 creates none by default");
+            continue;
+        }
+        assert_eq!(r.status, StatusCode::OK);
+        let all = json!([{"match": {"kuma.io/service": "*"}}]);
+        assert_eq!((&r.body["sources"], &r.body["destinations"]), (&all, &all));
+        // Updating the mesh leaves a changed permission alone.
+        let one = json!({"type": "TrafficPermission", "mesh": "demo", "name": "allow-all-demo",
+            "sources": [{"match": {"kuma.io/service": "web"}}], "destinations": all});
+        assert_eq!(call(&s, LOCAL, Method::PUT, path, Some(one)).await.status, StatusCode::OK);
+        call(&s, LOCAL, Method::PUT, "/meshes/demo", Some(mesh("demo"))).await;
+        let r = call(&s, LOCAL, Method::GET, path, None).await;
+        assert_eq!(r.body["sources"][0]["match"]["kuma.io/service"], "web");
+    }
 }
 
 #[tokio::test]

@@ -32,6 +32,8 @@ const DP_PROXY_AUTHN: Setting =
 const ZONE_PROXY_AUTHN: Setting =
     s("KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE", "dpServer.authn.zoneProxy.type");
 const DP_MAX_MSG: Setting = s("KUMA_DP_SERVER_MAX_MSG_SIZE", "dpServer.maxMsgSize");
+const XDS_STATUS_FLUSH: Setting =
+    s("KUMA_XDS_DATAPLANE_STATUS_FLUSH_INTERVAL", "xdsServer.dataplaneStatusFlushInterval");
 const DP_RATE_LIMIT: RateLimitKeys = RateLimitKeys {
     per_second: s("KUMA_DP_SERVER_RATE_LIMIT_PER_SECOND", "dpServer.rateLimit.perSecond"),
     burst: s("KUMA_DP_SERVER_RATE_LIMIT_BURST", "dpServer.rateLimit.burst"),
@@ -84,6 +86,7 @@ const MADS_TLS: TlsKeys = TlsKeys {
 
 const DEFAULT_DP_PORT: u16 = 5678;
 const DEFAULT_DP_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_XDS_STATUS_FLUSH: Duration = Duration::from_secs(10);
 /// A proxy sends a Hello with its Dataplane and CSRs: the API's 1 MiB body limit fits them all.
 const DEFAULT_DP_MAX_MSG: u32 = 1024 * 1024;
 /// Connections per source address. Proxies behind one address (a NAT, a node) reconnect
@@ -121,6 +124,9 @@ pub struct DpServer {
     /// `KUMA_DP_SERVER_RATE_LIMIT_*` (100/s, burst 1,000, 5,000 open; our extension): new
     /// connections per source address, checked before TLS.
     pub rate_limit: RateLimit,
+    /// `KUMA_XDS_DATAPLANE_STATUS_FLUSH_INTERVAL` (10s, Kuma's): how often an ADS stream's
+    /// counters are written to its DataplaneInsight (a rejection is written at once).
+    pub xds_status_flush_interval: Duration,
 }
 
 /// How data plane proxies authenticate.
@@ -250,6 +256,11 @@ impl DpServer {
             zone_token: ZoneTokens::load(loader)?,
             max_msg_size: loader.or(&DP_MAX_MSG, DEFAULT_DP_MAX_MSG, parse::number)?,
             rate_limit: RateLimit::load(loader, &DP_RATE_LIMIT, DEFAULT_DP_RATE_LIMIT)?,
+            xds_status_flush_interval: loader.or(
+                &XDS_STATUS_FLUSH,
+                DEFAULT_XDS_STATUS_FLUSH,
+                parse::duration,
+            )?,
         })
     }
 

@@ -180,6 +180,22 @@ impl Writer {
     }
 }
 
+/// A policy spec (not a protobuf message in Kuma) as KDS carries it: its JSON.
+pub(super) fn policy_to_bytes<T: serde::Serialize>(policy: &T) -> Vec<u8> {
+    // Invariant: policy specs are plain structs with string-keyed maps, which always serialize.
+    serde_json::to_vec(policy).expect("policy specs serialize to JSON")
+}
+
+/// Reads a policy spec from the JSON KDS carries.
+pub(super) fn policy_from_bytes<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, super::Error> {
+    serde_json::from_slice(bytes).map_err(|err| super::Error::Unsupported {
+        field: "spec".to_owned(),
+        value: err.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

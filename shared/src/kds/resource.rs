@@ -5,8 +5,8 @@
 //! receiver can NACK with the error's text. Creation and modification times are not on the wire.
 
 use kuma_core::resources::{
-    Meta, Resource, ResourceType, Scope, Spec, ValidationError, check_labels, check_mesh_ref,
-    check_name,
+    MeshTrafficPermissionSpec, Meta, Resource, ResourceType, Scope, Spec, ValidationError,
+    check_labels, check_mesh_ref, check_name,
 };
 use prost::{Message, Name};
 use prost_types::Any;
@@ -36,6 +36,8 @@ pub fn spec_type_url(ty: ResourceType) -> &'static str {
             "type.googleapis.com/kuma.mesh.v1alpha1.TrafficPermission"
         }
         ResourceType::ZoneIngress => "type.googleapis.com/kuma.mesh.v1alpha1.ZoneIngress",
+        // Kuma sends policies that are not protobuf messages as their JSON with no type URL.
+        ResourceType::MeshTrafficPermission => "",
     }
 }
 
@@ -49,6 +51,7 @@ pub fn spec_to_any(spec: &Spec) -> Any {
         Spec::Dataplane(s) => super::dataplane::to_pb(s).encode_to_vec(),
         Spec::TrafficPermission(s) => super::traffic_permission::to_pb(s).encode_to_vec(),
         Spec::ZoneIngress(s) => super::zone_ingress::to_pb(s).encode_to_vec(),
+        Spec::MeshTrafficPermission(s) => super::json::policy_to_bytes(&s.spec),
     };
     Any { type_url: spec_type_url(spec.resource_type()).to_owned(), value }
 }
@@ -76,6 +79,11 @@ pub fn spec_from_any(ty: ResourceType, any: &Any) -> Result<Spec, Error> {
         }
         ResourceType::ZoneIngress => {
             Spec::ZoneIngress(super::zone_ingress::from_pb(message::<mesh_pb::ZoneIngress>(bytes)?))
+        }
+        ResourceType::MeshTrafficPermission => {
+            Spec::MeshTrafficPermission(MeshTrafficPermissionSpec {
+                spec: super::json::policy_from_bytes(bytes)?,
+            })
         }
     })
 }

@@ -30,11 +30,12 @@ const DELETION_GRACE_LABEL: &str = "kuma.io/deletion-grace-period-started-at";
 /// Types the global sends to zones (Kuma's `GlobalToZones` and `SyncedAcrossZones` flags), in
 /// the order a zone asks for them: meshes before what lives in them. `ZoneIngress` is the one
 /// that zones originate: the global passes each zone's ingresses on to the other zones.
-pub const GLOBAL_TO_ZONE: [ResourceType; 5] = [
+pub const GLOBAL_TO_ZONE: [ResourceType; 6] = [
     ResourceType::Mesh,
     ResourceType::GlobalSecret,
     ResourceType::Secret,
     ResourceType::TrafficPermission,
+    ResourceType::MeshTrafficPermission,
     ResourceType::ZoneIngress,
 ];
 

@@ -1,5 +1,7 @@
 //! `DataplaneInsight` records (mesh-scoped, named after the Dataplane) in Kuma's JSON shape: one
-//! subscription per DP server session and the mTLS state of the last certificate. Sessions queue
+//! subscription per DP server session (the CSR session, and the ADS stream with its `status`:
+//! responses sent, acknowledged and rejected per xDS type, and the last rejection's reason) and
+//! the mTLS state of the last certificate. Sessions queue
 //! edits to one writer task and never wait for the store; nothing here decides when to write.
 //!
 //! The writer takes every edit queued since its last round, groups them by proxy and writes each
@@ -52,6 +54,47 @@ pub struct Subscription {
     /// kuma-dp's version, as it said in its Hello.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub version: BTreeMap<String, serde_json::Value>,
+    /// Set on ADS streams: what was sent and how the proxy took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<XdsStatus>,
+}
+
+/// Kuma's `DiscoverySubscriptionStatus` (counts are strings, as protojson prints uint64).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct XdsStatus {
+    /// RFC 3339 time of the last response or acknowledgement.
+    pub last_update_time: String,
+    /// All types together.
+    pub total: XdsStats,
+    /// Clusters.
+    pub cds: XdsStats,
+    /// Endpoints.
+    pub eds: XdsStats,
+    /// Listeners.
+    pub lds: XdsStats,
+    /// Parts of the Dataplane that got no configuration, naming the field (not in Kuma's
+    /// shape), e.g. two inbounds on one port.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Kuma's `DiscoveryServiceStats`, plus the reason of the last rejection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct XdsStats {
+    /// Responses sent.
+    #[serde(with = "count")]
+    pub responses_sent: u64,
+    /// Responses the proxy accepted.
+    #[serde(with = "count")]
+    pub responses_acknowledged: u64,
+    /// Responses the proxy rejected.
+    #[serde(with = "count")]
+    pub responses_rejected: u64,
+    /// What the proxy said when it last rejected one (not in Kuma's shape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rejection: Option<String>,
 }
 
 /// `mTLS` of the insight.
@@ -89,6 +132,7 @@ enum Change {
     Connected(Subscription),
     Disconnected { id: String, at: OffsetDateTime },
     Issued { backend: String, not_after: OffsetDateTime, at: OffsetDateTime },
+    Xds { id: String, status: XdsStatus },
 }
 
 impl Writer {
@@ -114,6 +158,11 @@ impl Writer {
     pub fn issued(&self, mesh: &str, name: &str, backend: &str, not_after: OffsetDateTime) {
         let at = OffsetDateTime::now_utc();
         self.queue(mesh, name, Change::Issued { backend: backend.to_owned(), not_after, at });
+    }
+
+    /// Records the xDS status of ADS stream `id`.
+    pub fn xds(&self, mesh: &str, name: &str, id: &str, status: XdsStatus) {
+        self.queue(mesh, name, Change::Xds { id: id.to_owned(), status });
     }
 
     fn queue(&self, mesh: &str, name: &str, change: Change) {
@@ -162,9 +211,14 @@ impl DataplaneInsight {
     fn apply(&mut self, change: &Change) {
         match change {
             Change::Connected(subscription) => {
-                // Sessions of a previous instance that never ended cleanly are over.
+                // Sessions of the same kind (CSR session or ADS stream) of a previous instance
+                // that never ended cleanly are over.
                 let now = &subscription.connect_time;
-                for old in self.subscriptions.iter_mut().filter(|s| s.disconnect_time.is_none()) {
+                let xds = subscription.status.is_some();
+                let open = |s: &&mut Subscription| {
+                    s.disconnect_time.is_none() && s.status.is_some() == xds
+                };
+                for old in self.subscriptions.iter_mut().filter(open) {
                     old.disconnect_time = Some(now.clone());
                 }
                 self.subscriptions.push(subscription.clone());
@@ -174,6 +228,11 @@ impl DataplaneInsight {
             Change::Disconnected { id, at } => {
                 if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.id == *id) {
                     sub.disconnect_time.get_or_insert_with(|| rfc3339(*at));
+                }
+            }
+            Change::Xds { id, status } => {
+                if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.id == *id) {
+                    sub.status = Some(status.clone());
                 }
             }
             Change::Issued { backend, not_after, at } => {
@@ -186,6 +245,28 @@ impl DataplaneInsight {
                     supported_backends: vec![backend.clone()],
                 });
             }
+        }
+    }
+}
+
+/// uint64 counts as protojson prints them: decimal strings (numbers are accepted too).
+mod count {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&n.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Count {
+            Text(String),
+            Number(u64),
+        }
+        match Count::deserialize(d)? {
+            Count::Number(n) => Ok(n),
+            Count::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
     }
 }

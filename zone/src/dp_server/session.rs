@@ -152,6 +152,7 @@ impl DpService {
             connect_time: rfc3339(OffsetDateTime::now_utc()),
             disconnect_time: None,
             version,
+            status: None,
         };
         self.insights.connected(&mesh, &name, subscription);
         let end = self.serve(&mut session, inbound, &tx).await;

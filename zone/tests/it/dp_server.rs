@@ -36,7 +36,7 @@ impl Deref for Zone {
 }
 
 impl Zone {
-    async fn start(dir: &Path) -> Self {
+    pub(super) async fn start(dir: &Path) -> Self {
         Self::start_with(dir, &[]).await
     }
 
@@ -48,14 +48,14 @@ impl Zone {
         self.0.stop().await;
     }
 
-    async fn put(&self, path: &str, body: Value) {
+    pub(super) async fn put(&self, path: &str, body: Value) {
         let resp =
             http_client().put(format!("{}{path}", self.api)).json(&body).send().await.unwrap();
         let status = resp.status();
         assert!(status.is_success(), "PUT {path}: {status} {}", resp.text().await.unwrap());
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(super) async fn get(&self, path: &str) -> (StatusCode, Value) {
         let resp = http_client().get(format!("{}{path}", self.api)).send().await.unwrap();
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
@@ -164,7 +164,7 @@ impl Session {
     }
 }
 
-fn jti(token: &str) -> String {
+pub(super) fn jti(token: &str) -> String {
     let payload = token.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     claims["jti"].as_str().unwrap().to_owned()

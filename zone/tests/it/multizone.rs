@@ -98,11 +98,19 @@ async fn policies_flow_down_and_dataplanes_flow_up() {
     let tp = json!({"type": "TrafficPermission", "mesh": "default", "name": "allow-all",
         "sources": [{"match": {"kuma.io/service": "*"}}], "destinations": [{"match": {"kuma.io/service": "*"}}]});
     put(&format!("{}/meshes/default/traffic-permissions/allow-all", global.api), tp).await;
+    let mtp = json!({"type": "MeshTrafficPermission", "mesh": "default", "name": "allow-web",
+        "spec": {"targetRef": {"kind": "Mesh"}, "from": [{"targetRef": {"kind": "MeshService",
+            "name": "web"}, "default": {"action": "Allow"}}]}});
+    put(&format!("{}/meshes/default/meshtrafficpermissions/allow-web", global.api), mtp.clone())
+        .await;
     for zone in &zones {
-        eventually("the mesh and the permission to reach the zone", WAIT, || async {
+        eventually("the mesh and the permissions to reach the zone", WAIT, || async {
             let (status, _) = get(&format!("{}/meshes/default", zone.api)).await;
             let (_, tps) = get(&format!("{}/meshes/default/traffic-permissions", zone.api)).await;
-            (status == StatusCode::OK && tps["total"] == 1).then_some(())
+            let (_, mtps) =
+                get(&format!("{}/meshes/default/meshtrafficpermissions", zone.api)).await;
+            let synced = mtps["items"][0]["spec"] == mtp["spec"];
+            (status == StatusCode::OK && tps["total"] == 1 && synced).then_some(())
         })
         .await;
     }

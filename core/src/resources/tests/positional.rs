@@ -61,6 +61,14 @@ fn sample(ty: ResourceType) -> Value {
             "sources": [{"match": {"kuma.io/service": "*"}}],
             "destinations": [{"match": {"kuma.io/service": "web"}}]
         }),
+        ResourceType::MeshTrafficPermission => json!({
+            "type": "MeshTrafficPermission", "mesh": "m", "name": "mtp",
+            "spec": {
+                "targetRef": {"kind": "MeshSubset", "tags": {"kuma.io/service": "web"}},
+                "from": [{"targetRef": {"kind": "MeshService", "labels": {"k": "v"}},
+                          "default": {"action": "Allow"}}]
+            }
+        }),
         ResourceType::ZoneIngress => json!({
             "type": "ZoneIngress", "name": "zi",
             "networking": {"address": "10.0.0.2", "advertisedAddress": "192.0.2.1", "port": 10001,

@@ -418,6 +418,12 @@ const ROWS: &[Row] = &[
     ("KUMA_ACCESS_STATIC_GENERATE_ZONE_TOKEN_GROUPS", "g", &[], |c| {
         c.access.generate_zone_token.groups == ["g"]
     }),
+    ("KUMA_XDS_DATAPLANE_STATUS_FLUSH_INTERVAL", "2s", &[], |c| {
+        c.dp_server.xds_status_flush_interval == std::time::Duration::from_secs(2)
+    }),
+    ("KUMA_DEFAULTS_CREATE_MESH_ROUTING_RESOURCES", "true", &[], |c| {
+        c.defaults.create_mesh_routing_resources
+    }),
 ];
 
 fn pg(c: &CpConfig) -> &::store::PostgresConfig {

@@ -174,3 +174,20 @@ fn meta_must_fit_the_scope() {
     let err = from_kuma_resource(ResourceType::Mesh, KumaResource::default()).unwrap_err();
     assert_eq!(err.to_string(), "Mesh resource has no meta");
 }
+
+#[test]
+fn a_mesh_traffic_permission_travels_as_json_without_a_type_url_as_in_kuma() {
+    let doc = serde_json::json!({
+        "targetRef": {"kind": "MeshService", "name": "backend"},
+        "from": [{"targetRef": {"kind": "Mesh"}, "default": {"action": "Allow"}}],
+    });
+    let spec = Spec::from_value(
+        ResourceType::MeshTrafficPermission,
+        serde_json::json!({ "spec": doc.clone() }),
+    )
+    .unwrap();
+    let any = spec_to_any(&spec);
+    assert_eq!(any.type_url, "");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&any.value).unwrap(), doc);
+    assert_eq!(spec_from_any(ResourceType::MeshTrafficPermission, &any).unwrap(), spec);
+}
