@@ -142,6 +142,15 @@ impl Spec {
         Ok(spec)
     }
 
+    /// The checks only a spec being written must pass (see
+    /// `DataplaneSpec::validate_input`): `decode` runs them, reading a stored record does not.
+    pub(crate) fn validate_input(&self) -> ValidationError {
+        match self {
+            Self::Dataplane(s) => s.validate_input(),
+            _ => ValidationError::default(),
+        }
+    }
+
     /// Runs the type's checks; an empty error means the spec is valid.
     pub fn validate(&self) -> ValidationError {
         match self {

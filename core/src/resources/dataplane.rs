@@ -208,25 +208,10 @@ fn check_section(
 }
 
 impl DataplaneSpec {
-    /// Kuma's `DataplaneResource.Validate` for the fields typed here, and the object shape of
-    /// the sections kept as JSON.
+    /// Kuma's `DataplaneResource.Validate` for the fields typed here.
     pub(crate) fn validate(&self) -> ValidationError {
         let mut err = ValidationError::default();
-        check_section(self.metrics.as_ref(), METRICS, &Path::root("metrics"), &mut err);
-        check_section(self.probes.as_ref(), PROBES, &Path::root("probes"), &mut err);
         let path = Path::root("networking");
-        if let Some(net) = &self.networking {
-            let at = path.field("transparentProxying");
-            check_section(net.transparent_proxying.as_ref(), TRANSPARENT_PROXYING, &at, &mut err);
-            for (i, inbound) in net.inbound.iter().enumerate() {
-                let at = path.field("inbound").index(i).field("serviceProbe");
-                check_section(inbound.service_probe.as_ref(), SERVICE_PROBE, &at, &mut err);
-            }
-            for (i, outbound) in net.outbound.iter().enumerate() {
-                let at = path.field("outbound").index(i).field("backendRef");
-                check_section(outbound.backend_ref.as_ref(), BACKEND_REF, &at, &mut err);
-            }
-        }
         let Some(net) = &self.networking else {
             err.at(&path, "must be defined");
             return err;
@@ -257,23 +242,11 @@ impl DataplaneSpec {
             None => {}
         }
         validate_address(&path.field("address"), &net.address, &mut err);
-        // Where each inbound listens; two on one address and port cannot both be served (Kuma
-        // accepts it and one of the listeners fails in Envoy).
-        let mut listening: HashMap<(&str, u32), usize> = HashMap::new();
         for (i, inbound) in net.inbound.iter().enumerate() {
             let at = path.field("inbound").index(i);
             validate_inbound(&at, inbound, &net.address, &mut err);
             if !inbound.tags.contains_key(SERVICE_TAG) {
                 err.at(&at.field("tags").key(SERVICE_TAG), "tag has to exist");
-            }
-            let address =
-                inbound.address.as_deref().filter(|a| !a.is_empty()).unwrap_or(&net.address);
-            if let Some(first) = listening.insert((address, inbound.port), i) {
-                let other = path.field("inbound").index(first);
-                err.at(
-                    &at.field("port"),
-                    format!("{address}:{} is already used by {other}", inbound.port),
-                );
             }
         }
         for (i, outbound) in net.outbound.iter().enumerate() {
@@ -281,6 +254,59 @@ impl DataplaneSpec {
         }
         err
     }
+}
+
+impl DataplaneSpec {
+    /// Rules that a Dataplane being written must follow but a stored one need not (records
+    /// stored before these rules existed stay readable and servable): the object shape of the
+    /// sections kept as JSON, two inbounds on one address and port, which Envoy cannot both
+    /// serve (Kuma accepts it and one listener fails), and an address that is a mistyped IP
+    /// address rather than a host name.
+    pub(crate) fn validate_input(&self) -> ValidationError {
+        let mut err = ValidationError::default();
+        check_section(self.metrics.as_ref(), METRICS, &Path::root("metrics"), &mut err);
+        check_section(self.probes.as_ref(), PROBES, &Path::root("probes"), &mut err);
+        let Some(net) = &self.networking else { return err };
+        let path = Path::root("networking");
+        let at = path.field("transparentProxying");
+        check_section(net.transparent_proxying.as_ref(), TRANSPARENT_PROXYING, &at, &mut err);
+        for (i, inbound) in net.inbound.iter().enumerate() {
+            let at = path.field("inbound").index(i).field("serviceProbe");
+            check_section(inbound.service_probe.as_ref(), SERVICE_PROBE, &at, &mut err);
+        }
+        for (i, outbound) in net.outbound.iter().enumerate() {
+            let at = path.field("outbound").index(i).field("backendRef");
+            check_section(outbound.backend_ref.as_ref(), BACKEND_REF, &at, &mut err);
+        }
+        if looks_like_an_ip(&net.address) {
+            err.at(&path.field("address"), "address has to be valid IP address or domain name");
+        }
+        let mut listening: HashMap<(&str, u32), usize> = HashMap::new();
+        for (i, inbound) in net.inbound.iter().enumerate() {
+            let address =
+                inbound.address.as_deref().filter(|a| !a.is_empty()).unwrap_or(&net.address);
+            if let Some(first) = listening.insert((address, inbound.port), i) {
+                let (at, other) =
+                    (path.field("inbound").index(i), path.field("inbound").index(first));
+                err.at(
+                    &at.field("port"),
+                    format!("{address}:{} is already used by {other}", inbound.port),
+                );
+            }
+        }
+        err
+    }
+}
+
+/// A name whose last label is all digits (`10.0.0.300`, `1234`) that is not an IP address: a
+/// mistyped IP address, never a host name (RFC 3696 §2), though govalidator accepts it.
+fn looks_like_an_ip(address: &str) -> bool {
+    let name = address.strip_suffix('.').unwrap_or(address);
+    address.parse::<IpAddr>().is_err()
+        && name
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| !l.is_empty() && l.bytes().all(|c| c.is_ascii_digit()))
 }
 
 pub(crate) fn validate_address(path: &Path, address: &str, err: &mut ValidationError) {
@@ -296,9 +322,7 @@ pub(crate) fn validate_address(path: &Path, address: &str, err: &mut ValidationE
     }
 }
 
-/// govalidator's `IsDNSName` (labels of letters, digits, `_` and inner `-`, at most 255 bytes),
-/// and, unlike Kuma, a last label that is not all digits (RFC 3696 §2): `10.0.0.300` or `1234`
-/// is a mistyped IP address, never a host name a proxy could be reached at.
+/// govalidator's `IsDNSName`: labels of letters, digits, `_` and inner `-`, at most 255 bytes.
 fn is_dns_name(s: &str) -> bool {
     let name = s.strip_suffix('.').unwrap_or(s);
     let label_ok = |l: &str| {
@@ -308,9 +332,7 @@ fn is_dns_name(s: &str) -> bool {
             && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
             && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
     };
-    let numeric_tld =
-        name.rsplit('.').next().is_some_and(|l| l.bytes().all(|c| c.is_ascii_digit()));
-    !name.is_empty() && s.len() <= 255 && name.split('.').all(label_ok) && !numeric_tld
+    !name.is_empty() && s.len() <= 255 && name.split('.').all(label_ok)
 }
 
 fn validate_inbound(path: &Path, inbound: &Inbound, dp_address: &str, err: &mut ValidationError) {

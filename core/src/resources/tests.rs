@@ -279,6 +279,13 @@ fn dataplane_address_rules() {
 }
 
 #[test]
+fn records_stored_before_the_input_rules_still_read() {
+    let inbound = json!({"port": 8080, "tags": {"kuma.io/service": "web"}});
+    let spec = json!({"networking": {"address": "10.0.0.300", "inbound": [inbound, inbound]}});
+    assert!(Spec::from_value(ResourceType::Dataplane, spec).is_ok());
+}
+
+#[test]
 fn two_inbounds_cannot_listen_on_the_same_address_and_port() {
     let mut doc = dataplane();
     doc["networking"]["inbound"] = json!([
