@@ -4,7 +4,7 @@
 //! [`Insights::start`] reads the records it needs once, then a task follows the change feed:
 //! each committed write re-reads only the record it names, a resync reads everything again, and
 //! after each burst of events one [`Snapshot`] is computed and published. Requests only read the
-//! latest snapshot. What an insight says is computed in [`compute`]; this module keeps the
+//! latest snapshot. What an insight says is computed in `compute`; this module keeps the
 //! records and the snapshot and knows nothing of HTTP.
 
 use std::collections::BTreeMap;
