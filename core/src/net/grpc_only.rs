@@ -47,3 +47,33 @@ fn check(
         .is_some_and(|v| v.starts_with("application/grpc"));
     if grpc { Ok(response) } else { Err(Box::new(NotGrpc { status: response.status() })) }
 }
+
+/// Whether a stream ended because the peer went away (it cancelled the call, or the connection
+/// broke) rather than because of something it sent: a proxy or zone stopping is not an error.
+pub fn peer_went_away(status: &tonic::Status) -> bool {
+    if status.code() == tonic::Code::Cancelled {
+        return true;
+    }
+    let mut next = StdError::source(status);
+    while let Some(err) = next {
+        if err.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_call_or_a_broken_connection_is_the_peer_leaving() {
+        assert!(peer_went_away(&tonic::Status::cancelled("bye")));
+        let broken = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(peer_went_away(&tonic::Status::from_error(Box::new(broken))));
+        assert!(!peer_went_away(&tonic::Status::invalid_argument("a bad field")));
+        assert!(!peer_went_away(&tonic::Status::unauthenticated("a bad token")));
+    }
+}
