@@ -9,6 +9,9 @@
 //! and values out: nothing here binds a port, opens a database or reads the environment.
 #![warn(missing_docs)]
 
+/// The Kuma release whose API, configuration and behaviour every binary follows.
+pub const BASED_ON_KUMA: &str = "2.14.3";
+
 pub mod ca;
 pub mod error;
 pub mod identity;

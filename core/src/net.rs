@@ -7,8 +7,10 @@
 
 mod backoff;
 mod client;
+mod grpc_only;
 mod io;
 
 pub use backoff::Backoff;
 pub use client::{ChannelSettings, ConnectError, connect};
+pub use grpc_only::{NotGrpc, grpc_only, not_grpc, peer_went_away};
 pub use io::Io;

@@ -19,6 +19,7 @@ mod mesh;
 mod mesh_traffic_permission;
 pub mod protojson;
 mod secret;
+pub mod strict;
 mod traffic_permission;
 mod validation;
 mod zone;
@@ -39,7 +40,7 @@ pub use secret::SecretSpec;
 pub use traffic_permission::{Selector, TrafficPermissionSpec};
 pub use validation::{SERVICE_TAG, ValidationError, Violation};
 pub use validation::{check_labels, check_mesh_ref, check_name};
-pub use zone::ZoneSpec;
+pub use zone::{ZoneNameProblem, ZoneSpec, check_zone_name};
 pub use zone_ingress::{AvailableService, IngressNetworking, ZoneIngressSpec};
 
 /// The metadata every resource carries beside its spec.
@@ -141,6 +142,15 @@ impl Spec {
         Ok(spec)
     }
 
+    /// The checks only a spec being written must pass (see
+    /// `DataplaneSpec::validate_input`): `decode` runs them, reading a stored record does not.
+    pub(crate) fn validate_input(&self) -> ValidationError {
+        match self {
+            Self::Dataplane(s) => s.validate_input(),
+            _ => ValidationError::default(),
+        }
+    }
+
     /// Runs the type's checks; an empty error means the spec is valid.
     pub fn validate(&self) -> ValidationError {
         match self {
@@ -161,12 +171,10 @@ fn to_value<T: Serialize>(spec: &T) -> Value {
     serde_json::to_value(spec).expect("spec serializes to JSON")
 }
 
-/// Deserializes a spec, turning the first error into a violation on the offending field's path.
+/// Deserializes a spec (never positionally, see [`strict`]), turning the first error into a
+/// violation on the offending field's path.
 fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ValidationError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let field = codec::field_path(err.path());
-        ValidationError::single(field, err.into_inner().to_string())
-    })
+    strict::parse(value)
 }
 
 #[cfg(test)]

@@ -29,7 +29,9 @@ pub use keys::{
     KeyKind, PublicKey, SigningKey, ZONE_PUBLIC_KEY_PREFIX, latest_signing_key,
     parse_zone_public_key_serial, zone_public_key_name,
 };
-pub use request::{DEFAULT_VALID_FOR, DataplaneTokenRequest, UserTokenRequest, ZoneTokenRequest};
+pub use request::{
+    DEFAULT_VALID_FOR, DataplaneTokenRequest, UserTokenRequest, ZONE_SCOPES, ZoneTokenRequest,
+};
 pub use validator::{KeySet, MAX_TOKEN_LEN, StaticKey, Validated, Validator, parse_revocations};
 
 /// Why a key could not be used, a token could not be issued, or a token was rejected.

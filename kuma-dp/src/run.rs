@@ -61,7 +61,7 @@ impl Proxy {
         }
         let work_dir = WorkDir::create(config.work_dir.as_deref())?;
         let (ca_pem, root_ca) = cp_ca(&config, &work_dir)?;
-        let token = config.token.read()?;
+        let token = session::token(&config)?;
         // In memory only: the CP never sees it; Envoy gets it over the 0600 SDS socket.
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).context("generating the key")?;
         let key_pem = SecretString::from(key.serialize_pem());

@@ -38,6 +38,9 @@ pub enum Error {
     /// The server sent no certificate.
     #[error("{0} presented no certificate")]
     NoCertificate(String),
+    /// The server answered the handshake in plain text: not a TLS port.
+    #[error("{0} answered in plain text, not TLS")]
+    NotTls(String),
 }
 
 /// The DNS and IP SANs of the certificate `host:port` presents, in certificate order.
@@ -54,7 +57,13 @@ pub async fn fetch_sans(host: &str, port: u16) -> Result<Vec<String>, Error> {
     let tls = tokio::time::timeout(FETCH_TIMEOUT, handshake)
         .await
         .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
-        .map_err(unreachable)?;
+        .map_err(|err| {
+            let inner = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+            match inner {
+                Some(rustls::Error::InvalidMessage(_)) => Error::NotTls(address.clone()),
+                _ => unreachable(err),
+            }
+        })?;
     let leaf = tls
         .get_ref()
         .1

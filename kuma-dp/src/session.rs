@@ -33,6 +33,58 @@ pub enum Fatal {
     /// A CSR could not be made with the key.
     #[error("building a certificate signing request")]
     Csr(#[source] rcgen::Error),
+    /// The token file is missing or unreadable; the OS error follows in the chain.
+    #[error("the dataplane token cannot be read")]
+    TokenFile(#[source] crate::cli::Error),
+    /// The token names another mesh than the proxy's.
+    #[error(
+        "the dataplane token is for mesh {token:?}, but this proxy is in mesh {proxy:?}: \
+         generate one with `kumactl generate dataplane-token --mesh {proxy} ...`"
+    )]
+    TokenMesh {
+        /// The token's `Mesh` claim.
+        token: String,
+        /// The proxy's mesh.
+        proxy: String,
+    },
+    /// `--cp-address` answers, but it is not a DP server.
+    #[error(
+        "{address} is not a DP server ({why}): check the port of --cp-address (the DP server \
+         listens on 5678, KUMA_DP_SERVER_PORT)"
+    )]
+    NotDpServer {
+        /// `host:port`.
+        address: String,
+        /// What answered instead.
+        why: String,
+    },
+}
+
+impl Fatal {
+    /// kuma-dp's exit code for this error: 78 (`EX_CONFIG`), a setting only the operator can
+    /// fix, for every error that stops the retries.
+    pub const EXIT_CODE: u8 = 78;
+}
+
+/// The dataplane token, re-read from its source. A file that is not there (or not ours to
+/// read) will not appear by retrying, and a token made for another mesh will never be accepted:
+/// both are [`Fatal`].
+pub fn token(config: &RunConfig) -> Result<String, Fatal> {
+    let token = config.token.read().map_err(Fatal::TokenFile)?;
+    if let Some(mesh) = token_mesh(&token).filter(|m| *m != config.mesh) {
+        return Err(Fatal::TokenMesh { token: mesh, proxy: config.mesh.clone() });
+    }
+    Ok(token)
+}
+
+/// The `Mesh` claim of a JWT, read without verifying it (the control plane verifies; this only
+/// catches a token made for another mesh before connecting).
+fn token_mesh(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims["Mesh"].as_str().filter(|m| !m.is_empty()).map(str::to_owned)
 }
 
 /// Connects, keeps the session up with backoff, and returns only on a [`Fatal`] error.
@@ -59,19 +111,24 @@ async fn once(
     status: &watch::Sender<Status>,
     backoff: &mut Backoff,
 ) -> Result<String, Fatal> {
-    let token = match config.token.read() {
+    let token = match token(config) {
         Ok(token) => token,
-        Err(e) => return Ok(format!("{e}")),
+        // An empty file may be half-written by a rotation: read it again later.
+        Err(Fatal::TokenFile(e @ crate::cli::Error::NoToken)) => return Ok(e.to_string()),
+        Err(fatal) => return Err(fatal),
     };
+    let address = format!("{}:{}", config.host, config.port);
+    let not_dp_server = |why: String| Fatal::NotDpServer { address: address.clone(), why };
     match san::fetch_sans(&config.host, config.port).await {
         Ok(sans) if !san::host_matches(&config.host, &sans) => {
             return Err(Fatal::SanMismatch(san::mismatch_message(&config.host, &sans)));
         }
         Ok(_) => {}
+        Err(e @ san::Error::NotTls(_)) => return Err(not_dp_server(e.to_string())),
         Err(e) => return Ok(format!("{:#}", anyhow::Error::new(e))),
     }
     let channel = match kuma_core::net::connect(settings).await {
-        Ok(channel) => channel,
+        Ok(channel) => kuma_core::net::grpc_only(channel),
         Err(e @ ConnectError::UntrustedServer { .. }) => return Err(Fatal::Untrusted(e)),
         Err(e) => return Ok(format!("{:#}", anyhow::Error::new(e))),
     };
@@ -97,7 +154,15 @@ async fn once(
     let mut client = dataplane_service_client::DataplaneServiceClient::new(channel);
     let mut inbound = match client.session(request).await {
         Ok(response) => response.into_inner(),
-        Err(status) => return Ok(status.message().to_owned()),
+        Err(status) => {
+            if let Some(not_grpc) = kuma_core::net::not_grpc(&status) {
+                return Err(not_dp_server(not_grpc.to_string()));
+            }
+            if status.code() == tonic::Code::Unimplemented {
+                return Err(not_dp_server("a gRPC server without the DP server's service".into()));
+            }
+            return Ok(status.message().to_owned());
+        }
     };
     let mut rotate: Option<tokio::time::Instant> = None;
     loop {

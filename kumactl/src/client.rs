@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use crate::config::{AUTH_CONF_TOKEN, AUTH_TYPE_TOKENS, ApiServer, ControlPlane};
 
+mod hint;
+
 /// Errors talking to the control plane.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -41,6 +43,23 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// A request failed for a reason we recognise; `hint` says what to do.
+    #[error("{method} {url}: {hint}")]
+    Diagnosed {
+        method: Method,
+        url: String,
+        hint: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The control plane refused the user token saved for it.
+    #[error(
+        "the control plane refused the user token saved for Control Plane {cp:?} ({error}): it \
+         may have expired, been revoked, or been signed by a key that no longer exists; generate \
+         a new one and run `kumactl config control-planes add --name {cp} --overwrite ... \
+         --auth-type tokens --auth-conf token=<new token>`"
+    )]
+    TokenRefused { cp: String, error: ApiError },
     /// The server answered with a non-2xx status.
     #[error("{0}")]
     Api(ApiError),
@@ -71,6 +90,10 @@ pub struct InvalidParameter {
 #[derive(Debug, Clone)]
 pub struct Client {
     base: String,
+    /// The control plane's name in the configuration, for messages.
+    name: String,
+    /// `--ca-cert-file`, for messages.
+    ca_file: Option<PathBuf>,
     http: reqwest::Client,
     /// The user token sent as `Authorization: Bearer` on every request.
     token: Option<SecretString>,
@@ -101,7 +124,18 @@ impl Client {
         .map_err(Error::Tls)?;
         let http =
             reqwest::Client::builder().use_preconfigured_tls(tls).build().map_err(Error::Build)?;
-        Ok(Self { base: api.url.trim_end_matches('/').to_owned(), http, token })
+        Ok(Self {
+            base: api.url.trim_end_matches('/').to_owned(),
+            name: cp.name.clone(),
+            ca_file: api.ca_cert_file.clone(),
+            http,
+            token,
+        })
+    }
+
+    /// The API server's URL, without a trailing `/`.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// `GET path`, decoded as JSON.
@@ -137,8 +171,16 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Vec<u8>, Error> {
         let url = format!("{}{path}", self.base);
-        let request_error =
-            |source| Error::Request { method: method.clone(), url: url.clone(), source };
+        let request_error = |source: reqwest::Error| match hint::for_request(
+            &source,
+            &url,
+            self.ca_file.as_deref(),
+        ) {
+            Some(hint) => {
+                Error::Diagnosed { method: method.clone(), url: url.clone(), hint, source }
+            }
+            None => Error::Request { method: method.clone(), url: url.clone(), source },
+        };
         let mut request = self.http.request(method.clone(), &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose_secret());
@@ -150,7 +192,11 @@ impl Client {
         let status = response.status();
         let bytes = response.bytes().await.map_err(request_error)?;
         if !status.is_success() {
-            return Err(Error::Api(ApiError::from_body(status, &bytes)));
+            let error = ApiError::from_body(status, &bytes);
+            if status == StatusCode::UNAUTHORIZED && self.token.is_some() {
+                return Err(Error::TokenRefused { cp: self.name.clone(), error });
+            }
+            return Err(Error::Api(error));
         }
         Ok(bytes.to_vec())
     }

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::Value;
 
 use crate::client::{self, Client};
@@ -18,6 +18,7 @@ mod delete;
 mod generate;
 mod get;
 mod inspect;
+mod version;
 
 /// Command line client of the control plane's REST API.
 #[derive(Debug, Parser)]
@@ -46,6 +47,22 @@ enum Command {
     /// Manage the configuration of kumactl.
     #[command(subcommand)]
     Config(config::Command),
+    /// Print the version of kumactl and, when it answers, of the current control plane.
+    Version(version::Args),
+    /// Print a shell completion script: `source <(kumactl completion bash)`.
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// The shells `completion` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 impl Cli {
@@ -60,6 +77,16 @@ impl Cli {
             Command::Inspect(args) => inspect::run(args, &client(&path)?, &mut out).await,
             Command::Generate(cmd) => generate::run(cmd, &path, &mut out).await,
             Command::Config(cmd) => config::run(cmd, &path, &mut out).await,
+            Command::Version(args) => version::run(args, &path, &mut out).await,
+            Command::Completion { shell } => {
+                let shell = match shell {
+                    Shell::Bash => clap_complete::Shell::Bash,
+                    Shell::Zsh => clap_complete::Shell::Zsh,
+                    Shell::Fish => clap_complete::Shell::Fish,
+                };
+                clap_complete::generate(shell, &mut Cli::command(), "kumactl", &mut out);
+                Ok(())
+            }
         }
     }
 }
@@ -81,11 +108,21 @@ fn resource_type(arg: &str) -> anyhow::Result<(kuma_core::resources::ResourceTyp
     if arg == "zone-ingresses" {
         return Ok((ResourceType::ZoneIngress, true));
     }
+    ResourceType::ALL.into_iter().find(|t| t.singular() == arg).map(|t| (t, false)).ok_or_else(
+        || anyhow::anyhow!("unknown TYPE: {arg}. Available types: {}", type_names().join(", ")),
+    )
+}
+
+/// Every `TYPE` kumactl accepts for resources, singular then plural, in Kuma's order.
+fn type_names() -> Vec<&'static str> {
+    use kuma_core::resources::ResourceType;
     ResourceType::ALL
         .into_iter()
-        .find(|t| t.singular() == arg)
-        .map(|t| (t, false))
-        .ok_or_else(|| anyhow::anyhow!("unknown TYPE: {arg}"))
+        .flat_map(|t| match t {
+            ResourceType::ZoneIngress => [t.singular(), "zone-ingresses"],
+            _ => [t.singular(), t.plural()],
+        })
+        .collect()
 }
 
 /// REST path of one resource (or, with `name` `None`, of its collection in `mesh`).

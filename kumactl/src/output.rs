@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 mod dataplanes;
+mod insights;
 mod zones;
 
 /// `-o`: how to print.

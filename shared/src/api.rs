@@ -20,14 +20,17 @@ use crate::audit::{AuditLog, Event};
 use crate::config::Access;
 use crate::config::RateLimit;
 use crate::credentials::Credentials;
+use crate::insights::Insights;
 use crate::kds::status::{KdsState, KdsStatus};
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 
 mod auth;
+mod body;
 pub mod diagnostics;
 mod error;
 mod handlers;
+mod insights;
 pub mod serve;
 mod tokens;
 
@@ -139,6 +142,8 @@ pub struct Services {
     pub metrics: Metrics,
     /// A zone's KDS connection (stays `disabled` elsewhere).
     pub kds_status: KdsStatus,
+    /// The latest insights, kept current from the change feed.
+    pub insights: Insights,
 }
 
 impl ApiState {
@@ -182,6 +187,10 @@ impl ApiState {
         &self.inner.store
     }
 
+    fn insights(&self) -> &Insights {
+        &self.inner.services.insights
+    }
+
     fn auth(&self) -> AuthSettings {
         self.inner.config.auth
     }
@@ -201,6 +210,7 @@ pub fn router(state: ApiState, role_routes: Router<ApiState>) -> Router {
         .route("/status/kds", get(kds_status))
         .merge(handlers::routes())
         .merge(tokens::routes(&state))
+        .merge(insights::routes())
         .merge(role_routes)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.0))
@@ -220,8 +230,8 @@ async fn kds_status(State(state): State<ApiState>) -> Json<KdsState> {
     Json(state.inner.services.kds_status.get())
 }
 
-async fn not_found() -> impl IntoResponse {
-    ApiError::NotFound
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    ApiError::UnknownPath { path: uri.path().to_owned() }
 }
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ pub const LISTENER_PORTS: [&str; 6] = [
 ];
 
 const MODE: Setting = Setting { env: "KUMA_MODE", yaml: "mode" };
+const SKIP_MESH_CREATION: Setting =
+    Setting { env: "KUMA_DEFAULTS_SKIP_MESH_CREATION", yaml: "defaults.skipMeshCreation" };
 const ENVIRONMENT: Setting = Setting { env: "KUMA_ENVIRONMENT", yaml: "environment" };
 const CREATE_MESH_ROUTING_RESOURCES: Setting = Setting {
     env: "KUMA_DEFAULTS_CREATE_MESH_ROUTING_RESOURCES",
@@ -94,7 +96,7 @@ pub struct CpConfig {
     pub monitoring_assignment_server: Mads,
     /// `access.*`.
     pub access: Access,
-    /// `defaults.*`: what is created with a new mesh.
+    /// `defaults.*`: what a new deployment and each new mesh are given.
     pub defaults: Defaults,
     /// Keys of the file that are Kuma 2.14 settings we do not implement, sorted: accepted and
     /// otherwise ignored, for one warning at startup.
@@ -107,6 +109,8 @@ pub struct CpConfig {
 /// `defaults.*`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Defaults {
+    /// `KUMA_DEFAULTS_SKIP_MESH_CREATION` (false): do not create the `default` Mesh.
+    pub skip_mesh_creation: bool,
     /// `KUMA_DEFAULTS_CREATE_MESH_ROUTING_RESOURCES` (false, as in Kuma 2.14): give each new mesh
     /// the TrafficPermission `allow-all-<mesh>`. Without it, a mesh with mTLS denies all traffic
     /// until a permission allows it.
@@ -172,6 +176,7 @@ pub fn load(source: &impl Source, file: Option<&Path>) -> Result<CpConfig, Error
     let monitoring_assignment_server = Mads::load(&loader, &general.tls)?;
     let access = Access::load(&loader)?;
     let defaults = Defaults {
+        skip_mesh_creation: loader.or(&SKIP_MESH_CREATION, false, parse::boolean)?,
         create_mesh_routing_resources: loader.or(
             &CREATE_MESH_ROUTING_RESOURCES,
             false,
@@ -220,6 +225,7 @@ impl CpConfig {
             "monitoringAssignmentServer": self.monitoring_assignment_server.to_json(),
             "access": self.access.to_json(),
             "defaults": {
+                "skipMeshCreation": self.defaults.skip_mesh_creation,
                 "createMeshRoutingResources": self.defaults.create_mesh_routing_resources,
             },
             "xdsServer": {

@@ -175,23 +175,17 @@ impl Credentials {
     }
 
     /// Creates the `admin-user-token` GlobalSecret (a 10-year token for `mesh-system:admin`) when
-    /// it does not exist.
-    pub async fn ensure_admin_token(&self, now: OffsetDateTime) -> Result<(), Error> {
+    /// it does not exist; `true` when this call created it.
+    pub async fn ensure_admin_token(&self, now: OffsetDateTime) -> Result<bool, Error> {
         let key = Key::global(ResourceType::GlobalSecret.name(), ADMIN_TOKEN_SECRET);
         if self.exists(&key).await? {
-            return Ok(());
+            return Ok(false);
         }
         let claims = UserClaims { name: ADMIN.to_owned(), groups: vec![ADMIN.to_owned()] };
         let issued = self
             .issue(&KeyKind::User, &claims, DEFAULT_VALID_FOR, "control-plane", ADMIN, now)
             .await?;
-        if self.create_secret(key, issued.token.as_bytes()).await? {
-            tracing::info!(
-                "created the admin user token; read it locally with: curl \
-                 http://localhost:5681/global-secrets/admin-user-token | jq -r .data | base64 -d"
-            );
-        }
-        Ok(())
+        self.create_secret(key, issued.token.as_bytes()).await
     }
 
     /// Creates what a mesh needs: its dataplane token signing key, and a root CA for each builtin

@@ -14,6 +14,8 @@ pub mod api;
 pub mod audit;
 pub mod config;
 pub mod credentials;
+pub mod defaults;
+pub mod insights;
 pub mod kds;
 pub mod limits;
 pub mod metrics;

@@ -19,6 +19,7 @@ use kuma_core::shutdown::Shutdown;
 use kuma_core::tls::{self, ServerTlsOptions};
 use kuma_core::tokens;
 use store::{self, Store};
+use time::OffsetDateTime;
 
 use crate::api::diagnostics::{self, Readiness};
 use crate::api::serve::{self, ConnLimits};
@@ -26,6 +27,8 @@ use crate::api::{self, ApiConfig, ApiState, AuthSettings, Issuers, Services};
 use crate::audit::{self, AuditLog};
 use crate::config::{CertKeyFiles, CpConfig, TlsSettings, TlsVersion};
 use crate::credentials::{self, Credentials};
+use crate::defaults;
+use crate::insights::Insights;
 use crate::metrics::Metrics;
 use crate::net::{self, Listener, ServerCert};
 
@@ -34,7 +37,7 @@ mod setup;
 
 /// Where Kuma keeps the deployment's cluster id: a `Config` record of this name.
 /// The Kuma release whose API and configuration we follow.
-pub const BASED_ON_KUMA: &str = "2.14.3";
+pub const BASED_ON_KUMA: &str = kuma_core::BASED_ON_KUMA;
 /// The servers' names in logs and errors.
 const HTTP_SERVER: &str = "API server (HTTP)";
 const HTTPS_SERVER: &str = "API server (HTTPS)";
@@ -102,6 +105,9 @@ pub enum Error {
     /// Signing keys or the admin token could not be created.
     #[error("could not prepare the token signing keys")]
     Credentials(#[source] Box<credentials::Error>),
+    /// The defaults of a new deployment (the `default` Mesh) could not be created.
+    #[error("could not create the default mesh")]
+    Defaults(#[source] Box<credentials::Error>),
     /// A task a role added failed.
     #[error("the {task} failed")]
     Task {
@@ -190,9 +196,21 @@ impl Runtime {
         let metrics = Metrics::new();
         let settings = setup::credential_settings(&config, role)?;
         let credentials = Credentials::new(store.clone(), settings, audit.clone());
-        setup::prepare_credentials(&config, &credentials).await?;
+        let admin_token_created = setup::prepare_credentials(&config, &credentials).await?;
+        let now = OffsetDateTime::now_utc();
+        match defaults::apply(&store, &credentials, role, config.defaults, now).await {
+            Ok(defaults::Outcome::Created) => tracing::info!(
+                "created the default mesh for this new deployment \
+                 (KUMA_DEFAULTS_SKIP_MESH_CREATION=true skips it)"
+            ),
+            Ok(outcome) => tracing::debug!(?outcome, "default mesh"),
+            Err(err) => return Err(Error::Defaults(Box::new(err))),
+        }
         let kds_status = crate::kds::status::KdsStatus::with_metrics(metrics.clone());
-        let services = Services { credentials, audit, metrics, kds_status };
+        let (insights, insights_feed) = Insights::start(store.clone(), role)
+            .await
+            .map_err(|source| Error::Store { backend: store.backend_name(), source })?;
+        let services = Services { credentials, audit, metrics, kds_status, insights };
 
         let index = setup::index(cluster_id);
         let instance_id = index.instance_id.clone();
@@ -254,7 +272,15 @@ impl Runtime {
             https: https.as_ref().map(Listener::local_addr),
             diagnostics: diagnostics.local_addr(),
         };
-        Ok(Self {
+        if admin_token_created {
+            let ca = match &config.general.tls_files {
+                Some(files) => files.cert.clone(),
+                None => config.general.work_dir.join(tls::CP_CERT_FILE),
+            };
+            let hint = setup::admin_token_hint(&addresses, &ca);
+            tracing::info!("created the admin user token; read it on this host with: {hint}");
+        }
+        let mut runtime = Self {
             config: Arc::new(config),
             store,
             cp_cert,
@@ -268,7 +294,9 @@ impl Runtime {
             https,
             diagnostics,
             addresses,
-        })
+        };
+        runtime.add_task("insights", move |shutdown| insights_feed.run(shutdown));
+        Ok(runtime)
     }
 
     /// Where the listeners are bound.

@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use kuma_core::resources::{DataplaneSpec, MeshSpec, ResourceType, SERVICE_TAG, Spec};
+use kuma_core::resources::{DataplaneSpec, MeshSpec, ResourceType, SERVICE_TAG, Spec, strict};
 use kuma_core::shutdown::Shutdown;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -101,7 +101,11 @@ struct DiscoveryRequest {
 }
 
 async fn fetch(State(state): State<Served>, body: axum::body::Bytes) -> Response {
-    let request: DiscoveryRequest = match serde_json::from_slice(&body) {
+    // Never positionally: `["1", "type"]` is not a DiscoveryRequest.
+    let request = serde_json::from_slice(&body)
+        .map_err(|err| err.to_string())
+        .and_then(|value| strict::parse::<DiscoveryRequest>(value).map_err(|err| err.to_string()));
+    let request = match request {
         Ok(request) => request,
         Err(err) => {
             let message = format!("the body is not a DiscoveryRequest: {err}");

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{BACKDATE, Error, after, random_serial, x509};
+use crate::resources::strict;
 use crate::resources::{KumaDuration, ValidationError};
 
 /// Lifetime of a builtin root when `caCert.expiration` is unset (Kuma's default).
@@ -62,8 +63,15 @@ impl BuiltinConf {
     /// (`mtls.backends[0].conf`).
     pub fn parse(conf: Option<&Map<String, Value>>, at: &str) -> Result<Self, ValidationError> {
         let value = Value::Object(conf.cloned().unwrap_or_default());
-        let raw: RawConf = serde_json::from_value(value).map_err(|err| {
-            ValidationError::single(at, format!("could not convert backend config: {err}"))
+        // Strict: `"caCert": [2048, "10y"]` is not a caCert.
+        let raw: RawConf = strict::parse(value).map_err(|err| {
+            let mut out = ValidationError::default();
+            for v in err.violations {
+                let field =
+                    if v.field.is_empty() { at.to_owned() } else { format!("{at}.{}", v.field) };
+                out.push(field, format!("could not convert backend config: {}", v.message));
+            }
+            out
         })?;
         let Some(ca_cert) = raw.ca_cert else {
             return Ok(Self::default());

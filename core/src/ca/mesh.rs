@@ -12,8 +12,8 @@ use crate::resources::{CaType, MeshSpec, ValidationError, Violation};
 
 /// Runs each backend's configuration checks, as Kuma's mesh manager does before it stores a Mesh:
 /// the builtin `conf` shape, or for a provided backend its data sources, their loading and the CA
-/// checks of [`validate_provided`]. Paths read `mtls.backends[i].conf...`. Nothing is checked when
-/// `mtls.skipValidation` is set.
+/// checks of [`validate_provided`]. Paths read `mtls.backends[i].conf...`. With
+/// `mtls.skipValidation` only the builtin confs' shape is checked.
 ///
 /// `resolve_secret` returns the data of a secret of mesh `mesh_name`, or `None` when it does not
 /// exist. The store is async and this is not: fetch the names [`used_secrets`] lists first.
@@ -26,16 +26,16 @@ pub fn validate_mesh_backends(
     let Some(mtls) = &mesh.mtls else {
         return Ok(Vec::new());
     };
-    if mtls.skip_validation {
-        return Ok(Vec::new());
-    }
     let mut err = ValidationError::default();
     let mut warnings = Vec::new();
     for (i, backend) in mtls.backends.iter().enumerate() {
         let at = format!("mtls.backends[{i}].conf");
         let conf = backend.conf.as_ref();
         let result = match backend.kind {
+            // The shape of a builtin conf needs no CA, so it is checked even with
+            // skipValidation: a conf that does not parse would otherwise make a default CA.
             CaType::Builtin => BuiltinConf::parse(conf, &at).map(|_| Vec::new()),
+            CaType::Provided if mtls.skip_validation => Ok(Vec::new()),
             CaType::Provided => ProvidedConf::parse(conf, &at)
                 .and_then(|conf| check_provided(&conf, &at, mesh_name, resolve_secret)),
         };

@@ -91,6 +91,19 @@ pub enum ConnectError {
         #[source]
         source: rustls::Error,
     },
+    /// The server answered the TLS handshake in plain text: a plain HTTP or gRPC port was dialed
+    /// as a TLS one (a wrong port, most likely).
+    #[error(
+        "{address} answered in plain text, not TLS: is this the right port? (a plain HTTP or \
+         gRPC port, such as the API's 5681, is not a TLS server)"
+    )]
+    NotTls {
+        /// The server address.
+        address: String,
+        /// What rustls read instead of a handshake.
+        #[source]
+        source: rustls::Error,
+    },
     /// The TLS handshake failed for another reason (alert from the server, timeout, protocol).
     #[error("TLS handshake with {address} failed")]
     Handshake {
@@ -259,9 +272,14 @@ impl Dialer {
     fn classify(&self, err: io::Error) -> ConnectError {
         let address = self.address.clone();
         let rustls_err = err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
-        if let Some(rustls::Error::InvalidCertificate(_)) = rustls_err {
-            let source = rustls_err.cloned().unwrap_or(rustls::Error::HandshakeNotComplete);
-            return ConnectError::UntrustedServer { address, source };
+        match rustls_err {
+            Some(source @ rustls::Error::InvalidCertificate(_)) => {
+                return ConnectError::UntrustedServer { address, source: source.clone() };
+            }
+            Some(source @ rustls::Error::InvalidMessage(_)) => {
+                return ConnectError::NotTls { address, source: source.clone() };
+            }
+            _ => {}
         }
         match err.kind() {
             io::ErrorKind::UnexpectedEof

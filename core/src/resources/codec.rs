@@ -77,7 +77,10 @@ pub fn decode(doc: Value) -> Result<Resource, ValidationError> {
     for key in IGNORED_ON_INPUT {
         fields.remove(key);
     }
-    let spec = Spec::from_value(ty, Value::Object(fields));
+    let spec = Spec::from_value(ty, Value::Object(fields)).and_then(|spec| {
+        spec.validate_input().into_result()?;
+        Ok(spec)
+    });
     match spec {
         Ok(spec) if err.is_empty() => {
             let meta = Meta { name, mesh, labels, creation_time: None, modification_time: None };

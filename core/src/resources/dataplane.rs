@@ -4,7 +4,7 @@
 //! port) are typed; the rest (`transparentProxying`, `metrics`, `probes`, ...) is kept as free JSON
 //! so Kuma dataplanes apply unchanged. Nothing here looks at other resources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -149,6 +149,64 @@ pub struct Admin {
     pub port: u32,
 }
 
+/// Where Kuma's Dataplane message has a message (or a `Struct`) inside the sections we keep as
+/// JSON. Only the object shape is checked: an array or a scalar there is refused (protojson
+/// refuses it, and KDS would silently drop it), the rest is left as given.
+#[derive(Clone, Copy)]
+enum Part {
+    /// A message or `Struct`, with the parts below it that are messages too.
+    Object(&'static [(&'static str, Part)]),
+    /// A `repeated` message.
+    Objects(&'static Part),
+}
+
+/// `MetricsBackend`.
+const METRICS: Part = Part::Object(&[("conf", Part::Object(&[]))]);
+/// `Dataplane.Probes`.
+const PROBES: Part = Part::Object(&[("endpoints", Part::Objects(&Part::Object(&[])))]);
+/// `Dataplane.Networking.TransparentProxying`.
+const TRANSPARENT_PROXYING: Part = Part::Object(&[(
+    "reachableBackends",
+    Part::Object(&[("refs", Part::Objects(&Part::Object(&[("labels", Part::Object(&[]))])))]),
+)]);
+/// `Inbound.ServiceProbe`.
+const SERVICE_PROBE: Part = Part::Object(&[("tcp", Part::Object(&[]))]);
+/// `Outbound.BackendRef`.
+const BACKEND_REF: Part = Part::Object(&[("labels", Part::Object(&[]))]);
+
+/// Records a violation wherever `value` does not have `part`'s object shape.
+fn check_shape(value: &Value, part: Part, path: &Path, err: &mut ValidationError) {
+    match (part, value) {
+        (_, Value::Null) => {}
+        (Part::Object(fields), Value::Object(object)) => {
+            for (name, inner) in fields {
+                if let Some(v) = object.get(*name) {
+                    check_shape(v, *inner, &path.field(name), err);
+                }
+            }
+        }
+        (Part::Object(_), _) => err.at(path, "must be an object"),
+        (Part::Objects(item), Value::Array(items)) => {
+            for (i, v) in items.iter().enumerate() {
+                check_shape(v, *item, &path.index(i), err);
+            }
+        }
+        (Part::Objects(_), _) => err.at(path, "must be a list"),
+    }
+}
+
+/// [`check_shape`] of a section kept as a JSON object.
+fn check_section(
+    section: Option<&Map<String, Value>>,
+    part: Part,
+    path: &Path,
+    err: &mut ValidationError,
+) {
+    if let Some(object) = section {
+        check_shape(&Value::Object(object.clone()), part, path, err);
+    }
+}
+
 impl DataplaneSpec {
     /// Kuma's `DataplaneResource.Validate` for the fields typed here.
     pub(crate) fn validate(&self) -> ValidationError {
@@ -196,6 +254,59 @@ impl DataplaneSpec {
         }
         err
     }
+}
+
+impl DataplaneSpec {
+    /// Rules that a Dataplane being written must follow but a stored one need not (records
+    /// stored before these rules existed stay readable and servable): the object shape of the
+    /// sections kept as JSON, two inbounds on one address and port, which Envoy cannot both
+    /// serve (Kuma accepts it and one listener fails), and an address that is a mistyped IP
+    /// address rather than a host name.
+    pub(crate) fn validate_input(&self) -> ValidationError {
+        let mut err = ValidationError::default();
+        check_section(self.metrics.as_ref(), METRICS, &Path::root("metrics"), &mut err);
+        check_section(self.probes.as_ref(), PROBES, &Path::root("probes"), &mut err);
+        let Some(net) = &self.networking else { return err };
+        let path = Path::root("networking");
+        let at = path.field("transparentProxying");
+        check_section(net.transparent_proxying.as_ref(), TRANSPARENT_PROXYING, &at, &mut err);
+        for (i, inbound) in net.inbound.iter().enumerate() {
+            let at = path.field("inbound").index(i).field("serviceProbe");
+            check_section(inbound.service_probe.as_ref(), SERVICE_PROBE, &at, &mut err);
+        }
+        for (i, outbound) in net.outbound.iter().enumerate() {
+            let at = path.field("outbound").index(i).field("backendRef");
+            check_section(outbound.backend_ref.as_ref(), BACKEND_REF, &at, &mut err);
+        }
+        if looks_like_an_ip(&net.address) {
+            err.at(&path.field("address"), "address has to be valid IP address or domain name");
+        }
+        let mut listening: HashMap<(&str, u32), usize> = HashMap::new();
+        for (i, inbound) in net.inbound.iter().enumerate() {
+            let address =
+                inbound.address.as_deref().filter(|a| !a.is_empty()).unwrap_or(&net.address);
+            if let Some(first) = listening.insert((address, inbound.port), i) {
+                let (at, other) =
+                    (path.field("inbound").index(i), path.field("inbound").index(first));
+                err.at(
+                    &at.field("port"),
+                    format!("{address}:{} is already used by {other}", inbound.port),
+                );
+            }
+        }
+        err
+    }
+}
+
+/// A name whose last label is all digits (`10.0.0.300`, `1234`) that is not an IP address: a
+/// mistyped IP address, never a host name (RFC 3696 §2), though govalidator accepts it.
+fn looks_like_an_ip(address: &str) -> bool {
+    let name = address.strip_suffix('.').unwrap_or(address);
+    address.parse::<IpAddr>().is_err()
+        && name
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| !l.is_empty() && l.bytes().all(|c| c.is_ascii_digit()))
 }
 
 pub(crate) fn validate_address(path: &Path, address: &str, err: &mut ValidationError) {

@@ -266,6 +266,38 @@ fn dataplane_address_rules() {
     );
     assert_eq!(check("fd00::1"), None);
     assert_eq!(check("web.svc.cluster.local"), None);
+    assert_eq!(check("web-1.example.com.").as_deref(), None);
+    // Mistyped IP addresses are not host names (Kuma accepts them as such).
+    for address in ["10.0.0.300", "999.1.1.1", "1234", "10.0.0"] {
+        assert_eq!(
+            check(address).as_deref(),
+            Some("networking.address: address has to be valid IP address or domain name"),
+            "{address}"
+        );
+    }
+    assert_eq!(check("10.0.0.web").as_deref(), None);
+}
+
+#[test]
+fn records_stored_before_the_input_rules_still_read() {
+    let inbound = json!({"port": 8080, "tags": {"kuma.io/service": "web"}});
+    let spec = json!({"networking": {"address": "10.0.0.300", "inbound": [inbound, inbound]}});
+    assert!(Spec::from_value(ResourceType::Dataplane, spec).is_ok());
+}
+
+#[test]
+fn two_inbounds_cannot_listen_on_the_same_address_and_port() {
+    let mut doc = dataplane();
+    doc["networking"]["inbound"] = json!([
+        {"port": 8080, "tags": {"kuma.io/service": "web"}},
+        {"port": 8081, "tags": {"kuma.io/service": "web"}},
+        {"port": 8080, "servicePort": 81, "tags": {"kuma.io/service": "api"}},
+        {"port": 8080, "address": "10.0.0.2", "tags": {"kuma.io/service": "api"}}
+    ]);
+    assert_eq!(
+        violations(doc),
+        ["networking.inbound[2].port: 10.0.0.1:8080 is already used by networking.inbound[0]"]
+    );
 }
 
 #[test]
@@ -467,3 +499,5 @@ fn meta_and_spec_violations_are_reported_together() {
         ]
     );
 }
+
+mod positional;

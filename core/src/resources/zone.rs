@@ -11,6 +11,22 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
+/// Why a name is not a valid zone name (Kuma's rules and texts). A zone control plane's
+/// `KUMA_MULTIZONE_ZONE_NAME`, the `client-id` a zone sends over KDS and the `zone` of a zone
+/// token request all follow them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneNameProblem {
+    /// Empty name.
+    #[error("Name is mandatory")]
+    Empty,
+    /// Not a DNS name.
+    #[error("Zone name {0} has to be a valid DNS name")]
+    NotDns(String),
+    /// Over 63 characters.
+    #[error("Zone name cannot be longer than 63 characters")]
+    TooLong,
+}
+
 /// `Zone` spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -35,6 +51,36 @@ impl Default for ZoneSpec {
     fn default() -> Self {
         Self { enabled: true, allowed_cidrs: Vec::new() }
     }
+}
+
+/// Checks a zone name against Kuma's rules.
+pub fn check_zone_name(name: &str) -> Result<(), ZoneNameProblem> {
+    if name.is_empty() {
+        return Err(ZoneNameProblem::Empty);
+    }
+    if !is_dns_name(name) {
+        return Err(ZoneNameProblem::NotDns(name.to_owned()));
+    }
+    if name.len() > 63 {
+        return Err(ZoneNameProblem::TooLong);
+    }
+    Ok(())
+}
+
+/// govalidator's `IsDNSName`, which Kuma uses: labels of `[A-Za-z0-9_][A-Za-z0-9_-]{0,62}`,
+/// an optional trailing dot, and not an IP address.
+fn is_dns_name(name: &str) -> bool {
+    if name.replace('.', "").len() > 255 || name.parse::<IpAddr>().is_ok() {
+        return false;
+    }
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    trimmed.split('.').all(|label| {
+        let mut chars = label.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        first_ok
+            && label.len() <= 63
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    })
 }
 
 fn enabled_by_default() -> bool {

@@ -9,13 +9,21 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{DataplaneClaims, UserClaims, ZoneClaims, parse_go_duration};
-use crate::resources::ValidationError;
+use crate::resources::{ValidationError, check_mesh_ref, check_name, check_zone_name};
 
 /// Validity of a dataplane or zone token whose request leaves `validFor` empty: 10 years, as
 /// Kuma does for backwards compatibility (kumahq/kuma#4001). There is no maximum.
 pub const DEFAULT_VALID_FOR: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 const PROXY_TYPES: [&str; 3] = ["dataplane", "ingress", "egress"];
+/// The scopes a zone token may carry: Kuma's `ingress` and `egress`, and our `cp` (a zone control
+/// plane authenticating to the global).
+pub const ZONE_SCOPES: [&str; 3] = ["ingress", "egress", "cp"];
+/// Longest user name or group: a user token names people and teams, not resources, so only a
+/// generous cap applies (that of a resource name).
+const MAX_USER_NAME: usize = 253;
+/// Longest workload: it is matched against the `kuma.io/workload` label, a label value.
+const MAX_WORKLOAD: usize = 63;
 
 /// `POST /tokens/dataplane`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,12 +72,26 @@ impl DataplaneTokenRequest {
     /// Checks the request and returns the claims to sign and for how long.
     pub fn validate(&self) -> Result<(DataplaneClaims, Duration), ValidationError> {
         let mut err = ValidationError::default();
+        if !self.name.is_empty() {
+            // It must be able to match a Dataplane, so it follows the resource name rules.
+            let mut name = ValidationError::default();
+            check_name(&self.name, false, &mut name);
+            err.extend(name);
+        }
         if self.mesh.is_empty() {
             err.push("mesh", "cannot be empty");
+        } else {
+            check_mesh_ref(&self.mesh, &mut err);
+            if self.mesh.len() > 63 {
+                err.push("mesh", "cannot be longer than 63 characters");
+            }
         }
         let valid_for = optional_valid_for(&self.valid_for, &mut err);
         if !self.proxy_type.is_empty() && !PROXY_TYPES.contains(&self.proxy_type.as_str()) {
             err.push("type", format!("{} is not a valid proxy type", self.proxy_type));
+        }
+        if self.workload.len() > MAX_WORKLOAD {
+            err.push("workload", format!("cannot be longer than {MAX_WORKLOAD} characters"));
         }
         err.into_result()?;
         let claims = DataplaneClaims {
@@ -89,9 +111,24 @@ impl ZoneTokenRequest {
         let mut err = ValidationError::default();
         if self.zone.is_empty() {
             err.push("zone", "cannot be empty");
+        } else if let Err(problem) = check_zone_name(&self.zone) {
+            // The same rule the global applies to a zone's client-id: a token for a name that
+            // cannot connect is useless.
+            err.push("zone", problem.to_string());
         }
         if self.scope.is_empty() {
             err.push("scope", "cannot be empty");
+        }
+        for (i, scope) in self.scope.iter().enumerate() {
+            if !ZONE_SCOPES.contains(&scope.as_str()) {
+                err.push(
+                    format!("scope[{i}]"),
+                    format!(
+                        "unknown scope {scope:?}: supported scopes are {}",
+                        ZONE_SCOPES.join(", ")
+                    ),
+                );
+            }
         }
         let valid_for = optional_valid_for(&self.valid_for, &mut err);
         err.into_result()?;
@@ -106,6 +143,18 @@ impl UserTokenRequest {
         let mut err = ValidationError::default();
         if self.name.is_empty() {
             err.push("name", "cannot be empty");
+        } else if self.name.len() > MAX_USER_NAME {
+            err.push("name", format!("cannot be longer than {MAX_USER_NAME} characters"));
+        }
+        for (i, group) in self.groups.iter().enumerate() {
+            if group.is_empty() {
+                err.push(format!("groups[{i}]"), "cannot be empty");
+            } else if group.len() > MAX_USER_NAME {
+                err.push(
+                    format!("groups[{i}]"),
+                    format!("cannot be longer than {MAX_USER_NAME} characters"),
+                );
+            }
         }
         let valid_for = if self.valid_for.is_empty() {
             err.push("validFor", "cannot be empty");
@@ -123,11 +172,20 @@ fn optional_valid_for(valid_for: &str, err: &mut ValidationError) -> Duration {
     if valid_for.is_empty() { DEFAULT_VALID_FOR } else { parsed_valid_for(valid_for, err) }
 }
 
+/// A Go duration that is more than zero: a token valid for no time at all expires as it is
+/// issued, which is never what the caller wanted.
 fn parsed_valid_for(valid_for: &str, err: &mut ValidationError) -> Duration {
-    parse_go_duration(valid_for).unwrap_or_else(|e| {
-        err.push("validFor", format!("is invalid: {e}"));
-        Duration::ZERO
-    })
+    match parse_go_duration(valid_for) {
+        Ok(Duration::ZERO) => {
+            err.push("validFor", "must be greater than 0");
+            Duration::ZERO
+        }
+        Ok(duration) => duration,
+        Err(e) => {
+            err.push("validFor", format!("is invalid: {e}"));
+            Duration::ZERO
+        }
+    }
 }
 
 #[cfg(test)]

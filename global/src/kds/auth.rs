@@ -32,6 +32,9 @@ pub struct Peer {
     pub source: String,
     /// Whether exactly one `authorization` header came.
     pub token_provided: bool,
+    /// The zone control plane's version, from the `version` header Kuma zones send (at most
+    /// 64 printable characters are kept; it is only shown).
+    pub version: Option<String>,
 }
 
 /// Authenticates KDS calls.
@@ -84,7 +87,13 @@ impl Authenticator {
             .filter_map(|v| v.to_str().ok())
             .collect();
         let token_provided = headers.len() == 1;
-        let mut peer = Peer { zone, token: None, expires: None, source, token_provided };
+        let version = request
+            .metadata()
+            .get("version")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().filter(|c| !c.is_control()).take(64).collect::<String>())
+            .filter(|v| !v.is_empty());
+        let mut peer = Peer { zone, token: None, expires: None, source, token_provided, version };
         if self.mode == KdsAuth::None {
             self.check_network(store, &peer.zone, remote_ip, &peer.source).await?;
             return Ok(peer);

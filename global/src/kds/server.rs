@@ -75,9 +75,15 @@ impl kds_pb::kds_sync_service_server::KdsSyncService for KdsServer {
         let inbound = request.into_inner();
         tokio::spawn(async move {
             let end = this.zone_to_global(&peer, inbound, &tx).await;
-            if let Err(status) = end {
-                tracing::info!(zone = %peer.zone, %status, "zone-to-global stream ended");
-                let _ = tx.send(Err(status)).await;
+            match end {
+                Err(status) if kuma_core::net::peer_went_away(&status) => {
+                    tracing::info!(zone = %peer.zone, "zone disconnected from zone-to-global");
+                }
+                Err(status) => {
+                    tracing::info!(zone = %peer.zone, %status, "zone-to-global stream ended");
+                    let _ = tx.send(Err(status)).await;
+                }
+                Ok(()) => {}
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -135,6 +141,10 @@ impl KdsServer {
             connect_time: zones::rfc3339(OffsetDateTime::now_utc()),
             auth_token_provided: peer.token_provided,
             auth: if peer.token.is_some() { "zoneToken" } else { "none" }.to_owned(),
+            version: peer
+                .version
+                .as_ref()
+                .map(|v| serde_json::json!({ "kumaCp": { "version": v } })),
             ..Subscription::default()
         };
         let registered = async {
@@ -159,6 +169,9 @@ impl KdsServer {
     ) {
         match end {
             Ok(()) => tracing::info!(zone = %peer.zone, stream, "zone disconnected"),
+            Err(status) if kuma_core::net::peer_went_away(&status) => {
+                tracing::info!(zone = %peer.zone, stream, "zone disconnected");
+            }
             Err(status) => {
                 tracing::info!(zone = %peer.zone, stream, %status, "closing the zone's stream");
                 let _ = tx.send(Err(status)).await;

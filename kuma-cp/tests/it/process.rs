@@ -87,6 +87,16 @@ async fn invalid_variable_exits_64_naming_it_before_touching_anything() {
 }
 
 #[tokio::test]
+async fn version_prints_ours_and_kumas_without_starting_anything() {
+    let home = tempfile::tempdir().unwrap();
+    let out = kuma_cp(&env(home.path(), &[]), &["version"]).output().await.unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, format!("kuma-cp {} (Kuma 2.14.3 API)\n", env!("CARGO_PKG_VERSION")));
+    assert!(!home.path().join(".kuma").exists(), "the work dir must not be created");
+}
+
+#[tokio::test]
 async fn unknown_mode_is_refused_with_kumas_message() {
     let home = tempfile::tempdir().unwrap();
     let env = env(home.path(), &[("KUMA_MODE", "remote")]);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod envoy;
+mod fatal;
 mod helpers;
 mod mesh;
 mod run;

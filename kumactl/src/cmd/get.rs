@@ -45,7 +45,13 @@ impl Kind {
         match arg {
             _ if arg == ZONE_INSIGHTS.0 => Ok((Self::ZoneInsight, true)),
             _ if arg == ZONE_INSIGHTS.1 => Ok((Self::ZoneInsight, false)),
-            _ => super::resource_type(arg).map(|(ty, plural)| (Self::Resource(ty), plural)),
+            _ => super::resource_type(arg)
+                .map(|(ty, plural)| (Self::Resource(ty), plural))
+                .map_err(|_| {
+                    let mut names = super::type_names();
+                    names.extend([ZONE_INSIGHTS.1, ZONE_INSIGHTS.0]);
+                    anyhow::anyhow!("unknown TYPE: {arg}. Available types: {}", names.join(", "))
+                }),
         }
     }
 
@@ -147,6 +153,9 @@ mod tests {
         assert_eq!(Kind::parse("zone-ingress").unwrap(), (ingresses, false));
         assert_eq!(ingresses.path(Some("m"), None), "/zoneingresses");
         let err = Kind::parse("zone-insightz").unwrap_err();
-        assert_eq!(err.to_string(), "unknown TYPE: zone-insightz");
+        let err = err.to_string();
+        assert!(err.starts_with("unknown TYPE: zone-insightz. Available types: mesh, meshes, "));
+        assert!(err.contains(" traffic-permission, traffic-permissions, "), "{err}");
+        assert!(err.ends_with(", zone-insight, zone-insights"), "{err}");
     }
 }

@@ -1,6 +1,8 @@
 //! `kumactl inspect zones` and `kumactl inspect zone NAME`: the zones a global knows, with each
 //! one's KDS connection state, from `GET /zones/_overview` and `GET /zones/{name}/_overview`;
 //! `kumactl inspect dataplanes [-m MESH]`: `GET /meshes/{mesh}/dataplanes/_overview`;
+//! `kumactl inspect meshes`: `GET /meshes` and `/mesh-insights`; `kumactl inspect services
+//! [-m MESH]`: `GET /meshes/{mesh}/service-insights`.
 //! `kumactl inspect dataplane NAME [-m MESH] --type=config-dump`: the Envoy configuration the
 //! zone control plane sends that proxy, `GET /meshes/{mesh}/dataplanes/{name}/xds`.
 //!
@@ -8,10 +10,11 @@
 
 use std::io::Write;
 
+use anyhow::bail;
 use clap::Subcommand;
 use time::OffsetDateTime;
 
-use crate::client::Client;
+use crate::client::{self, Client};
 use crate::output::{self, Format, Table};
 
 /// Path of the zone overviews on a global's API.
@@ -43,6 +46,16 @@ enum What {
     /// DP server (run against a zone control plane). Columns this control plane does not track
     /// print `-`.
     Dataplanes {
+        /// Mesh to inspect.
+        #[arg(short, long, default_value = "default")]
+        mesh: String,
+    },
+    /// Inspect Meshes: the mTLS backend, the backends that issued the proxies' certificates and
+    /// those the proxies trust (`name=count`), dataplanes online/total, services and policies,
+    /// from the control plane's mesh insights.
+    Meshes,
+    /// Inspect Services of a mesh: type, status and dataplanes online/total.
+    Services {
         /// Mesh to inspect.
         #[arg(short, long, default_value = "default")]
         mesh: String,
@@ -79,6 +92,14 @@ pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::R
         What::Dataplanes { mesh } => {
             super::list(client, &format!("/meshes/{mesh}/dataplanes/_overview")).await?
         }
+        What::Meshes => super::list(client, "/mesh-insights").await?,
+        What::Services { mesh } => {
+            let path = format!("/meshes/{mesh}/service-insights");
+            match super::list(client, &path).await {
+                Err(e) if is_not_found(&e) => bail!("there is no Mesh with name {mesh:?}"),
+                other => other?,
+            }
+        }
         What::Dataplane { name, mesh, kind } => {
             return config_dump(client, mesh, name, *kind, out).await;
         }
@@ -88,10 +109,21 @@ pub async fn run(args: Args, client: &Client, out: &mut impl Write) -> anyhow::R
         What::Dataplanes { .. } => {
             output::document(args.output, &value, || Table::dataplane_overviews(&items, now))?
         }
+        What::Meshes => {
+            let (_, meshes) = super::list(client, "/meshes?size=1000").await?;
+            output::document(args.output, &value, || Table::mesh_insights(&meshes, &items))?
+        }
+        What::Services { .. } => {
+            output::document(args.output, &value, || Table::service_insights(&items))?
+        }
         _ => output::document(args.output, &value, || Table::zone_overviews(&items, now))?,
     };
     out.write_all(text.as_bytes())?;
     Ok(())
+}
+
+fn is_not_found(err: &anyhow::Error) -> bool {
+    matches!(err.downcast_ref::<client::Error>(), Some(client::Error::Api(e)) if e.status == 404)
 }
 
 /// Prints what the zone sends proxy `mesh`/`name` (Kuma prints the config dump as JSON).

@@ -60,6 +60,13 @@ fn row(item: &Value, now: OffsetDateTime) -> Vec<String> {
         .unwrap_or_else(|| UNTRACKED.to_owned());
     let regenerations = mtls["certificateRegenerations"].as_u64().unwrap_or(0).to_string();
     let backend = mtls["issuedBackend"].as_str().filter(|b| !b.is_empty()).unwrap_or(UNTRACKED);
+    let newest_version = |component: &str| {
+        newest
+            .and_then(|s| s["version"][component]["version"].as_str())
+            .filter(|v| !v.is_empty())
+            .unwrap_or(UNTRACKED)
+            .to_owned()
+    };
     let supported = mtls["supportedBackends"]
         .as_array()
         .map(|b| b.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
@@ -79,8 +86,8 @@ fn row(item: &Value, now: OffsetDateTime) -> Vec<String> {
         regenerations,
         backend.to_owned(),
         supported,
-        UNTRACKED.to_owned(),
-        UNTRACKED.to_owned(),
+        newest_version("kumaDp"),
+        newest_version("envoy"),
         UNTRACKED.to_owned(),
         UNTRACKED.to_owned(),
     ]
@@ -113,7 +120,9 @@ mod tests {
                 {"tags": {"kuma.io/service": "web", "version": "v1"}},
                 {"tags": {"kuma.io/service": "web"}}]}},
             "dataplaneInsight": {
-                "subscriptions": [{"connectTime": "2026-11-23T09:58:00Z"}],
+                "subscriptions": [{"connectTime": "2026-11-23T09:58:00Z",
+                                   "version": {"kumaDp": {"version": "0.1.0"},
+                                               "envoy": {"version": "1.40.0"}}}],
                 "mTLS": {"certificateExpirationTime": "2026-12-23T09:58:00Z",
                          "lastCertificateRegeneration": "2026-11-23T09:59:00Z",
                          "certificateRegenerations": 3, "issuedBackend": "ca-1",
@@ -132,10 +141,11 @@ mod tests {
         assert_eq!(web[10], "3");
         assert_eq!(web[11], "ca-1");
         assert_eq!(web[12], "ca-1");
+        assert_eq!((web[13].as_str(), web[14].as_str()), ("0.1.0", "1.40.0"));
         let db = &table.rows[1];
         assert_eq!(
-            (db[3].as_str(), db[4].as_str(), db[9].as_str(), db[11].as_str()),
-            ("Offline", "never", "-", "-")
+            (db[3].as_str(), db[4].as_str(), db[9].as_str(), db[11].as_str(), db[13].as_str()),
+            ("Offline", "never", "-", "-", "-")
         );
     }
 }

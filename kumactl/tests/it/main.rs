@@ -11,6 +11,8 @@ mod generate;
 mod helpers;
 mod inspect;
 mod offline;
+mod operator;
+mod readme;
 mod tokens;
 mod tokens_online;
 mod xds;

@@ -1,9 +1,9 @@
-//! Who is calling: Kuma's localhost-is-admin rule, else an anonymous user.
+//! Who is calling: a verified client certificate, Kuma's localhost-is-admin rule, a bearer user
+//! token, else an anonymous user.
 //!
 //! A client certificate that verified against `KUMA_API_SERVER_HTTPS_TLS_CA_FILE` makes an admin
-//! (Kuma's `adminClientCerts`). User tokens come with the identity work; until then every other
-//! request that does not pass the localhost rule is anonymous. Authorization decisions live with
-//! the handlers; this module only says who the caller is.
+//! (Kuma's `adminClientCerts`). Authorization decisions live with the handlers; this module only
+//! says who the caller is.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -135,8 +135,16 @@ impl FromRequestParts<ApiState> for User {
     }
 }
 
-/// Kuma's localhost rule: the peer is loopback, nothing says the request was proxied, and the
-/// browser headers (Host, Sec-Fetch-Site, Origin) show no cross-site page driving it.
+/// Kuma's localhost rule, decided by the peer address: the TCP peer is loopback, nothing says
+/// the request was relayed by a proxy on this host, and no browser says a page of another site
+/// drives it.
+///
+/// Unlike Kuma, the `Host` header (HTTP/1) or `:authority` (HTTP/2) plays no part: a caller
+/// chooses it freely, so it cannot make a request local, and HTTP/2 requests carry none, so
+/// requiring one turned local h2c callers into anonymous ones. Browsers are told apart by the
+/// fetch metadata they send instead: a request a page makes (`Sec-Fetch-Site` other than `none`)
+/// is local only when it is same-origin with a loopback `Origin`, so a page that rebinds its own DNS name to 127.0.0.1
+/// (same-origin in the browser's eyes, with no `Origin` on a GET) is not an admin.
 pub fn is_local_request(peer: IpAddr, headers: &HeaderMap) -> bool {
     if !peer.to_canonical().is_loopback() {
         return false;
@@ -145,16 +153,24 @@ pub fn is_local_request(peer: IpAddr, headers: &HeaderMap) -> bool {
         return false;
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if !header("host").is_some_and(is_loopback_host) {
+    let origin_is_local = header("origin").is_some_and(origin_is_loopback);
+    match header("sec-fetch-site") {
+        // Not a browser, or a user typing the URL.
+        None | Some("" | "none") => header("origin").is_none() || origin_is_local,
+        // A page's request to its own origin: only a page served from loopback itself.
+        Some("same-origin") => origin_is_local,
+        // Another site's page, even one on another port of this host (Kuma refuses it too).
+        Some(_) => false,
+    }
+}
+
+/// An `Origin` of `http(s)://` and a loopback host (`localhost`, `127.x.y.z`, `[::1]`).
+fn origin_is_loopback(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"))
+    else {
         return false;
-    }
-    if !matches!(header("sec-fetch-site"), None | Some("" | "same-origin" | "none")) {
-        return false;
-    }
-    match header("origin") {
-        None => true,
-        Some(origin) => origin_is_loopback(origin, header("host").unwrap_or_default()),
-    }
+    };
+    is_loopback_host(rest)
 }
 
 /// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
@@ -162,15 +178,6 @@ fn is_loopback_host(host: &str) -> bool {
     let host = strip_port(host);
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
-}
-
-/// An `Origin` passes when it names the same loopback host and port as `Host`.
-fn origin_is_loopback(origin: &str, host: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    rest.eq_ignore_ascii_case(host) && is_loopback_host(rest)
 }
 
 fn strip_port(host: &str) -> &str {
@@ -199,16 +206,22 @@ mod tests {
     const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     #[test]
-    fn plain_local_request_is_admin() {
+    fn plain_local_request_is_admin_whatever_the_host_header() {
         assert!(is_local_request(LOOPBACK, &headers(&[("host", "localhost:5681")])));
         assert!(is_local_request(LOOPBACK, &headers(&[("host", "127.0.0.1:5682")])));
         assert!(is_local_request("::1".parse().unwrap(), &headers(&[("host", "[::1]:5681")])));
+        // HTTP/2 has no Host header; a name the machine is known by is still this machine.
+        assert!(is_local_request(LOOPBACK, &headers(&[])));
+        assert!(is_local_request(LOOPBACK, &headers(&[("host", "cp.example.com:5681")])));
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(is_local_request(mapped, &headers(&[])));
     }
 
     #[test]
-    fn remote_peer_is_not_admin() {
+    fn remote_peer_is_not_admin_whatever_the_host_header() {
         let peer: IpAddr = "10.0.0.5".parse().unwrap();
         assert!(!is_local_request(peer, &headers(&[("host", "localhost:5681")])));
+        assert!(!is_local_request(peer, &headers(&[])));
     }
 
     #[test]
@@ -220,19 +233,31 @@ mod tests {
     }
 
     #[test]
-    fn foreign_host_header_is_not_admin() {
-        assert!(!is_local_request(LOOPBACK, &headers(&[("host", "evil.example:5681")])));
-        assert!(!is_local_request(LOOPBACK, &headers(&[])));
+    fn cross_site_browser_request_is_not_admin() {
+        let map = headers(&[("sec-fetch-site", "cross-site")]);
+        assert!(!is_local_request(LOOPBACK, &map));
+        let map = headers(&[("origin", "http://evil.example")]);
+        assert!(!is_local_request(LOOPBACK, &map));
+        let map = headers(&[("origin", "http://localhost:5681")]);
+        assert!(is_local_request(LOOPBACK, &map));
+        let map = headers(&[("sec-fetch-site", "none")]);
+        assert!(is_local_request(LOOPBACK, &map));
+        let map = headers(&[("sec-fetch-site", "same-site"), ("origin", "http://localhost:3000")]);
+        assert!(!is_local_request(LOOPBACK, &map));
     }
 
     #[test]
-    fn cross_site_browser_request_is_not_admin() {
-        let map = headers(&[("host", "localhost:5681"), ("sec-fetch-site", "cross-site")]);
-        assert!(!is_local_request(LOOPBACK, &map));
-        let map = headers(&[("host", "localhost:5681"), ("origin", "http://evil.example")]);
-        assert!(!is_local_request(LOOPBACK, &map));
-        let map = headers(&[("host", "localhost:5681"), ("origin", "http://localhost:5681")]);
-        assert!(is_local_request(LOOPBACK, &map));
+    fn a_rebound_page_is_not_admin() {
+        // evil.example resolved to 127.0.0.1: the browser calls its GET same-origin and sends
+        // no Origin; its POST carries the page's origin.
+        let get = headers(&[("host", "evil.example:5681"), ("sec-fetch-site", "same-origin")]);
+        assert!(!is_local_request(LOOPBACK, &get));
+        let post =
+            headers(&[("sec-fetch-site", "same-origin"), ("origin", "http://evil.example:5681")]);
+        assert!(!is_local_request(LOOPBACK, &post));
+        let local_page =
+            headers(&[("sec-fetch-site", "same-origin"), ("origin", "http://127.0.0.1:5681")]);
+        assert!(is_local_request(LOOPBACK, &local_page));
     }
 
     #[test]

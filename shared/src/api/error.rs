@@ -23,6 +23,18 @@ pub enum ApiError {
     /// Nothing under that path.
     #[error("not found")]
     NotFound,
+    /// No endpoint has that path at all.
+    #[error("there is no endpoint at {path}")]
+    UnknownPath {
+        /// The path asked for.
+        path: String,
+    },
+    /// The path names a resource type this control plane does not have (or not there).
+    #[error("{detail}")]
+    UnknownType {
+        /// Which type, and the ones that exist.
+        detail: String,
+    },
     /// The request carried credentials that did not validate.
     #[error("the credentials were rejected")]
     Unauthenticated,
@@ -51,6 +63,12 @@ pub enum ApiError {
     #[error("{detail}")]
     Conflict {
         /// What clashed.
+        detail: String,
+    },
+    /// The body is neither JSON nor YAML (or says nothing about what it is).
+    #[error("{detail}")]
+    UnsupportedMediaType {
+        /// What was sent and what is accepted.
         detail: String,
     },
     /// The body is larger than `KUMA_API_SERVER_MAX_BODY_BYTES`.
@@ -90,13 +108,17 @@ impl ApiError {
         match self {
             Self::Invalid(_) => (StatusCode::BAD_REQUEST, "Resource is not valid"),
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "Bad Request"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            Self::NotFound | Self::UnknownPath { .. } => (StatusCode::NOT_FOUND, "Not found"),
+            Self::UnknownType { .. } => (StatusCode::NOT_FOUND, "Unknown resource type"),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
             Self::SigningKeyNotFound { .. } => (StatusCode::NOT_FOUND, "Signing Key not found"),
             Self::IssuerDisabled => (StatusCode::BAD_REQUEST, "Bad Request"),
             Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "Access Denied"),
             Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             Self::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
+            Self::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
+            }
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),

@@ -16,7 +16,7 @@ use store::{self, Key, Record, Store};
 
 use super::auth::User;
 use super::error::ApiError;
-use super::{ApiState, Role, tokens};
+use super::{ApiState, Role, body, tokens};
 use crate::audit::Event;
 
 /// Kuma's default and largest page size.
@@ -138,7 +138,7 @@ async fn list_top(
     Path(plural): Path<String>,
     page: Query<Page>,
 ) -> Result<Response, ApiError> {
-    let ty = ResourceType::from_plural(&plural).ok_or(ApiError::NotFound)?;
+    let ty = ResourceType::from_plural(&plural).ok_or_else(|| unknown_type(&plural, None))?;
     list(state, user, ty, None, page.0).await
 }
 
@@ -172,13 +172,40 @@ async fn delete_top(
 }
 
 fn mesh_scoped(plural: &str) -> Result<ResourceType, ApiError> {
-    ResourceType::from_plural(plural).filter(|t| t.scope() == Scope::Mesh).ok_or(ApiError::NotFound)
+    ResourceType::from_plural(plural)
+        .filter(|t| t.scope() == Scope::Mesh)
+        .ok_or_else(|| unknown_type(plural, Some(Scope::Mesh)))
 }
 
 fn global_scoped(plural: &str) -> Result<ResourceType, ApiError> {
     ResourceType::from_plural(plural)
         .filter(|t| t.scope() == Scope::Global && *t != ResourceType::Mesh)
-        .ok_or(ApiError::NotFound)
+        .ok_or_else(|| unknown_type(plural, Some(Scope::Global)))
+}
+
+/// A 404 that says which types exist where `plural` was asked for (all of them for a list
+/// across meshes), or that the type exists but lives elsewhere.
+fn unknown_type(plural: &str, scope: Option<Scope>) -> ApiError {
+    if let Some(ty) = ResourceType::from_plural(plural) {
+        let detail = match ty.scope() {
+            Scope::Mesh => format!("{plural} are mesh-scoped: use /meshes/{{mesh}}/{plural}"),
+            Scope::Global if ty == ResourceType::Mesh => "use /meshes/{name}".to_owned(),
+            Scope::Global => format!("{plural} are not in a mesh: use /{plural}"),
+        };
+        return ApiError::UnknownType { detail };
+    }
+    let known: Vec<&str> = ResourceType::ALL
+        .into_iter()
+        .filter(|t| match scope {
+            None => true,
+            Some(Scope::Mesh) => t.scope() == Scope::Mesh,
+            Some(Scope::Global) => t.scope() == Scope::Global && *t != ResourceType::Mesh,
+        })
+        .map(ResourceType::plural)
+        .collect();
+    ApiError::UnknownType {
+        detail: format!("unknown resource type {plural:?}; known types are {}", known.join(", ")),
+    }
 }
 
 // --- the generic handlers ---
@@ -233,10 +260,7 @@ async fn write(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     authorize_write(&state, &user, target.ty)?;
-    let body = body.map_err(body_rejection)?;
-    let doc: Value = serde_json::from_slice(&body).map_err(|err| ApiError::BadRequest {
-        detail: format!("request body is not valid JSON: {err}"),
-    })?;
+    let doc = body::document(&headers, body)?;
     let resource = resources::decode(doc)?;
     check_matches_path(&target, &resource)?;
     if let Some(mesh) = &target.mesh {
@@ -322,15 +346,6 @@ async fn create_allow_all(store: &Store, mesh: &str) -> Result<(), ApiError> {
     match store.create(key, spec, Default::default()).await {
         Ok(_) | Err(store::Error::AlreadyExists { .. }) => Ok(()),
         Err(err) => Err(err.into()),
-    }
-}
-
-/// Maps a body that could not be read: too large is 413, anything else 400.
-pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
-    } else {
-        ApiError::BadRequest { detail: rejection.body_text() }
     }
 }
 

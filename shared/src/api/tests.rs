@@ -64,7 +64,13 @@ fn state_from(config: ApiConfig) -> ApiState {
     ApiState::new(
         store,
         config,
-        Services { credentials, audit, metrics: Metrics::new(), kds_status: Default::default() },
+        Services {
+            credentials,
+            audit,
+            metrics: Metrics::new(),
+            kds_status: Default::default(),
+            insights: crate::insights::Insights::empty(),
+        },
     )
 }
 
@@ -100,7 +106,11 @@ pub(super) async fn call_with(
     let peer: SocketAddr = from.parse().unwrap();
     let mut req =
         Request::builder().method(method).uri(path).header(header::HOST, "localhost:5681");
-    for (k, v) in headers {
+    // A body is JSON unless the test says otherwise; an empty content-type means none at all.
+    if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    for (k, v) in headers.iter().filter(|(_, v)| !v.is_empty()) {
         req = req.header(*k, *v);
     }
     let mut req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
@@ -373,10 +383,47 @@ async fn deleting_a_mesh_deletes_what_it_holds() {
 }
 
 #[tokio::test]
-async fn unknown_paths_and_types_are_not_found() {
+async fn unknown_paths_and_types_are_not_found_and_told_apart() {
     let s = state(Role::Zone);
     for path in ["/nope", "/meshes/default/nope", "/meshes/default/nope/x", "/zones/a/b/c"] {
         let r = call(&s, LOCAL, Method::GET, path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
+    let r = call(&s, LOCAL, Method::GET, "/meshes/default/nope", None).await;
+    assert_eq!(r.body["title"], "Unknown resource type");
+    let detail = r.body["detail"].as_str().unwrap();
+    let known = "unknown resource type \"nope\"; known types are secrets, dataplanes, ";
+    assert!(detail.starts_with(known), "{detail}");
+    assert!(!detail.contains("meshes") && !detail.contains("zones"), "mesh-scoped only: {detail}");
+    let r = call(&s, LOCAL, Method::GET, "/nope", None).await;
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("unknown resource type \"nope\"; known types are meshes, "),
+        "{detail}"
+    );
+    let r = call(&s, LOCAL, Method::GET, "/secrets/s", None).await;
+    assert_eq!(r.body["detail"], "secrets are mesh-scoped: use /meshes/{mesh}/secrets");
+    let r = call(&s, LOCAL, Method::GET, "/zones/a/b/c", None).await;
+    assert_eq!(r.body["title"], "Not found");
+    assert_eq!(r.body["detail"], "there is no endpoint at /zones/a/b/c");
 }
+
+#[tokio::test]
+async fn resources_and_who_am_i_follow_role_and_caller() {
+    let s = state(Role::FederatedZone);
+    let r = call(&s, REMOTE, Method::GET, "/_resources", None).await;
+    let items = r.body["resources"].as_array().unwrap();
+    let mesh = items.iter().find(|i| i["name"] == "Mesh").unwrap();
+    assert_eq!((mesh["scope"].as_str(), mesh["readOnly"].as_bool()), (Some("Global"), Some(true)));
+    let dp = items.iter().find(|i| i["name"] == "Dataplane").unwrap();
+    assert_eq!((dp["path"].as_str(), dp["readOnly"].as_bool()), (Some("dataplanes"), Some(false)));
+    let r = call(&s, REMOTE, Method::GET, "/who-am-i", None).await;
+    assert_eq!(
+        r.body,
+        json!({"name": "mesh-system:anonymous", "groups": ["mesh-system:unauthenticated"]})
+    );
+    let r = call(&s, LOCAL, Method::GET, "/who-am-i", None).await;
+    assert_eq!(r.body["name"], "mesh-system:admin");
+}
+
+mod bad_input;

@@ -11,19 +11,18 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use kuma_core::resources::{ResourceType, ValidationError};
 use kuma_core::tokens::{DataplaneTokenRequest, KeyKind, UserTokenRequest, ZoneTokenRequest};
-use serde::de::DeserializeOwned;
 use store::{self, Key};
 use time::OffsetDateTime;
 
-use super::ApiState;
 use super::auth::User;
 use super::error::ApiError;
+use super::{ApiState, body};
 use crate::audit::Event;
 use crate::config::Allowed;
 use crate::credentials;
@@ -59,6 +58,7 @@ async fn limit(State(state): State<ApiState>, request: Request, next: Next) -> R
 async fn dataplane(
     State(state): State<ApiState>,
     user: User,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let access = &state.config().access.generate_dp_token;
@@ -66,7 +66,7 @@ async fn dataplane(
     if !state.config().issuers.dataplane {
         return Err(ApiError::IssuerDisabled);
     }
-    let request: DataplaneTokenRequest = parse(body)?;
+    let request: DataplaneTokenRequest = body::typed(&headers, body)?;
     let (claims, valid_for) = request.validate()?;
     ensure_mesh(&state, &claims.mesh).await?;
     let kind = KeyKind::Dataplane { mesh: claims.mesh.clone() };
@@ -76,6 +76,7 @@ async fn dataplane(
 async fn zone(
     State(state): State<ApiState>,
     user: User,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let access = &state.config().access.generate_zone_token;
@@ -83,7 +84,7 @@ async fn zone(
     if !state.config().issuers.zone {
         return Err(ApiError::IssuerDisabled);
     }
-    let request: ZoneTokenRequest = parse(body)?;
+    let request: ZoneTokenRequest = body::typed(&headers, body)?;
     let (claims, valid_for) = request.validate()?;
     issue(&state, &user, &KeyKind::Zone, &claims, valid_for, &claims.zone, "zone").await
 }
@@ -91,6 +92,7 @@ async fn zone(
 async fn user_token(
     State(state): State<ApiState>,
     user: User,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let access = &state.config().access.generate_user_token;
@@ -98,7 +100,7 @@ async fn user_token(
     if !state.config().issuers.user {
         return Err(ApiError::IssuerDisabled);
     }
-    let request: UserTokenRequest = parse(body)?;
+    let request: UserTokenRequest = body::typed(&headers, body)?;
     let (claims, valid_for) = request.validate()?;
     issue(&state, &user, &KeyKind::User, &claims, valid_for, &claims.name, "user").await
 }
@@ -120,12 +122,6 @@ pub(super) fn authorize(
         source: user.source.clone(),
     });
     Err(user.denied(action))
-}
-
-fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
-    let body = body.map_err(super::handlers::body_rejection)?;
-    serde_json::from_slice(&body)
-        .map_err(|err| ApiError::BadRequest { detail: format!("request body is not valid: {err}") })
 }
 
 async fn ensure_mesh(state: &ApiState, mesh: &str) -> Result<(), ApiError> {

@@ -5,6 +5,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+pub use kuma_core::resources::ZoneNameProblem;
+
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -240,18 +242,4 @@ pub enum PostgresTlsProblem {
     /// A client key without its certificate.
     #[error("CertPath cannot be empty when KeyPath is provided")]
     CertPathEmpty,
-}
-
-/// Kuma's zone name rules.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ZoneNameProblem {
-    /// Empty name.
-    #[error("Name is mandatory")]
-    Empty,
-    /// Not a DNS name.
-    #[error("Zone name {0} has to be a valid DNS name")]
-    NotDns(String),
-    /// Over 63 characters.
-    #[error("Zone name cannot be longer than 63 characters")]
-    TooLong,
 }

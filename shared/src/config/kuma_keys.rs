@@ -12,6 +12,7 @@ const KUMA_KEYS: &[&str] = &[
     // Whole sections without a counterpart here.
     "bootstrapServer.",
     "coreResources.",
+    // `defaults.skipMeshCreation` is read; the rest of the section is not implemented.
     "defaults.",
     "dnsServer.",
     "eventBus.",

@@ -3,6 +3,7 @@
 //! naming what it could not do; nothing here binds a port.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use kuma_core::tls::{self, Provenance};
@@ -11,7 +12,7 @@ use serde_json::json;
 use store::{self, Key, Store};
 use time::OffsetDateTime;
 
-use super::{BASED_ON_KUMA, Error};
+use super::{Addresses, BASED_ON_KUMA, Error};
 use crate::api::{Index, Role};
 use crate::config::{CpConfig, Mode, StaticPublicKey};
 use crate::credentials::{self, Credentials, UseSecrets};
@@ -66,17 +67,36 @@ pub(super) fn credential_settings(
     })
 }
 
-/// Creates missing signing keys and, when asked for, the bootstrap admin token.
+/// Creates missing signing keys and, when asked for, the bootstrap admin token; `true` when the
+/// admin token was created now.
 pub(super) async fn prepare_credentials(
     config: &CpConfig,
     credentials: &Credentials,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     credentials.ensure_control_plane_keys().await.map_err(|e| Error::Credentials(Box::new(e)))?;
-    if config.api_server.authn.tokens.bootstrap_admin_token {
-        let now = OffsetDateTime::now_utc();
-        credentials.ensure_admin_token(now).await.map_err(|e| Error::Credentials(Box::new(e)))?;
+    if !config.api_server.authn.tokens.bootstrap_admin_token {
+        return Ok(false);
     }
-    Ok(())
+    let now = OffsetDateTime::now_utc();
+    credentials.ensure_admin_token(now).await.map_err(|e| Error::Credentials(Box::new(e)))
+}
+
+/// How to read the admin token from this host, with the API's real address: over HTTP when it
+/// is served, else over HTTPS trusting the CP certificate. A listener on every interface is
+/// reached at `localhost` (the localhost rule makes that caller an admin).
+pub(super) fn admin_token_hint(addresses: &Addresses, ca: &Path) -> String {
+    let host = |addr: SocketAddr| match addr.ip() {
+        ip if ip.is_unspecified() || ip.is_loopback() => format!("localhost:{}", addr.port()),
+        ip => SocketAddr::new(ip, addr.port()).to_string(),
+    };
+    let command = match (addresses.http, addresses.https) {
+        (Some(http), _) => format!("curl -s http://{}", host(http)),
+        (None, Some(https)) => {
+            format!("curl -s --cacert {} https://{}", ca.display(), host(https))
+        }
+        (None, None) => return "no API listener is enabled to read it from".to_owned(),
+    };
+    format!("{command}/global-secrets/admin-user-token | jq -r .data | base64 -d")
 }
 
 pub(super) fn store_name(config: &CpConfig) -> &'static str {
@@ -160,5 +180,30 @@ pub(super) fn index(cluster_id: String) -> Index {
         based_on_kuma: BASED_ON_KUMA.to_owned(),
         cluster_id,
         gui: "no GUI is served by this control plane".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addresses(http: Option<&str>, https: Option<&str>) -> Addresses {
+        Addresses {
+            http: http.map(|a| a.parse().unwrap()),
+            https: https.map(|a| a.parse().unwrap()),
+            diagnostics: "127.0.0.1:5680".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_admin_token_hint_uses_the_api_address_it_is_bound_to() {
+        let ca = Path::new("/w/kuma-cp.crt");
+        let tail = "/global-secrets/admin-user-token | jq -r .data | base64 -d";
+        let hint = admin_token_hint(&addresses(Some("0.0.0.0:15681"), None), ca);
+        assert_eq!(hint, format!("curl -s http://localhost:15681{tail}"));
+        let hint = admin_token_hint(&addresses(Some("10.0.0.5:5681"), None), ca);
+        assert_eq!(hint, format!("curl -s http://10.0.0.5:5681{tail}"));
+        let hint = admin_token_hint(&addresses(None, Some("127.0.0.1:5682")), ca);
+        assert_eq!(hint, format!("curl -s --cacert /w/kuma-cp.crt https://localhost:5682{tail}"));
     }
 }

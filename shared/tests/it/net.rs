@@ -321,3 +321,15 @@ async fn client_certificate_reaches_the_service_in_the_request_extensions() {
     assert_eq!(presented[0], zone.chain().unwrap()[0]);
     assert!(peers[1].peer_certificates.is_none());
 }
+
+#[tokio::test]
+async fn a_plain_port_dialed_as_tls_says_so() {
+    let (_, ca) = server_cert();
+    let dir = TempDir::new().unwrap();
+    let ca_path = write(dir.path(), "ca.pem", &ca);
+    let server = Server::start(&[], None).await;
+    let client = settings(format!("grpcs://127.0.0.1:{}", server.addr.port()), Some(ca_path));
+    let err = check_health(&client).await.unwrap_err();
+    assert!(matches!(err, ConnectError::NotTls { .. }), "{err:?}");
+    assert!(err.to_string().contains("answered in plain text, not TLS: is this the right port?"));
+}

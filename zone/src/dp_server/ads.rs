@@ -223,6 +223,9 @@ impl AdsService {
         }
         match end {
             Ok(()) => tracing::info!(%mesh, %name, "data plane proxy closed its ADS stream"),
+            Err(status) if kuma_core::net::peer_went_away(&status) => {
+                tracing::info!(%mesh, %name, "data plane proxy went away from its ADS stream");
+            }
             Err(status) => {
                 tracing::info!(%mesh, %name, %status, "closing the data plane proxy's ADS stream");
                 let _ = tx.send(Err(status)).await;

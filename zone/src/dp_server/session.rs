@@ -158,6 +158,9 @@ impl DpService {
         let end = self.serve(&mut session, inbound, &tx).await;
         match end {
             Ok(()) => tracing::info!(%mesh, %name, "data plane proxy disconnected"),
+            Err(status) if kuma_core::net::peer_went_away(&status) => {
+                tracing::info!(%mesh, %name, "data plane proxy disconnected");
+            }
             Err(status) => {
                 tracing::info!(%mesh, %name, %status, "closing the data plane proxy's stream");
                 let _ = tx.send(Err(status)).await;

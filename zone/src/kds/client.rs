@@ -134,6 +134,7 @@ impl KdsClient {
         let channel = net::connect(&self.channel).await.context("connecting to the global")?;
         let metadata = self.metadata()?;
         let stamp = Stamp(metadata);
+        let channel = net::grpc_only(channel);
         let mut sync = KdsSyncServiceClient::with_interceptor(channel.clone(), stamp.clone())
             .send_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Gzip)
@@ -323,10 +324,21 @@ impl Interceptor for Stamp {
 
 /// Turns a gRPC status from the global into an error that says what to fix.
 fn explain(status: Status) -> anyhow::Error {
+    if let Some(not_grpc) = net::not_grpc(&status) {
+        return anyhow!(
+            "this address does not serve KDS ({not_grpc}): is it the global's KDS port (5685, \
+             KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT)?"
+        );
+    }
     let hint = match status.code() {
         tonic::Code::Unauthenticated => "the global refused this zone's credentials",
         tonic::Code::PermissionDenied => "the global refused this zone",
         tonic::Code::Unavailable => "the global is unavailable",
+        // A gRPC server without KDS (the DP server's port, say).
+        tonic::Code::Unimplemented => {
+            "this address does not serve KDS: is it the global's KDS port (5685, \
+             KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT)?"
+        }
         _ => "KDS call failed",
     };
     anyhow!("{hint}: {} ({:?})", status.message(), status.code())

@@ -27,7 +27,9 @@ fn load(scenario: &str) -> MeshView {
     let epoch = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
     for (i, doc) in resources::decode_documents(&text).unwrap().into_iter().enumerate() {
         let created = epoch + time::Duration::seconds(i64::try_from(i).unwrap());
-        let resource = resources::decode(doc).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let resource = resources::decode(doc.clone())
+            .or_else(|e| stored_before_validation(doc).ok_or(e))
+            .unwrap_or_else(|e| panic!("{path:?}: {e}"));
         let name = resource.meta.name.clone();
         match resource.spec {
             Spec::Mesh(spec) => mesh = Some((name, spec)),
@@ -43,6 +45,21 @@ fn load(scenario: &str) -> MeshView {
     }
     let (name, spec) = mesh.expect("a scenario has a Mesh");
     MeshView::new(&name, &spec, dataplanes, tps, mtps)
+}
+
+/// A Dataplane the API refuses today (two inbounds on one port, since issue 16) but that may
+/// have been stored before the rule, read as a stored record is (`Spec::from_value`, without
+/// the input-only rules). The generator must still leave out what Envoy would reject.
+fn stored_before_validation(doc: Value) -> Option<resources::Resource> {
+    let Value::Object(mut fields) = doc else { return None };
+    if fields.remove("type")? != "Dataplane" {
+        return None;
+    }
+    let name = fields.remove("name")?.as_str()?.to_owned();
+    let mesh = fields.remove("mesh")?.as_str()?.to_owned();
+    let spec = Spec::from_value(resources::ResourceType::Dataplane, Value::Object(fields)).ok()?;
+    let meta = resources::Meta { name, mesh: Some(mesh), ..Default::default() };
+    Some(resources::Resource { meta, spec })
 }
 
 /// What a golden file holds for one proxy.

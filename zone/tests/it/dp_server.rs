@@ -373,6 +373,18 @@ async fn certificates_rotate_and_the_insight_counts_them() {
     assert_eq!(overview["dataplane"]["networking"]["address"], "10.0.0.1");
     let subscriptions = overview["dataplaneInsight"]["subscriptions"].as_array().unwrap();
     assert!(subscriptions[0]["disconnectTime"].is_null());
+    assert_eq!(subscriptions[0]["version"]["kumaDp"]["version"], "test");
+    // The mesh and service insights follow the session through the change feed.
+    let mesh = eventually("the mesh insight to count the proxy online", WAIT, || async {
+        let (_, body) = zone.get("/mesh-insights/default").await;
+        (body["dataplanes"]["online"] == 1).then_some(body)
+    })
+    .await;
+    assert_eq!(mesh["dpVersions"]["kumaDp"]["test"]["online"], 1);
+    assert_eq!(mesh["mTLS"]["issuedBackends"]["ca-1"]["total"], 1, "{mesh}");
+    let (_, services) = zone.get("/meshes/default/service-insights").await;
+    assert_eq!(services["items"][0]["name"], "web");
+    assert_eq!(services["items"][0]["status"], "online");
     drop(session);
     eventually("the disconnect recorded", WAIT, || async {
         let (_, body) = zone.get("/meshes/default/dataplanes/_overview").await;

@@ -93,6 +93,9 @@ async fn mads_answers_over_tls_with_the_prometheus_targets_and_long_polls() {
     // Bad input is refused with the reason; plain HTTP does not reach a TLS listener.
     let resp = client.post(&mads).body("{").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = client.post(&mads).json(&json!(["", TYPE_URL])).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("expected an object"));
     let resp = client.post(&mads).json(&json!({"typeUrl": "Cluster"})).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.text().await.unwrap().contains("typeUrl must be"));

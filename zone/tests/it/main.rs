@@ -4,9 +4,11 @@
 
 mod app;
 mod cert_reload;
+mod defaults;
 mod dp_server;
 mod envoy;
 mod limits;
+mod local_admin;
 mod mads;
 mod multizone;
 mod python_zone;

@@ -194,6 +194,19 @@ async fn zones_are_refused_for_the_wrong_ca_a_missing_or_foreign_token_and_the_a
     );
     zone.stop().await;
 
+    // A wrong port: the global's plain HTTP API, then its HTTPS API (TLS, but no KDS).
+    let http = format!("grpcs://localhost:{}", global.addresses.http.unwrap().port());
+    let zone =
+        Zone::start(&dir.path().join("z-http"), &zone_env("zone-1", &http, &ca, &token)).await;
+    wait_for_error(&zone, "answered in plain text, not TLS: is this the right port?").await;
+    zone.stop().await;
+    let https = format!("grpcs://localhost:{}", global.addresses.https.unwrap().port());
+    let zone =
+        Zone::start(&dir.path().join("z-https"), &zone_env("zone-1", &https, &ca, &token)).await;
+    let error = wait_for_error(&zone, "this address does not serve KDS").await;
+    assert!(error.contains("is it the global's KDS port (5685"), "{error}");
+    zone.stop().await;
+
     // No token at all.
     let env: Vec<_> = zone_env("zone-1", &kds, &ca, &token)
         .into_iter()

@@ -117,7 +117,7 @@ fn bad_conf_is_reported_at_its_path() {
     let err = BuiltinConf::parse(Some(&conf(json!({"caCrt": {}}))), at).unwrap_err();
     let v = violations(err);
     assert_eq!(v.len(), 1);
-    assert_eq!(v[0].0, at);
+    assert_eq!(v[0].0, format!("{at}.caCrt"));
     assert!(
         v[0].1.starts_with("could not convert backend config: unknown field `caCrt`"),
         "{}",
@@ -129,4 +129,18 @@ fn bad_conf_is_reported_at_its_path() {
 fn secret_names_follow_kuma() {
     assert_eq!(builtin_cert_secret_name("default", "ca-1"), "default.ca-builtin-cert-ca-1");
     assert_eq!(builtin_key_secret_name("default", "ca-1"), "default.ca-builtin-key-ca-1");
+}
+
+#[test]
+fn a_ca_cert_given_as_an_array_is_refused_at_its_path() {
+    let at = "mtls.backends[0].conf";
+    let err = BuiltinConf::parse(Some(&conf(json!({"caCert": [4096, "1h"]}))), at).unwrap_err();
+    assert_eq!(
+        violations(err),
+        [(
+            format!("{at}.caCert"),
+            "could not convert backend config: invalid type: sequence, expected an object"
+                .to_owned()
+        )]
+    );
 }

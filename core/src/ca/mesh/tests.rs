@@ -44,9 +44,19 @@ fn every_backend_is_checked_at_its_path() {
 }
 
 #[test]
-fn skip_validation_skips_the_backend_checks() {
+fn skip_validation_skips_the_provided_checks_but_not_the_builtin_conf_shape() {
     let none = |_: &str| None;
-    assert_eq!(validate_mesh_backends("default", &provided(true), &none).unwrap(), vec![]);
+    let err = validate_mesh_backends("default", &provided(true), &none).unwrap_err();
+    assert_eq!(
+        pairs(err),
+        [(
+            "mtls.backends[0].conf.caCert.expiration".to_owned(),
+            "has to be a valid format".to_owned()
+        )]
+    );
+    let mut spec = provided(true);
+    spec.mtls.as_mut().unwrap().backends[0].conf = None;
+    assert_eq!(validate_mesh_backends("default", &spec, &none).unwrap(), vec![]);
 }
 
 #[test]

@@ -13,14 +13,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use kuma_core::resources::ValidationError;
 use kuma_core::tokens::{
-    DataplaneTokenRequest, Issuer, SigningKey, UserTokenRequest, ZoneTokenRequest,
-    parse_go_duration,
+    DataplaneTokenRequest, Issuer, SigningKey, UserTokenRequest, ZONE_SCOPES as SCOPES,
+    ZoneTokenRequest, parse_go_duration,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
 
-/// The zone token scopes: Kuma's `ingress` and `egress`, and our `cp` for zone control planes.
-const SCOPES: [&str; 3] = ["ingress", "egress", "cp"];
 /// What `--scope` is when not given, as in Kuma.
 const DEFAULT_SCOPES: [&str; 2] = ["ingress", "egress"];
 

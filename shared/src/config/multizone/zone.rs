@@ -6,7 +6,6 @@
 //! on every connect and PEM is parsed by `kuma_core::tls`, so neither is read here.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -179,16 +178,7 @@ impl fmt::Debug for CpToken {
 impl ZoneName {
     /// Applies Kuma's rules, with Kuma's messages.
     pub fn parse(name: &str) -> Result<Self, ZoneNameProblem> {
-        if name.is_empty() {
-            return Err(ZoneNameProblem::Empty);
-        }
-        if !is_dns_name(name) {
-            return Err(ZoneNameProblem::NotDns(name.to_owned()));
-        }
-        if name.len() > 63 {
-            return Err(ZoneNameProblem::TooLong);
-        }
-        Ok(Self(name.to_owned()))
+        kuma_core::resources::check_zone_name(name).map(|()| Self(name.to_owned()))
     }
 
     /// The name.
@@ -201,22 +191,6 @@ impl fmt::Display for ZoneName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// govalidator's `IsDNSName`, which Kuma uses: labels of `[A-Za-z0-9_][A-Za-z0-9_-]{0,62}`,
-/// an optional trailing dot, and not an IP address.
-fn is_dns_name(name: &str) -> bool {
-    if name.replace('.', "").len() > 255 || name.parse::<IpAddr>().is_ok() {
-        return false;
-    }
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
-    trimmed.split('.').all(|label| {
-        let mut chars = label.chars();
-        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        first_ok
-            && label.len() <= 63
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    })
 }
 
 impl GlobalAddress {

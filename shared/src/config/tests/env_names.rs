@@ -393,6 +393,7 @@ const ROWS: &[Row] = &[
         c.monitoring_assignment_server.tls.cipher_suites.len() == 1
     }),
     ("KUMA_ACCESS_TYPE", "static", &[], |_| true),
+    ("KUMA_DEFAULTS_SKIP_MESH_CREATION", "true", &[], |c| c.defaults.skip_mesh_creation),
     ("KUMA_ACCESS_STATIC_ADMIN_RESOURCES_USERS", "alice,bob", &[], |c| {
         c.access.admin_resources.users == ["alice", "bob"]
     }),
